@@ -1,0 +1,1 @@
+//! Nomad's HCL2 function library (placeholder until written).
