@@ -1,1 +1,33 @@
-fn main() {}
+//! `sched`, the command-line interface: a thin layer that turns flags into
+//! calls on the library crates and prints what they return.
+
+mod args;
+mod disk_files;
+mod job;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Command-line interface of the scheduler. Commands and flags follow
+/// Nomad's `nomad` CLI, so `-var`, `-var-file` and friends work with one dash
+/// or two.
+#[derive(Debug, Parser)]
+#[command(name = "sched", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with job specs: validate, inspect.
+    #[command(subcommand)]
+    Job(job::JobCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(args::normalize(std::env::args_os()));
+    match cli.command {
+        Command::Job(command) => job::run(command),
+    }
+}

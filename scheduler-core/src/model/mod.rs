@@ -10,6 +10,38 @@ pub mod ids;
 pub mod path;
 pub mod serde_util;
 pub mod units;
+pub mod validate;
+
+// Job-side objects.
+mod canonicalize;
+pub mod constraint;
+pub mod job;
+pub mod policies;
+pub mod resources;
+pub mod service;
+pub mod task;
+pub mod task_extras;
+pub mod task_group;
+pub mod volumes;
+pub use constraint::*;
+pub use job::*;
+pub use policies::*;
+pub use resources::*;
+pub use service::*;
+pub use task::*;
+pub use task_extras::*;
+pub use task_group::*;
+pub use volumes::*;
+
+// Cluster-side objects.
+pub mod allocation;
+pub mod deployment;
+pub mod evaluation;
+pub mod node;
+pub use allocation::*;
+pub use deployment::*;
+pub use evaluation::*;
+pub use node::*;
 
 pub use ids::*;
 pub use path::{FieldPath, Segment};

@@ -1,0 +1,1 @@
+//! HCL printing of jobs (written later).
