@@ -426,7 +426,11 @@ pub(super) fn formatdate(_: &FunctionContext<'_>, args: Vec<Value>) -> Res {
             },
             'h' => two(f.hour, "the 24-hour hour must be h or hh")?,
             'H' => two(
-                if f.hour % 12 == 0 { 12 } else { f.hour % 12 },
+                if f.hour.is_multiple_of(12) {
+                    12
+                } else {
+                    f.hour % 12
+                },
                 "the 12-hour hour must be H or HH",
             )?,
             'A' | 'a' if run == 2 => {

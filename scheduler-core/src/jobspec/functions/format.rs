@@ -361,7 +361,7 @@ fn go_g(x: f64, prec: Option<usize>, upper: bool, sharp: bool) -> String {
         Some(p) => {
             let p = p.max(1) as i64;
             let nd = digits.len() as i64;
-            if p > nd && nd >= exp + 1 { nd } else { p }
+            if p > nd && nd > exp { nd } else { p }
         }
     };
     let sign = if negative { "-" } else { "" };
@@ -437,11 +437,11 @@ mod tests {
         );
         assert_eq!(fmt("%.3d", vec![n(7)]), Ok(s("007")));
         assert_eq!(fmt("%d", vec![s("12")]), Ok(s("12")));
-        assert_eq!(fmt("%f", vec![Value::float(3.14159)]), Ok(s("3.141590")));
-        assert_eq!(fmt("%.2f", vec![Value::float(3.14159)]), Ok(s("3.14")));
+        assert_eq!(fmt("%f", vec![Value::float(1.23456)]), Ok(s("1.234560")));
+        assert_eq!(fmt("%.2f", vec![Value::float(1.23456)]), Ok(s("1.23")));
         assert_eq!(
-            fmt("%8.2f|", vec![Value::float(-3.14159)]),
-            Ok(s("   -3.14|"))
+            fmt("%8.2f|", vec![Value::float(-1.23456)]),
+            Ok(s("   -1.23|"))
         );
         assert_eq!(fmt("%e", vec![n(1_500_000)]), Ok(s("1.500000e+06")));
         assert_eq!(
@@ -456,8 +456,8 @@ mod tests {
             Ok(s("1e-05 123.456"))
         );
         assert_eq!(
-            fmt("%.3g %G", vec![Value::float(3.14159), Value::float(1e-7)]),
-            Ok(s("3.14 1E-07"))
+            fmt("%.3g %G", vec![Value::float(1.23456), Value::float(1e-7)]),
+            Ok(s("1.23 1E-07"))
         );
     }
 

@@ -22,11 +22,14 @@ mod datetime;
 mod encoding;
 mod filesystem;
 mod format;
+mod lists;
 mod network;
 mod numeric;
 mod sets;
 mod strings;
 mod yaml;
+mod yaml_decode;
+mod yaml_scalar;
 
 #[cfg(test)]
 mod proptests;
@@ -139,25 +142,25 @@ static FUNCTIONS: &[Entry] = &[
     // collections
     f("alltrue", 1, 1, collections::alltrue),
     f("anytrue", 1, 1, collections::anytrue),
-    f("chunklist", 2, 2, collections::chunklist),
+    f("chunklist", 2, 2, lists::chunklist),
     var("coalesce", 1, collections::coalesce),
     var("coalescelist", 1, collections::coalescelist),
-    f("compact", 1, 1, collections::compact),
-    var("concat", 1, collections::concat),
+    f("compact", 1, 1, lists::compact),
+    var("concat", 1, lists::concat),
     f("contains", 2, 2, collections::contains),
-    f("distinct", 1, 1, collections::distinct),
+    f("distinct", 1, 1, lists::distinct),
     f("element", 2, 2, collections::element),
-    f("flatten", 1, 1, collections::flatten),
+    f("flatten", 1, 1, lists::flatten),
     f("index", 2, 2, collections::index),
     f("keys", 1, 1, collections::keys),
     f("length", 1, 1, collections::length),
     f("lookup", 2, 3, collections::lookup),
     var("merge", 0, collections::merge),
     f("one", 1, 1, collections::one),
-    f("range", 1, 3, collections::range),
-    f("reverse", 1, 1, collections::reverse),
-    f("slice", 3, 3, collections::slice),
-    f("sort", 1, 1, collections::sort),
+    f("range", 1, 3, lists::range),
+    f("reverse", 1, 1, lists::reverse),
+    f("slice", 3, 3, lists::slice),
+    f("sort", 1, 1, lists::sort),
     f("transpose", 1, 1, collections::transpose),
     f("values", 1, 1, collections::values),
     f("zipmap", 2, 2, collections::zipmap),

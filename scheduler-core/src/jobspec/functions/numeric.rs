@@ -61,10 +61,10 @@ pub(super) fn log(_: &FunctionContext<'_>, args: Vec<Value>) -> Res {
 pub(super) fn pow(_: &FunctionContext<'_>, args: Vec<Value>) -> Res {
     let x = number_arg(&args, 0)?;
     let power = number_arg(&args, 1)?;
-    if let (Some(b), Some(e)) = (x.as_i64(), power.as_u64()) {
-        if let Some(v) = u32::try_from(e).ok().and_then(|e| b.checked_pow(e)) {
-            return Ok(Value::int(v));
-        }
+    if let (Some(b), Some(e)) = (x.as_i64(), power.as_u64())
+        && let Some(v) = u32::try_from(e).ok().and_then(|e| b.checked_pow(e))
+    {
+        return Ok(Value::int(v));
     }
     float_value(
         x.as_f64()
