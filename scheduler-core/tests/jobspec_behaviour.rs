@@ -1,7 +1,9 @@
 //! What a job-file author notices: how values are evaluated, which forms are
 //! accepted, and how problems are reported (every one, located).
 
-use scheduler_core::jobspec::{Diagnostics, MemoryFiles, ParseOptions, VariableInputs, parse, parse_json};
+use scheduler_core::jobspec::{
+    Diagnostics, MemoryFiles, ParseOptions, VariableInputs, parse, parse_json,
+};
 use scheduler_core::model::{Duration, Job, JobType};
 
 fn job(source: &str) -> Job {
@@ -34,7 +36,9 @@ fn check_errors(source: &str, expected: &[&str]) {
 }
 
 fn minimal(inner: &str) -> String {
-    format!("job \"web\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"exec\"\n{inner}\n    }}\n  }}\n}}\n")
+    format!(
+        "job \"web\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"exec\"\n{inner}\n    }}\n  }}\n}}\n"
+    )
 }
 
 #[test]
@@ -146,7 +150,10 @@ job "web" {
         .iter()
         .map(|a| a.getter_source.as_str())
         .collect();
-    assert_eq!(sources, ["https://example.com/b/0.tgz", "https://example.com/b/1.tgz"]);
+    assert_eq!(
+        sources,
+        ["https://example.com/b/0.tgz", "https://example.com/b/1.tgz"]
+    );
 }
 
 #[test]
@@ -190,24 +197,28 @@ fn meta_and_env_accept_block_and_attribute_forms() {
 
 #[test]
 fn constraints_accept_shorthand_operators() {
-    let job = job(&minimal(
-        r#"      constraint {
-        attribute = "${attr.os.version}"
-        version   = ">= 22.04"
-      }
-      constraint {
-        distinct_hosts = true
-      }
-      constraint {
-        distinct_property = "${meta.rack}"
-        value             = "2"
-      }
-      constraint {
-        attribute = "${attr.kernel.name}"
-        value     = "linux"
-      }"#,
-    ));
-    let constraints: Vec<(String, String, String)> = job.task_groups[0].tasks[0]
+    let job = job(r#"job "web" {
+  group "g" {
+    constraint {
+      attribute = "${attr.os.version}"
+      version   = ">= 22.04"
+    }
+    constraint {
+      distinct_hosts = true
+    }
+    constraint {
+      distinct_property = "${meta.rack}"
+      value             = "2"
+    }
+    constraint {
+      attribute = "${attr.kernel.name}"
+      value     = "linux"
+    }
+    task "t" { driver = "exec" }
+  }
+}
+"#);
+    let constraints: Vec<(String, String, String)> = job.task_groups[0]
         .constraints
         .iter()
         .map(|c| (c.l_target.clone(), c.operand.clone(), c.r_target.clone()))
@@ -227,7 +238,9 @@ fn constraints_accept_shorthand_operators() {
 
 #[test]
 fn defaults_are_applied_per_job_type() {
-    let job = job("job \"b\" {\n  type = \"batch\"\n  group \"g\" {\n    task \"t\" { driver = \"exec\" }\n  }\n}\n");
+    let job = job(
+        "job \"b\" {\n  type = \"batch\"\n  group \"g\" {\n    task \"t\" { driver = \"exec\" }\n  }\n}\n",
+    );
     assert_eq!(job.job_type, JobType::Batch);
     assert_eq!(job.region, "global");
     assert_eq!(job.namespace, "default");
@@ -236,7 +249,10 @@ fn defaults_are_applied_per_job_type() {
     let group = &job.task_groups[0];
     assert_eq!(group.count(), 1);
     assert_eq!(group.restart_policy.attempts, Some(3));
-    assert_eq!(group.restart_policy.interval, Some(Duration::from_hours(24)));
+    assert_eq!(
+        group.restart_policy.interval,
+        Some(Duration::from_hours(24))
+    );
     let resources = &group.tasks[0].resources;
     assert_eq!(resources.cpu().0, 100);
     assert_eq!(resources.memory_mb().0, 300);
@@ -280,7 +296,10 @@ fn every_problem_is_reported_with_its_location_and_path() {
         ],
     );
     let diagnostics = errors(source);
-    let duration = diagnostics.errors().find(|d| d.message.contains("duration")).unwrap();
+    let duration = diagnostics
+        .errors()
+        .find(|d| d.message.contains("duration"))
+        .unwrap();
     assert_eq!(
         duration.path.as_deref(),
         Some("job \"web\" > group \"api\" > task \"srv\" > kill_timeout")
@@ -326,14 +345,21 @@ fn unknown_functions_and_bad_calls_are_located() {
         &minimal("      meta { a = uper(\"x\") }"),
         &["5:18: call to unknown function \"uper\"; did you mean \"upper\"?"],
     );
-    check_errors(&minimal("      meta { a = element([], 0) }"), &["5:18: element"]);
+    check_errors(
+        &minimal("      meta { a = element([], 0) }"),
+        &["5:18: element"],
+    );
 }
 
 #[test]
 fn syntax_errors_are_located() {
     let diagnostics = errors("job \"x\" {\n  region = \n}\n");
     let first = diagnostics.errors().next().unwrap();
-    assert_eq!((first.position.line, first.position.column), (2, 12), "{first}");
+    assert_eq!(
+        (first.position.line, first.position.column),
+        (2, 12),
+        "{first}"
+    );
     assert!(first.message.contains("invalid HCL syntax"), "{first}");
 }
 
@@ -345,9 +371,14 @@ fn file_function_reads_through_the_file_source() {
         files: &files,
         ..ParseOptions::new("test.hcl")
     };
-    let source = minimal("      template {\n        data        = file(\"conf/app.toml\")\n        destination = \"local/app.toml\"\n      }");
+    let source = minimal(
+        "      template {\n        data        = file(\"conf/app.toml\")\n        destination = \"local/app.toml\"\n      }",
+    );
     let job = parse(&source, &options).unwrap().job;
-    assert_eq!(job.task_groups[0].tasks[0].templates[0].embedded_tmpl, "port = 80\n");
+    assert_eq!(
+        job.task_groups[0].tasks[0].templates[0].embedded_tmpl,
+        "port = 80\n"
+    );
 }
 
 #[test]
@@ -365,9 +396,16 @@ fn unimplemented_blocks_are_kept_with_a_warning() {
 }
 "#;
     let parsed = parse(source, &ParseOptions::new("test.hcl")).unwrap();
-    let warning = parsed.warnings.iter().find(|w| w.message.contains("Connect")).expect("a warning");
+    let warning = parsed
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("Connect"))
+        .expect("a warning");
     assert_eq!(warning.position.line, 5);
-    let connect = parsed.job.task_groups[0].services[0].connect.as_ref().expect("kept");
+    let connect = parsed.job.task_groups[0].services[0]
+        .connect
+        .as_ref()
+        .expect("kept");
     assert_eq!(connect, &serde_json::json!({"sidecar_service": [{}]}));
 }
 
@@ -382,4 +420,12 @@ fn json_jobs_report_the_field_path_of_a_type_error() {
     let valid = r#"{"ID": "web", "Name": "web", "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "exec"}]}]}"#;
     let job = parse_json(valid, "web.json").unwrap().job;
     assert_eq!(job.task_groups[0].count(), 1);
+}
+
+#[test]
+fn convert_takes_a_type_expression() {
+    let job = job(&minimal(
+        "      meta { n = jsonencode(convert([1, 2], list(string))) }",
+    ));
+    assert_eq!(job.task_groups[0].tasks[0].meta["n"], "[\"1\",\"2\"]");
 }

@@ -3,7 +3,9 @@
 //! files listed in `expected-invalid.txt` are rejected with located errors,
 //! every other file parses into a valid job.
 
-use scheduler_core::jobspec::{Diagnostics, MemoryFiles, ParseOptions, VariableInputs, parse};
+use scheduler_core::jobspec::{
+    Diagnostics, MemoryFiles, ParseOptions, Validation, VariableInputs, parse,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -63,21 +65,34 @@ fn inputs_for(relative: &str) -> VariableInputs {
         ],
         "config_format.nomad.hcl" => &[("format", "json")],
         "service_reversion.nomad" => &[("service", "echo")],
-        "docker_config.hcl" | "registry-auths.hcl" => &[("registry_address", "127.0.0.1:5000"), ("user", "root")],
-        "disconnect-node.nomad" | "restart-node.nomad" => &[("nodeID", "5b4ba5f0-0000-0000-0000-000000000000")],
+        "docker_config.hcl" | "registry-auths.hcl" => {
+            &[("registry_address", "127.0.0.1:5000"), ("user", "root")]
+        }
+        "disconnect-node.nomad" | "restart-node.nomad" => {
+            &[("nodeID", "5b4ba5f0-0000-0000-0000-000000000000")]
+        }
         "xyz.hcl" => &[("X", "x"), ("Y", "7"), ("Z", "true")],
         _ => &[],
     };
     VariableInputs {
-        vars: vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        vars: vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
         ..VariableInputs::default()
     }
 }
 
-fn parse_file(path: &Path, relative: &str, inputs: VariableInputs) -> Result<scheduler_core::jobspec::ParsedJob, Diagnostics> {
+fn parse_file(
+    path: &Path,
+    relative: &str,
+    inputs: VariableInputs,
+    validation: Validation,
+) -> Result<scheduler_core::jobspec::ParsedJob, Diagnostics> {
     let source = std::fs::read_to_string(path).unwrap();
     let options = ParseOptions {
         inputs,
+        validation,
         ..ParseOptions::new(relative)
     };
     parse(&source, &options)
@@ -86,7 +101,11 @@ fn parse_file(path: &Path, relative: &str, inputs: VariableInputs) -> Result<sch
 fn check_located(relative: &str, source: &str, diagnostics: &Diagnostics) -> Result<(), String> {
     let lines = source.lines().count().max(1);
     for d in diagnostics.errors() {
-        if d.file != relative || d.position.line == 0 || d.position.line > lines + 1 || d.position.column == 0 {
+        if d.file != relative
+            || d.position.line == 0
+            || d.position.line > lines + 1
+            || d.position.column == 0
+        {
             return Err(format!("badly located error in {relative}: {d}"));
         }
         if d.message.trim().is_empty() {
@@ -102,41 +121,77 @@ fn every_fixture_behaves_as_the_corpus_readme_says() {
     let invalid = listed(&dir, "expected-invalid.txt");
     let needs_context = listed(&dir, "needs-context.txt");
     let files = job_files(&dir);
-    assert!(files.len() > 150, "expected the whole corpus, found {} files", files.len());
+    assert!(
+        files.len() > 150,
+        "expected the whole corpus, found {} files",
+        files.len()
+    );
 
     let mut failures = Vec::new();
     let mut accepted = 0;
     let mut rejected = 0;
+    let mut fully_valid = 0;
     for path in &files {
-        let relative = path.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+        let relative = path
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if needs_context.contains(&relative) {
             continue;
         }
         let source = std::fs::read_to_string(path).unwrap();
-        let result = parse_file(path, &relative, inputs_for(&relative));
-        match (invalid.contains(&relative), result) {
-            (true, Ok(_)) => failures.push(format!("{relative}: accepted, but Nomad rejects it")),
-            (true, Err(diagnostics)) => {
-                if !diagnostics.has_errors() {
-                    failures.push(format!("{relative}: rejected without an error"));
+        // Nomad's parser fixtures are often fragments (no group, no driver)
+        // that only the servers' validation rejects; its end-to-end jobs are
+        // complete jobs and must pass full validation too.
+        let complete_job = relative.contains("/e2e/");
+        let inputs = inputs_for(&relative);
+        if invalid.contains(&relative) {
+            match parse_file(path, &relative, inputs, Validation::Full) {
+                Ok(_) => failures.push(format!("{relative}: accepted, but Nomad rejects it")),
+                Err(diagnostics) => {
+                    if !diagnostics.has_errors() {
+                        failures.push(format!("{relative}: rejected without an error"));
+                    }
+                    if let Err(e) = check_located(&relative, &source, &diagnostics) {
+                        failures.push(e);
+                    }
+                    rejected += 1;
                 }
-                if let Err(e) = check_located(&relative, &source, &diagnostics) {
-                    failures.push(e);
-                }
-                rejected += 1;
             }
-            (false, Ok(parsed)) => {
-                if parsed.job.id.is_empty() {
-                    failures.push(format!("{relative}: parsed to a job without an id"));
-                }
-                accepted += 1;
+            continue;
+        }
+        match parse_file(path, &relative, inputs.clone(), Validation::ParseOnly) {
+            Ok(parsed) if parsed.job.id.is_empty() => {
+                failures.push(format!("{relative}: parsed to a job without an id"));
             }
-            (false, Err(diagnostics)) => failures.push(format!("{relative}: rejected:\n{diagnostics}")),
+            Ok(_) => accepted += 1,
+            Err(diagnostics) => failures.push(format!("{relative}: rejected:\n{diagnostics}")),
+        }
+        if complete_job {
+            if let Err(diagnostics) = parse_file(path, &relative, inputs, Validation::Full) {
+                failures.push(format!("{relative}: fails full validation:\n{diagnostics}"));
+            } else {
+                fully_valid += 1;
+            }
         }
     }
-    assert!(failures.is_empty(), "{} fixture(s) misbehave:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(rejected, invalid.len(), "every expected-invalid file must exist and be rejected");
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) misbehave:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        rejected,
+        invalid.len(),
+        "every expected-invalid file must exist and be rejected"
+    );
     assert!(accepted > 150, "accepted only {accepted} files");
+    assert!(
+        fully_valid > 80,
+        "only {fully_valid} end-to-end jobs pass full validation"
+    );
 }
 
 #[test]
@@ -147,7 +202,13 @@ fn file_function_fixture_needs_its_file_and_reads_it_when_given() {
         let source = std::fs::read_to_string(&path).unwrap();
 
         // Without the file: a located error naming the missing file.
-        let err = parse_file(&path, &relative, VariableInputs::default()).expect_err("the file is missing");
+        let err = parse_file(
+            &path,
+            &relative,
+            VariableInputs::default(),
+            Validation::ParseOnly,
+        )
+        .expect_err("the file is missing");
         let first = err.errors().next().expect("an error");
         assert!(first.position.line > 1, "{first}");
         assert!(first.message.contains("parse_test.go"), "{first}");
@@ -158,6 +219,7 @@ fn file_function_fixture_needs_its_file_and_reads_it_when_given() {
         files.insert("parse_test.go", "us-east-7");
         let options = ParseOptions {
             files: &files,
+            validation: Validation::ParseOnly,
             ..ParseOptions::new(relative.clone())
         };
         let parsed = parse(&source, &options).expect("parses with the file present");
@@ -178,12 +240,16 @@ fn variables_from_every_source_follow_nomads_precedence() {
         )],
         env: BTreeMap::from([
             ("NOMAD_VAR_pool".to_owned(), "from-env".to_owned()),
-            ("NOMAD_VAR_datacenters".to_owned(), "[\"dc-env\"]".to_owned()),
+            (
+                "NOMAD_VAR_datacenters".to_owned(),
+                "[\"dc-env\"]".to_owned(),
+            ),
             ("UNRELATED".to_owned(), "x".to_owned()),
         ]),
     };
     let options = ParseOptions {
         inputs,
+        validation: Validation::ParseOnly,
         ..ParseOptions::new(relative)
     };
     let job = parse(&source, &options).expect("valid").job;

@@ -19,7 +19,9 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
                 passthrough = true;
                 out.push(arg);
             }
-            Some(text) if is_single_dash_long_flag(text) => out.push(OsString::from(format!("-{text}"))),
+            Some(text) if is_single_dash_long_flag(text) => {
+                out.push(OsString::from(format!("-{text}")))
+            }
             _ => out.push(arg),
         }
     }
@@ -27,9 +29,13 @@ pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 }
 
 fn is_single_dash_long_flag(text: &str) -> bool {
-    let Some(rest) = text.strip_prefix('-') else { return false };
+    let Some(rest) = text.strip_prefix('-') else {
+        return false;
+    };
     let name = rest.split('=').next().unwrap_or("");
-    !rest.starts_with('-') && name.len() > 1 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    !rest.starts_with('-')
+        && name.len() > 1
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 #[cfg(test)]
@@ -46,8 +52,28 @@ mod tests {
     #[test]
     fn rewrites_single_dash_long_flags_only() {
         assert_eq!(
-            run(&["sched", "job", "validate", "-var", "a=1", "-var-file=x.hcl", "-h", "--json", "f.hcl"]),
-            ["sched", "job", "validate", "--var", "a=1", "--var-file=x.hcl", "-h", "--json", "f.hcl"]
+            run(&[
+                "sched",
+                "job",
+                "validate",
+                "-var",
+                "a=1",
+                "-var-file=x.hcl",
+                "-h",
+                "--json",
+                "f.hcl"
+            ]),
+            [
+                "sched",
+                "job",
+                "validate",
+                "--var",
+                "a=1",
+                "--var-file=x.hcl",
+                "-h",
+                "--json",
+                "f.hcl"
+            ]
         );
         assert_eq!(run(&["sched", "--", "-var"]), ["sched", "--", "-var"]);
         assert_eq!(run(&["sched", "-"]), ["sched", "-"]);

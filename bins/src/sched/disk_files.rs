@@ -25,16 +25,24 @@ impl DiskFiles {
 
     fn resolve(&self, path: &str) -> PathBuf {
         let path = Path::new(path);
-        if path.is_absolute() { path.to_owned() } else { self.base.join(path) }
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            self.base.join(path)
+        }
     }
 }
 
 impl FileSource for DiskFiles {
     fn read_to_string(&self, path: &str) -> Result<String, String> {
         let full = self.resolve(path);
-        let metadata = std::fs::metadata(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+        let metadata =
+            std::fs::metadata(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
         if metadata.len() > MAX_FILE_BYTES {
-            return Err(format!("{} is larger than {MAX_FILE_BYTES} bytes", full.display()));
+            return Err(format!(
+                "{} is larger than {MAX_FILE_BYTES} bytes",
+                full.display()
+            ));
         }
         std::fs::read_to_string(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))
     }
@@ -50,14 +58,21 @@ impl FileSource for DiskFiles {
         let mut stack = vec![root.clone()];
         let mut seen = 0usize;
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 seen += 1;
                 if seen > MAX_WALK_ENTRIES {
-                    return Err(format!("fileset: more than {MAX_WALK_ENTRIES} entries under {}", root.display()));
+                    return Err(format!(
+                        "fileset: more than {MAX_WALK_ENTRIES} entries under {}",
+                        root.display()
+                    ));
                 }
                 let path = entry.path();
-                let Ok(file_type) = entry.file_type() else { continue };
+                let Ok(file_type) = entry.file_type() else {
+                    continue;
+                };
                 if file_type.is_dir() {
                     stack.push(path);
                 } else if file_type.is_file()

@@ -63,7 +63,11 @@ fn validate(variables: &VariableArgs, files: &[PathBuf]) -> ExitCode {
         match load(variables, file) {
             Ok(parsed) => {
                 print_diagnostics(&Diagnostics(parsed.warnings));
-                println!("{}: job {:?} is valid", file.display(), parsed.job.id.as_str());
+                println!(
+                    "{}: job {:?} is valid",
+                    file.display(),
+                    parsed.job.id.as_str()
+                );
             }
             Err(diagnostics) => {
                 all_valid = false;
@@ -71,7 +75,11 @@ fn validate(variables: &VariableArgs, files: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if all_valid { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn inspect(variables: &VariableArgs, file: &Path) -> ExitCode {
@@ -85,7 +93,10 @@ fn inspect(variables: &VariableArgs, file: &Path) -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("{}: error: cannot encode the job as JSON: {e}", file.display());
+                    eprintln!(
+                        "{}: error: cannot encode the job as JSON: {e}",
+                        file.display()
+                    );
                     ExitCode::FAILURE
                 }
             }
@@ -115,9 +126,12 @@ fn load(variables: &VariableArgs, file: &Path) -> Result<ParsedJob, Diagnostics>
             message,
         }])
     };
-    let source = std::fs::read_to_string(file).map_err(|e| fail(format!("cannot read the job file: {e}")))?;
+    let source = std::fs::read_to_string(file)
+        .map_err(|e| fail(format!("cannot read the job file: {e}")))?;
     let mut inputs = VariableInputs {
-        env: std::env::vars().filter(|(k, _)| k.starts_with("NOMAD_VAR_")).collect(),
+        env: std::env::vars()
+            .filter(|(k, _)| k.starts_with("NOMAD_VAR_"))
+            .collect(),
         ..VariableInputs::default()
     };
     for var in &variables.vars {
@@ -127,9 +141,15 @@ fn load(variables: &VariableArgs, file: &Path) -> Result<ParsedJob, Diagnostics>
         inputs.vars.push((key.trim().to_owned(), value.to_owned()));
     }
     for var_file in &variables.var_files {
-        let contents = std::fs::read_to_string(var_file)
-            .map_err(|e| fail(format!("cannot read the variable file {}: {e}", var_file.display())))?;
-        inputs.var_files.push((var_file.display().to_string(), contents));
+        let contents = std::fs::read_to_string(var_file).map_err(|e| {
+            fail(format!(
+                "cannot read the variable file {}: {e}",
+                var_file.display()
+            ))
+        })?;
+        inputs
+            .var_files
+            .push((var_file.display().to_string(), contents));
     }
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let files = DiskFiles::new(&base_dir);
@@ -142,6 +162,7 @@ fn load(variables: &VariableArgs, file: &Path) -> Result<ParsedJob, Diagnostics>
         files: &files,
         base_dir: String::new(),
         seed: 0,
+        validation: jobspec::Validation::Full,
     };
     jobspec::parse(&source, &options)
 }

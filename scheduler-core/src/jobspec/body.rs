@@ -66,7 +66,10 @@ impl Body {
             for label in block.labels.iter().rev() {
                 item = Value::Object(BTreeMap::from([(label.clone(), item)]));
             }
-            match map.entry(block.kind.clone()).or_insert_with(|| Value::List(Vec::new())) {
+            match map
+                .entry(block.kind.clone())
+                .or_insert_with(|| Value::List(Vec::new()))
+            {
                 Value::List(items) => items.push(item),
                 // An attribute and a block of the same name: keep both by
                 // turning the attribute into the first list element.
@@ -84,7 +87,12 @@ impl Evaluator<'_> {
     /// Evaluates a body, expanding `dynamic` blocks. Problems are collected in
     /// `errors`; an attribute or block that fails is left out of the result so
     /// that the rest can still be checked.
-    pub fn eval_body(&self, body: &structure::Body, scope: &mut Scope, errors: &mut Vec<EvalError>) -> Body {
+    pub fn eval_body(
+        &self,
+        body: &structure::Body,
+        scope: &mut Scope,
+        errors: &mut Vec<EvalError>,
+    ) -> Body {
         let mut out = Body::default();
         for structure in body.iter() {
             match structure {
@@ -131,7 +139,11 @@ impl Evaluator<'_> {
             errors.push(EvalError { span, message });
         };
         let [kind_label] = block.labels.as_slice() else {
-            fail(errors, span, "a dynamic block needs exactly one label: the type of block to generate".into());
+            fail(
+                errors,
+                span,
+                "a dynamic block needs exactly one label: the type of block to generate".into(),
+            );
             return;
         };
         let kind = kind_label.as_str().to_owned();
@@ -145,33 +157,49 @@ impl Evaluator<'_> {
                     "for_each" => for_each = Some(&attr.value),
                     "labels" => labels_expr = Some(&attr.value),
                     "iterator" => match &attr.value {
-                        hcl::edit::expr::Expression::Variable(name) => iterator = name.value().to_string(),
+                        hcl::edit::expr::Expression::Variable(name) => {
+                            iterator = name.value().to_string()
+                        }
                         other => fail(
                             errors,
                             other.span().unwrap_or(span.clone()),
-                            "dynamic block iterator must be a bare name, such as `iterator = item`".into(),
+                            "dynamic block iterator must be a bare name, such as `iterator = item`"
+                                .into(),
                         ),
                     },
                     other => fail(
                         errors,
                         attr.key.span().unwrap_or(span.clone()),
-                        format!("unsupported argument \"{other}\" in dynamic block; expected for_each, iterator, labels or content"),
+                        format!(
+                            "unsupported argument \"{other}\" in dynamic block; expected for_each, iterator, labels or content"
+                        ),
                     ),
                 },
                 Structure::Block(inner) if inner.ident.value().as_str() == "content" => {
                     if content.replace(&inner.body).is_some() {
-                        fail(errors, inner.ident.span().unwrap_or(span.clone()), "a dynamic block takes only one content block".into());
+                        fail(
+                            errors,
+                            inner.ident.span().unwrap_or(span.clone()),
+                            "a dynamic block takes only one content block".into(),
+                        );
                     }
                 }
                 Structure::Block(inner) => fail(
                     errors,
                     inner.ident.span().unwrap_or(span.clone()),
-                    format!("unexpected block \"{}\" in dynamic block; only `content` is allowed", inner.ident.value()),
+                    format!(
+                        "unexpected block \"{}\" in dynamic block; only `content` is allowed",
+                        inner.ident.value()
+                    ),
                 ),
             }
         }
         let (Some(for_each), Some(content)) = (for_each, content) else {
-            fail(errors, span, "a dynamic block needs a `for_each` argument and a `content` block".into());
+            fail(
+                errors,
+                span,
+                "a dynamic block needs a `for_each` argument and a `content` block".into(),
+            );
             return;
         };
         let collection = match self.eval(for_each, scope) {
@@ -180,18 +208,33 @@ impl Evaluator<'_> {
         };
         let pairs = match iteration_pairs(collection) {
             Ok(pairs) => pairs,
-            Err(message) => return fail(errors, for_each.span().unwrap_or(span), format!("for_each: {message}")),
+            Err(message) => {
+                return fail(
+                    errors,
+                    for_each.span().unwrap_or(span),
+                    format!("for_each: {message}"),
+                );
+            }
         };
         for (key, value) in pairs {
-            let iteration = Value::Object(BTreeMap::from([("key".to_owned(), key), ("value".to_owned(), value)]));
+            let iteration = Value::Object(BTreeMap::from([
+                ("key".to_owned(), key),
+                ("value".to_owned(), value),
+            ]));
             scope.bindings.push((iterator.clone(), iteration));
             let labels = match labels_expr.map(|e| (e, self.eval(e, scope))) {
                 None => Ok(Vec::new()),
                 Some((_, Ok(Value::List(items)))) => items
                     .iter()
-                    .map(|v| v.to_hcl_string().ok_or_else(|| format!("labels must be strings, got {}", v.type_name())))
+                    .map(|v| {
+                        v.to_hcl_string()
+                            .ok_or_else(|| format!("labels must be strings, got {}", v.type_name()))
+                    })
                     .collect::<Result<Vec<_>, _>>(),
-                Some((_, Ok(other))) => Err(format!("labels must be a list of strings, got {}", other.type_name())),
+                Some((_, Ok(other))) => Err(format!(
+                    "labels must be a list of strings, got {}",
+                    other.type_name()
+                )),
                 Some((_, Err(e))) => Err(e.message),
             };
             match labels {

@@ -68,7 +68,11 @@ pub const NOT_READY: &str = "local value not ready: ";
 
 impl Scope {
     fn binding(&self, name: &str) -> Option<&Value> {
-        self.bindings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -103,7 +107,10 @@ impl Evaluator<'_> {
 
     fn eval_depth(&self, expr: &Expression, scope: &mut Scope, depth: usize) -> EvalResult {
         if depth > MAX_DEPTH {
-            return Err(EvalError::new(expr.span(), "expression is nested too deeply"));
+            return Err(EvalError::new(
+                expr.span(),
+                "expression is nested too deeply",
+            ));
         }
         let d = depth + 1;
         match expr {
@@ -130,7 +137,10 @@ impl Evaluator<'_> {
                             key_value.to_hcl_string().ok_or_else(|| {
                                 EvalError::new(
                                     key_expr.span(),
-                                    format!("object key must be a string, got {}", key_value.type_name()),
+                                    format!(
+                                        "object key must be a string, got {}",
+                                        key_value.type_name()
+                                    ),
                                 )
                             })?
                         }
@@ -204,7 +214,10 @@ impl Evaluator<'_> {
                     "var" => return self.eval_named_ref(traversal, scope, d, true),
                     "local" => return self.eval_named_ref(traversal, scope, d, false),
                     _ => {
-                        return Ok(Value::String(format!("${{{}}}", self.text(traversal.span()))));
+                        return Ok(Value::String(format!(
+                            "${{{}}}",
+                            self.text(traversal.span())
+                        )));
                     }
                 }
             }
@@ -225,7 +238,10 @@ impl Evaluator<'_> {
         let Some(first) = traversal.operators.first() else {
             // A traversal always has at least one operator; a bare root is an
             // `Expression::Variable`, handled by `eval_root`.
-            return Err(EvalError::new(traversal.span(), "expected an attribute name"));
+            return Err(EvalError::new(
+                traversal.span(),
+                "expected an attribute name",
+            ));
         };
         let name = match first.value() {
             TraversalOperator::GetAttr(ident) => ident.value().to_string(),
@@ -249,7 +265,10 @@ impl Evaluator<'_> {
             match scope.variables.get(&name) {
                 Some(value) => value.clone(),
                 None if scope.lenient_variables => {
-                    return Ok(Value::String(format!("${{{}}}", self.text(traversal.span()))));
+                    return Ok(Value::String(format!(
+                        "${{{}}}",
+                        self.text(traversal.span())
+                    )));
                 }
                 None => {
                     return Err(EvalError::new(
@@ -264,12 +283,17 @@ impl Evaluator<'_> {
             match scope.locals.get(&name) {
                 Some(value) => value.clone(),
                 None if scope.pending_locals.contains(&name) => {
-                    return Err(EvalError::new(traversal.span(), format!("{NOT_READY}{name}")));
+                    return Err(EvalError::new(
+                        traversal.span(),
+                        format!("{NOT_READY}{name}"),
+                    ));
                 }
                 None => {
                     return Err(EvalError::new(
                         traversal.span(),
-                        format!("reference to undeclared local value \"{name}\": define it in a `locals` block"),
+                        format!(
+                            "reference to undeclared local value \"{name}\": define it in a `locals` block"
+                        ),
                     ));
                 }
             }
@@ -288,7 +312,8 @@ impl Evaluator<'_> {
             let span = operator.span();
             match operator.value() {
                 TraversalOperator::GetAttr(ident) => {
-                    value = get_attr(&value, ident.value().as_str()).map_err(|m| EvalError::new(span, m))?;
+                    value = get_attr(&value, ident.value().as_str())
+                        .map_err(|m| EvalError::new(span, m))?;
                 }
                 TraversalOperator::Index(index_expr) => {
                     let index = self.eval_depth(index_expr, scope, d)?;
@@ -338,18 +363,35 @@ impl Evaluator<'_> {
                 return Err(EvalError::new(
                     call.span(),
                     match last_error {
-                        Some(e) => format!("try: no argument could be evaluated; the last failed with: {}", e.message),
+                        Some(e) => format!(
+                            "try: no argument could be evaluated; the last failed with: {}",
+                            e.message
+                        ),
                         None => "try: needs at least one argument".to_owned(),
                     },
                 ));
             }
             "can" => {
                 let [arg] = arg_exprs.as_slice() else {
-                    return Err(EvalError::new(call.span(), "can: needs exactly one argument"));
+                    return Err(EvalError::new(
+                        call.span(),
+                        "can: needs exactly one argument",
+                    ));
                 };
                 return match self.eval_depth(arg, scope, d) {
                     Err(e) if e.message.starts_with(NOT_READY) => Err(e),
                     result => Ok(Value::Bool(result.is_ok())),
+                };
+            }
+            // `convert(value, list(string))`: the second argument is a type,
+            // not an expression; the function takes its source text.
+            "convert" if arg_exprs.len() == 2 => {
+                let value = self.eval_depth(arg_exprs[0], scope, d)?;
+                let type_text = Value::String(self.text(arg_exprs[1].span()));
+                return match functions::call(name, &self.functions, vec![value, type_text]) {
+                    Some(Ok(value)) => Ok(value),
+                    Some(Err(message)) => Err(EvalError::new(call.span(), message)),
+                    None => Err(EvalError::new(call.span(), "convert is not available")),
                 };
             }
             _ => {}
@@ -363,7 +405,10 @@ impl Evaluator<'_> {
                     other => {
                         return Err(EvalError::new(
                             arg.span(),
-                            format!("only a list can be expanded with \"...\", got {}", other.type_name()),
+                            format!(
+                                "only a list can be expanded with \"...\", got {}",
+                                other.type_name()
+                            ),
                         ));
                     }
                 }
@@ -439,19 +484,32 @@ impl Evaluator<'_> {
             Some(key_expr) => {
                 let key = self.eval_depth(key_expr, scope, d)?;
                 let key = key.to_hcl_string().ok_or_else(|| {
-                    EvalError::new(key_expr.span(), format!("for key must be a string, got {}", key.type_name()))
+                    EvalError::new(
+                        key_expr.span(),
+                        format!("for key must be a string, got {}", key.type_name()),
+                    )
                 })?;
                 if for_expr.grouping {
-                    if let Value::List(items) = object.entry(key).or_insert_with(|| Value::List(Vec::new())) {
+                    if let Value::List(items) =
+                        object.entry(key).or_insert_with(|| Value::List(Vec::new()))
+                    {
                         items.push(value);
                     }
-                } else if object.contains_key(&key) {
-                    return Err(EvalError::new(
-                        key_expr.span(),
-                        format!("duplicate key {key:?} in for expression; add \"...\" after the value to group values by key"),
-                    ));
                 } else {
-                    object.insert(key, value);
+                    match object.entry(key) {
+                        std::collections::btree_map::Entry::Occupied(entry) => {
+                            return Err(EvalError::new(
+                                key_expr.span(),
+                                format!(
+                                    "duplicate key {:?} in for expression; add \"...\" after the value to group values by key",
+                                    entry.key()
+                                ),
+                            ));
+                        }
+                        std::collections::btree_map::Entry::Vacant(entry) => {
+                            entry.insert(value);
+                        }
+                    }
                 }
             }
         }
@@ -469,7 +527,13 @@ impl Evaluator<'_> {
         Ok(Value::String(out))
     }
 
-    fn render_template(&self, template: &Template, scope: &mut Scope, d: usize, out: &mut String) -> Result<(), EvalError> {
+    fn render_template(
+        &self,
+        template: &Template,
+        scope: &mut Scope,
+        d: usize,
+        out: &mut String,
+    ) -> Result<(), EvalError> {
         let elements: Vec<&Element> = template.iter().collect();
         for (i, element) in elements.iter().enumerate() {
             match element {
@@ -488,7 +552,10 @@ impl Evaluator<'_> {
                     let text = value.to_hcl_string().ok_or_else(|| {
                         EvalError::new(
                             interp.expr.span(),
-                            format!("cannot include a {} value in a string template", value.type_name()),
+                            format!(
+                                "cannot include a {} value in a string template",
+                                value.type_name()
+                            ),
                         )
                     })?;
                     out.push_str(&text);
@@ -498,7 +565,9 @@ impl Evaluator<'_> {
                         let cond = &if_directive.if_expr.cond_expr;
                         let test = self.eval_depth(cond, scope, d)?;
                         match test.as_bool() {
-                            Some(true) => self.render_template(&if_directive.if_expr.template, scope, d, out)?,
+                            Some(true) => {
+                                self.render_template(&if_directive.if_expr.template, scope, d, out)?
+                            }
                             Some(false) => {
                                 if let Some(else_expr) = &if_directive.else_expr {
                                     self.render_template(&else_expr.template, scope, d, out)?;
@@ -507,7 +576,10 @@ impl Evaluator<'_> {
                             None => {
                                 return Err(EvalError::new(
                                     cond.span(),
-                                    format!("%{{if}} condition must be a bool, got {}", test.type_name()),
+                                    format!(
+                                        "%{{if}} condition must be a bool, got {}",
+                                        test.type_name()
+                                    ),
                                 ));
                             }
                         }
@@ -522,7 +594,9 @@ impl Evaluator<'_> {
                             if let Some(k) = &for_expr.key_var {
                                 scope.bindings.push((k.value().to_string(), key));
                             }
-                            scope.bindings.push((for_expr.value_var.value().to_string(), value));
+                            scope
+                                .bindings
+                                .push((for_expr.value_var.value().to_string(), value));
                             let result = self.render_template(&for_expr.template, scope, d, out);
                             scope.bindings.truncate(bound);
                             result?;
@@ -571,9 +645,15 @@ pub fn iteration_pairs(collection: Value) -> Result<Vec<(Value, Value)>, String>
             .enumerate()
             .map(|(i, v)| (Value::int(i64::try_from(i).unwrap_or(i64::MAX)), v))
             .collect()),
-        Value::Object(map) => Ok(map.into_iter().map(|(k, v)| (Value::String(k), v)).collect()),
+        Value::Object(map) => Ok(map
+            .into_iter()
+            .map(|(k, v)| (Value::String(k), v))
+            .collect()),
         Value::Null => Err("cannot iterate over a null value".to_owned()),
-        other => Err(format!("cannot iterate over a {} value; expected a list or an object", other.type_name())),
+        other => Err(format!(
+            "cannot iterate over a {} value; expected a list or an object",
+            other.type_name()
+        )),
     }
 }
 
@@ -584,27 +664,40 @@ fn get_attr(value: &Value, name: &str) -> Result<Value, String> {
             .cloned()
             .ok_or_else(|| format!("object has no attribute \"{name}\"")),
         Value::Null => Err(format!("cannot read attribute \"{name}\" of a null value")),
-        other => Err(format!("cannot read attribute \"{name}\" of a {} value", other.type_name())),
+        other => Err(format!(
+            "cannot read attribute \"{name}\" of a {} value",
+            other.type_name()
+        )),
     }
 }
 
 fn get_index(value: &Value, index: &Value) -> Result<Value, String> {
     match value {
         Value::List(items) => {
-            let i = index
-                .as_i64()
-                .ok_or_else(|| format!("list index must be a whole number, got {}", index.type_name()))?;
+            let i = index.as_i64().ok_or_else(|| {
+                format!(
+                    "list index must be a whole number, got {}",
+                    index.type_name()
+                )
+            })?;
             usize::try_from(i)
                 .ok()
                 .and_then(|i| items.get(i))
                 .cloned()
-                .ok_or_else(|| format!("index {i} is out of range for a list of {} elements", items.len()))
+                .ok_or_else(|| {
+                    format!(
+                        "index {i} is out of range for a list of {} elements",
+                        items.len()
+                    )
+                })
         }
         Value::Object(map) => {
             let key = index
                 .to_hcl_string()
                 .ok_or_else(|| format!("object key must be a string, got {}", index.type_name()))?;
-            map.get(&key).cloned().ok_or_else(|| format!("object has no key {key:?}"))
+            map.get(&key)
+                .cloned()
+                .ok_or_else(|| format!("object has no key {key:?}"))
         }
         Value::Null => Err("cannot index a null value".to_owned()),
         other => Err(format!("cannot index a {} value", other.type_name())),
@@ -637,7 +730,9 @@ fn unary(operator: UnaryOperator, value: &Value) -> Result<Value, String> {
         UnaryOperator::Neg => {
             let n = number_of(value)?;
             Ok(match n.as_i64() {
-                Some(i) => i.checked_neg().map_or_else(|| Value::float(-(i as f64)), Value::int),
+                Some(i) => i
+                    .checked_neg()
+                    .map_or_else(|| Value::float(-(i as f64)), Value::int),
                 None => Value::float(-n.as_f64().unwrap_or(0.0)),
             })
         }
@@ -648,9 +743,14 @@ fn unary(operator: UnaryOperator, value: &Value) -> Result<Value, String> {
 fn values_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::List(x), Value::List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values_equal(a, b)),
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values_equal(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|((ka, va), (kb, vb))| ka == kb && values_equal(va, vb))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((ka, va), (kb, vb))| ka == kb && values_equal(va, vb))
         }
         _ => a == b,
     }
@@ -689,7 +789,9 @@ fn arithmetic(operator: BinaryOperator, a: Number, b: Number) -> Result<Value, S
             Op::Minus => x.checked_sub(y),
             Op::Mul => x.checked_mul(y),
             Op::Div if y == 0 => return Err("division by zero".to_owned()),
-            Op::Div => (x.checked_rem(y) == Some(0)).then(|| x.checked_div(y)).flatten(),
+            Op::Div => (x.checked_rem(y) == Some(0))
+                .then(|| x.checked_div(y))
+                .flatten(),
             Op::Mod if y == 0 => return Err("modulo by zero".to_owned()),
             Op::Mod => x.checked_rem(y),
             _ => None,
@@ -734,7 +836,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }

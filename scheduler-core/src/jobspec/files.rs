@@ -6,9 +6,13 @@
 
 use std::collections::BTreeMap;
 
-/// Read-only access to files a job spec refers to. Paths are given as written
-/// in the job file; relative paths are relative to the job file's directory,
-/// which the implementation knows.
+/// Read-only access to files a job spec refers to.
+///
+/// The functions join a relative path written in the job file with
+/// [`ParseOptions::base_dir`](super::ParseOptions::base_dir) before calling
+/// here; a path that is still relative is resolved by the implementation
+/// against its own root (the CLI's root is the job file's directory, and it
+/// passes an empty `base_dir`).
 pub trait FileSource {
     /// The whole file as UTF-8 text, or a message saying why it cannot be read.
     fn read_to_string(&self, path: &str) -> Result<String, String>;
@@ -27,7 +31,9 @@ pub struct NoFiles;
 
 impl FileSource for NoFiles {
     fn read_to_string(&self, path: &str) -> Result<String, String> {
-        Err(format!("no such file {path:?} (file access is not available here)"))
+        Err(format!(
+            "no such file {path:?} (file access is not available here)"
+        ))
     }
 
     fn exists(&self, _path: &str) -> bool {
@@ -122,7 +128,9 @@ pub fn glob_to_regex(pattern: &str) -> Result<regex::Regex, String> {
                     .position(|&c| c == ']')
                     .ok_or_else(|| format!("unclosed '[' in glob {pattern:?}"))?;
                 let class: String = chars[i + 1..i + end].iter().collect();
-                let class = class.strip_prefix('!').map_or(class.clone(), |c| format!("^{c}"));
+                let class = class
+                    .strip_prefix('!')
+                    .map_or(class.clone(), |c| format!("^{c}"));
                 out.push('[');
                 out.push_str(&class);
                 out.push(']');
@@ -161,8 +169,14 @@ mod tests {
             .insert("dir/sub/b.txt", "b")
             .insert("dir/c.json", "c");
         assert_eq!(files.glob("dir", "*.txt").unwrap(), vec!["a.txt"]);
-        assert_eq!(files.glob("dir", "**/*.txt").unwrap(), vec!["a.txt", "sub/b.txt"]);
-        assert_eq!(files.glob("dir", "*.{txt,json}").unwrap(), vec!["a.txt", "c.json"]);
+        assert_eq!(
+            files.glob("dir", "**/*.txt").unwrap(),
+            vec!["a.txt", "sub/b.txt"]
+        );
+        assert_eq!(
+            files.glob("dir", "*.{txt,json}").unwrap(),
+            vec!["a.txt", "c.json"]
+        );
         assert!(files.read_to_string("./dir/a.txt").is_ok());
         assert!(files.read_to_string("missing").is_err());
     }

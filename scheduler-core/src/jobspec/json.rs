@@ -1,8 +1,8 @@
 //! Jobs given as Nomad API JSON (`{"Job": {...}}` or a bare job object), as
 //! `nomad job run -output` prints them or an API client sends them.
 
-use super::diagnostic::{Diagnostic, Diagnostics, Position, Severity};
 use super::ParsedJob;
+use super::diagnostic::{Diagnostic, Diagnostics, Position, Severity};
 use crate::model::{Job, JobWrapper};
 
 /// Parses, canonicalises and validates a job in Nomad API JSON. A syntax or
@@ -15,8 +15,14 @@ pub fn parse_json(source: &str, file_name: &str) -> Result<ParsedJob, Diagnostic
         path,
         message,
     };
-    let value: serde_json::Value = serde_json::from_str(source)
-        .map_err(|e| Diagnostics(vec![error(e.line(), e.column(), None, format!("invalid JSON: {e}"))]))?;
+    let value: serde_json::Value = serde_json::from_str(source).map_err(|e| {
+        Diagnostics(vec![error(
+            e.line(),
+            e.column(),
+            None,
+            format!("invalid JSON: {e}"),
+        )])
+    })?;
     let wrapped = value.as_object().is_some_and(|o| o.contains_key("Job"));
     let result: Result<Job, _> = if wrapped {
         let deserializer = &mut serde_json::Deserializer::from_str(source);
@@ -28,14 +34,27 @@ pub fn parse_json(source: &str, file_name: &str) -> Result<ParsedJob, Diagnostic
     let mut job = result.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let path = if wrapped || path == "." { path } else { format!("Job.{path}") };
-        Diagnostics(vec![error(inner.line(), inner.column(), Some(path), inner.to_string())])
+        let path = if wrapped || path == "." {
+            path
+        } else {
+            format!("Job.{path}")
+        };
+        Diagnostics(vec![error(
+            inner.line(),
+            inner.column(),
+            Some(path),
+            inner.to_string(),
+        )])
     })?;
     job.canonicalize();
     let mut diagnostics = Vec::new();
     for problem in crate::model::validate::validate_job(&job) {
         diagnostics.push(Diagnostic {
-            severity: if problem.warning { Severity::Warning } else { Severity::Error },
+            severity: if problem.warning {
+                Severity::Warning
+            } else {
+                Severity::Error
+            },
             file: file_name.to_owned(),
             position: Position { line: 1, column: 1 },
             path: Some(problem.path.to_json()),

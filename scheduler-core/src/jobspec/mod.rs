@@ -75,6 +75,23 @@ pub struct ParseOptions<'a> {
     pub base_dir: String,
     /// Seed for `uuidv4()`; the same seed gives the same job.
     pub seed: u64,
+    /// Whether the job must also pass Nomad's job validation (what the
+    /// servers check at registration), or only be well-formed.
+    pub validation: Validation,
+}
+
+/// How much checking [`parse`] does beyond reading the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Validation {
+    /// Everything the servers check at registration: a job with no group, a
+    /// task with no driver, a port label used twice... are errors. What
+    /// `sched job validate` does.
+    #[default]
+    Full,
+    /// Only what the job-spec parser itself checks: syntax, variables, known
+    /// keys, types and durations. For tools that handle fragments of jobs
+    /// (Nomad's parser accepts those too).
+    ParseOnly,
 }
 
 impl std::fmt::Debug for ParseOptions<'_> {
@@ -84,6 +101,7 @@ impl std::fmt::Debug for ParseOptions<'_> {
             .field("inputs", &self.inputs)
             .field("base_dir", &self.base_dir)
             .field("seed", &self.seed)
+            .field("validation", &self.validation)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +115,7 @@ impl ParseOptions<'static> {
             files: &NoFiles,
             base_dir: String::new(),
             seed: 0,
+            validation: Validation::Full,
         }
     }
 }
@@ -115,7 +134,10 @@ pub struct ParsedJob {
 pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diagnostics> {
     let map = SourceMap::new(source);
     let mut diagnostics = Vec::new();
-    let located = |span: Range<usize>, path: Option<String>, message: String, severity: Severity| Diagnostic {
+    let located = |span: Range<usize>,
+                   path: Option<String>,
+                   message: String,
+                   severity: Severity| Diagnostic {
         severity,
         file: options.file_name.clone(),
         position: map.position(span.start),
@@ -153,7 +175,8 @@ pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diag
     // Variables and locals.
     let mut input_problems = Vec::new();
     let mut declarations = evaluator.declarations(&syntax, &mut input_problems);
-    let variables = evaluator.resolve_variables(&mut declarations, &options.inputs, &mut input_problems);
+    let variables =
+        evaluator.resolve_variables(&mut declarations, &options.inputs, &mut input_problems);
     for problem in input_problems {
         diagnostics.push(match problem {
             InputProblem::InJob(e) => located(e.span, None, e.message, Severity::Error),
@@ -211,7 +234,12 @@ pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diag
     let job_block = match job_blocks.as_slice() {
         [block] => *block,
         [] => {
-            diagnostics.push(located(0..0, None, "no job block found: a job file needs `job \"NAME\" { ... }`".into(), Severity::Error));
+            diagnostics.push(located(
+                0..0,
+                None,
+                "no job block found: a job file needs `job \"NAME\" { ... }`".into(),
+                Severity::Error,
+            ));
             return Err(finish(diagnostics));
         }
         [first, rest @ ..] => {
@@ -228,7 +256,11 @@ pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diag
     };
     let evaluated = body::Block {
         kind: "job".into(),
-        labels: job_block.labels.iter().map(|l| l.as_str().to_owned()).collect(),
+        labels: job_block
+            .labels
+            .iter()
+            .map(|l| l.as_str().to_owned())
+            .collect(),
         body: evaluator.eval_body(&job_block.body, &mut scope, &mut eval_errors),
         span: job_block.ident.span().unwrap_or(0..0),
     };
@@ -240,7 +272,11 @@ pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diag
     let (mut job, problems, spans) = decode::decode_job(&evaluated);
     let mut decoded_error_paths = Vec::new();
     for problem in problems {
-        let severity = if problem.warning { Severity::Warning } else { Severity::Error };
+        let severity = if problem.warning {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
         if !problem.warning {
             decoded_error_paths.push(problem.path.clone());
         }
@@ -248,14 +284,22 @@ pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diag
         diagnostics.push(located(problem.span, path, problem.message, severity));
     }
     job.canonicalize();
-    for problem in crate::model::validate::validate_job(&job) {
+    let problems = match options.validation {
+        Validation::Full => crate::model::validate::validate_job(&job),
+        Validation::ParseOnly => Vec::new(),
+    };
+    for problem in problems {
         let hcl_path = problem.path.to_hcl();
         // A value the decoder already rejected is not reported again.
         if decoded_error_paths.contains(&hcl_path) {
             continue;
         }
         let span = span_for(&problem.path, &spans).unwrap_or_else(|| evaluated.span.clone());
-        let severity = if problem.warning { Severity::Warning } else { Severity::Error };
+        let severity = if problem.warning {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
         diagnostics.push(located(span, Some(hcl_path), problem.message, severity));
     }
 
@@ -278,5 +322,7 @@ fn finish(diagnostics: Vec<Diagnostic>) -> Diagnostics {
 
 /// The span recorded for the nearest ancestor of `path` (itself included).
 fn span_for(path: &FieldPath, spans: &BTreeMap<String, Range<usize>>) -> Option<Range<usize>> {
-    path.hcl_prefixes().iter().find_map(|p| spans.get(p).cloned())
+    path.hcl_prefixes()
+        .iter()
+        .find_map(|p| spans.get(p).cloned())
 }

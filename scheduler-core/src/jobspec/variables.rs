@@ -83,7 +83,9 @@ impl TypeConstraint {
                 let args: Vec<&Expression> = call.args.iter().collect();
                 let name = call.name.name.value().as_str();
                 let [arg] = args.as_slice() else {
-                    return Err(error(format!("type {name}(...) takes exactly one argument")));
+                    return Err(error(format!(
+                        "type {name}(...) takes exactly one argument"
+                    )));
                 };
                 match name {
                     "list" => Ok(TypeConstraint::List(Box::new(Self::from_expr(arg)?))),
@@ -118,7 +120,9 @@ impl TypeConstraint {
                     other => Err(error(format!("unknown type constructor \"{other}\""))),
                 }
             }
-            _ => Err(error("a type is expected here, such as string or list(string)".into())),
+            _ => Err(error(
+                "a type is expected here, such as string or list(string)".into(),
+            )),
         }
     }
 
@@ -129,9 +133,10 @@ impl TypeConstraint {
             return Ok(value);
         }
         match (self, value) {
-            (TypeConstraint::String, value @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => {
-                Ok(Value::String(value.to_hcl_string().unwrap_or_default()))
-            }
+            (
+                TypeConstraint::String,
+                value @ (Value::String(_) | Value::Number(_) | Value::Bool(_)),
+            ) => Ok(Value::String(value.to_hcl_string().unwrap_or_default())),
             (TypeConstraint::Number, Value::Number(n)) => Ok(Value::Number(n)),
             (TypeConstraint::Number, Value::String(s)) => s
                 .trim()
@@ -140,7 +145,9 @@ impl TypeConstraint {
                 .or_else(|_| s.trim().parse::<f64>().map(Value::float))
                 .map_err(|_| format!("a number is required, got {s:?}")),
             (TypeConstraint::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
-            (TypeConstraint::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
+            (TypeConstraint::Bool, Value::String(s)) if s == "true" || s == "false" => {
+                Ok(Value::Bool(s == "true"))
+            }
             (TypeConstraint::List(inner), Value::List(items)) => Ok(Value::List(
                 items
                     .into_iter()
@@ -151,7 +158,9 @@ impl TypeConstraint {
             (TypeConstraint::Set(inner), Value::List(items)) => {
                 let mut out: Vec<Value> = Vec::new();
                 for (i, item) in items.into_iter().enumerate() {
-                    let item = inner.convert(item).map_err(|e| format!("element {i}: {e}"))?;
+                    let item = inner
+                        .convert(item)
+                        .map_err(|e| format!("element {i}: {e}"))?;
                     if !out.contains(&item) {
                         out.push(item);
                     }
@@ -160,7 +169,12 @@ impl TypeConstraint {
             }
             (TypeConstraint::Map(inner), Value::Object(map)) => Ok(Value::Object(
                 map.into_iter()
-                    .map(|(k, v)| inner.convert(v).map(|v| (k.clone(), v)).map_err(|e| format!("key {k:?}: {e}")))
+                    .map(|(k, v)| {
+                        inner
+                            .convert(v)
+                            .map(|v| (k.clone(), v))
+                            .map_err(|e| format!("key {k:?}: {e}"))
+                    })
                     .collect::<Result<_, _>>()?,
             )),
             (TypeConstraint::Object(fields), Value::Object(mut map)) => {
@@ -169,21 +183,28 @@ impl TypeConstraint {
                     let value = map
                         .remove(name)
                         .ok_or_else(|| format!("attribute \"{name}\" is required"))?;
-                    out.insert(name.clone(), field_type.convert(value).map_err(|e| format!("attribute \"{name}\": {e}"))?);
+                    out.insert(
+                        name.clone(),
+                        field_type
+                            .convert(value)
+                            .map_err(|e| format!("attribute \"{name}\": {e}"))?,
+                    );
                 }
                 if let Some(extra) = map.keys().next() {
                     return Err(format!("unexpected attribute \"{extra}\""));
                 }
                 Ok(Value::Object(out))
             }
-            (TypeConstraint::Tuple(types), Value::List(items)) if types.len() == items.len() => Ok(Value::List(
-                types
-                    .iter()
-                    .zip(items)
-                    .enumerate()
-                    .map(|(i, (t, v))| t.convert(v).map_err(|e| format!("element {i}: {e}")))
-                    .collect::<Result<_, _>>()?,
-            )),
+            (TypeConstraint::Tuple(types), Value::List(items)) if types.len() == items.len() => {
+                Ok(Value::List(
+                    types
+                        .iter()
+                        .zip(items)
+                        .enumerate()
+                        .map(|(i, (t, v))| t.convert(v).map_err(|e| format!("element {i}: {e}")))
+                        .collect::<Result<_, _>>()?,
+                ))
+            }
             (expected, value) => Err(format!("{expected} required, got {}", value.type_name())),
         }
     }
@@ -193,7 +214,10 @@ impl TypeConstraint {
     fn takes_raw_string(&self) -> bool {
         matches!(
             self,
-            TypeConstraint::Any | TypeConstraint::String | TypeConstraint::Number | TypeConstraint::Bool
+            TypeConstraint::Any
+                | TypeConstraint::String
+                | TypeConstraint::Number
+                | TypeConstraint::Bool
         )
     }
 }
@@ -238,13 +262,20 @@ pub enum InputProblem {
 
 impl Evaluator<'_> {
     /// Reads variable declarations from the top-level body.
-    pub fn declarations<'b>(&self, body: &'b structure::Body, problems: &mut Vec<InputProblem>) -> Vec<Declaration<'b>> {
+    pub fn declarations<'b>(
+        &self,
+        body: &'b structure::Body,
+        problems: &mut Vec<InputProblem>,
+    ) -> Vec<Declaration<'b>> {
         let mut declarations: Vec<Declaration<'b>> = Vec::new();
         let mut push = |declaration: Declaration<'b>, problems: &mut Vec<InputProblem>| {
             if declarations.iter().any(|d| d.name == declaration.name) {
                 problems.push(InputProblem::InJob(EvalError {
                     span: declaration.span.clone(),
-                    message: format!("variable \"{}\" is declared more than once", declaration.name),
+                    message: format!(
+                        "variable \"{}\" is declared more than once",
+                        declaration.name
+                    ),
                 }));
             } else {
                 declarations.push(declaration);
@@ -272,7 +303,9 @@ impl Evaluator<'_> {
                     }
                 }
                 "variable" => {
-                    if let Some(declaration) = self.declaration(block, &mut constant_scope, problems) {
+                    if let Some(declaration) =
+                        self.declaration(block, &mut constant_scope, problems)
+                    {
                         push(declaration, problems);
                     }
                 }
@@ -357,7 +390,10 @@ impl Evaluator<'_> {
                 Ok(value) => declaration.value = Some(value),
                 Err(message) => problems.push(InputProblem::InJob(EvalError {
                     span: value_span,
-                    message: format!("invalid default for variable \"{}\": {message}", declaration.name),
+                    message: format!(
+                        "invalid default for variable \"{}\": {message}",
+                        declaration.name
+                    ),
                 })),
             }
         }
@@ -373,7 +409,9 @@ impl Evaluator<'_> {
         problems: &mut Vec<InputProblem>,
     ) -> BTreeMap<String, Value> {
         for (key, raw) in &inputs.env {
-            let Some(name) = key.strip_prefix("NOMAD_VAR_") else { continue };
+            let Some(name) = key.strip_prefix("NOMAD_VAR_") else {
+                continue;
+            };
             // Undeclared environment values are ignored: the environment is shared by every job.
             if let Some(declaration) = declarations.iter_mut().find(|d| d.name == name) {
                 match convert_raw(raw, &declaration.type_constraint) {
@@ -423,7 +461,10 @@ impl Evaluator<'_> {
                 None => {
                     // Reported once, here; references to it evaluate to their
                     // own text instead of cascading into more errors.
-                    values.insert(declaration.name.clone(), Value::Unknown(format!("var.{}", declaration.name)));
+                    values.insert(
+                        declaration.name.clone(),
+                        Value::Unknown(format!("var.{}", declaration.name)),
+                    );
                     problems.push(InputProblem::InJob(EvalError {
                     span: declaration.span.clone(),
                     message: format!(
@@ -435,7 +476,10 @@ impl Evaluator<'_> {
             }
         }
         for declaration in declarations.iter() {
-            let Some(value) = values.get(&declaration.name).filter(|v| !matches!(v, Value::Unknown(_))) else {
+            let Some(value) = values
+                .get(&declaration.name)
+                .filter(|v| !matches!(v, Value::Unknown(_)))
+            else {
                 continue;
             };
             for (condition, message) in &declaration.validations {
@@ -447,11 +491,17 @@ impl Evaluator<'_> {
                     Ok(Value::Bool(true)) => {}
                     Ok(Value::Bool(false)) => problems.push(InputProblem::InJob(EvalError {
                         span: condition.span().unwrap_or(declaration.span.clone()),
-                        message: format!("invalid value for variable \"{}\": {message}", declaration.name),
+                        message: format!(
+                            "invalid value for variable \"{}\": {message}",
+                            declaration.name
+                        ),
                     })),
                     Ok(other) => problems.push(InputProblem::InJob(EvalError {
                         span: condition.span().unwrap_or(declaration.span.clone()),
-                        message: format!("validation condition must be a bool, got {}", other.type_name()),
+                        message: format!(
+                            "validation condition must be a bool, got {}",
+                            other.type_name()
+                        ),
                     })),
                     Err(e) => problems.push(InputProblem::InJob(e)),
                 }
@@ -474,18 +524,25 @@ impl Evaluator<'_> {
                     .map(|(k, v)| (k.clone(), Value::from_json(v), 0..0))
                     .collect(),
                 Ok(_) => {
-                    problems.push(InputProblem::InVarFile(index, EvalError {
-                        span: 0..0,
-                        message: "a JSON variable file must hold one object of variable values".into(),
-                    }));
+                    problems.push(InputProblem::InVarFile(
+                        index,
+                        EvalError {
+                            span: 0..0,
+                            message: "a JSON variable file must hold one object of variable values"
+                                .into(),
+                        },
+                    ));
                     Vec::new()
                 }
                 Err(e) => {
                     let offset = line_col_to_offset(contents, e.line(), e.column());
-                    problems.push(InputProblem::InVarFile(index, EvalError {
-                        span: offset..offset,
-                        message: format!("invalid JSON: {e}"),
-                    }));
+                    problems.push(InputProblem::InVarFile(
+                        index,
+                        EvalError {
+                            span: offset..offset,
+                            message: format!("invalid JSON: {e}"),
+                        },
+                    ));
                     Vec::new()
                 }
             };
@@ -493,10 +550,13 @@ impl Evaluator<'_> {
         let body = match hcl::edit::parser::parse_body(contents) {
             Ok(body) => body,
             Err(e) => {
-                problems.push(InputProblem::InVarFile(index, EvalError {
-                    span: e.location().offset()..e.location().offset(),
-                    message: format!("invalid HCL: {}", e.message()),
-                }));
+                problems.push(InputProblem::InVarFile(
+                    index,
+                    EvalError {
+                        span: e.location().offset()..e.location().offset(),
+                        message: format!("invalid HCL: {}", e.message()),
+                    },
+                ));
                 return Vec::new();
             }
         };
@@ -515,10 +575,15 @@ impl Evaluator<'_> {
                         Err(e) => problems.push(InputProblem::InVarFile(index, e)),
                     }
                 }
-                Structure::Block(block) => problems.push(InputProblem::InVarFile(index, EvalError {
-                    span: block.ident.span().unwrap_or(0..0),
-                    message: "a variable file holds only `name = value` assignments, not blocks".into(),
-                })),
+                Structure::Block(block) => problems.push(InputProblem::InVarFile(
+                    index,
+                    EvalError {
+                        span: block.ident.span().unwrap_or(0..0),
+                        message:
+                            "a variable file holds only `name = value` assignments, not blocks"
+                                .into(),
+                    },
+                )),
             }
         }
         out
@@ -526,9 +591,17 @@ impl Evaluator<'_> {
 
     /// Evaluates every `locals` block of the top-level body in dependency
     /// order. Locals may refer to variables, functions and other locals.
-    pub fn resolve_locals(&self, body: &structure::Body, scope: &mut Scope, errors: &mut Vec<EvalError>) {
+    pub fn resolve_locals(
+        &self,
+        body: &structure::Body,
+        scope: &mut Scope,
+        errors: &mut Vec<EvalError>,
+    ) {
         let mut pending: Vec<(&structure::Attribute, String)> = Vec::new();
-        for block in body.blocks().filter(|b| b.ident.value().as_str() == "locals") {
+        for block in body
+            .blocks()
+            .filter(|b| b.ident.value().as_str() == "locals")
+        {
             for attribute in block.body.attributes() {
                 let name = attribute.key.value().to_string();
                 if pending.iter().any(|(_, n)| n == &name) {
@@ -543,7 +616,8 @@ impl Evaluator<'_> {
             for inner in block.body.blocks() {
                 errors.push(EvalError {
                     span: inner.ident.span().unwrap_or(0..0),
-                    message: "a locals block holds only `name = value` assignments, not blocks".into(),
+                    message: "a locals block holds only `name = value` assignments, not blocks"
+                        .into(),
                 });
             }
         }
@@ -579,7 +653,9 @@ impl Evaluator<'_> {
         for (attribute, name) in pending {
             errors.push(EvalError {
                 span: attribute.key.span().unwrap_or(0..0),
-                message: format!("local value \"{name}\" depends on itself through a cycle of locals"),
+                message: format!(
+                    "local value \"{name}\" depends on itself through a cycle of locals"
+                ),
             });
         }
         scope.pending_locals.clear();
@@ -590,21 +666,30 @@ fn convert_raw(raw: &str, type_constraint: &TypeConstraint) -> Result<Value, Str
     if type_constraint.takes_raw_string() {
         return type_constraint.convert(Value::String(raw.to_owned()));
     }
-    let expr = hcl::edit::parser::parse_expr(raw).map_err(|e| format!("not a valid HCL value: {}", e.message()))?;
+    let expr = hcl::edit::parser::parse_expr(raw)
+        .map_err(|e| format!("not a valid HCL value: {}", e.message()))?;
     let evaluator = Evaluator {
         source: raw,
         functions: super::functions::FunctionContext {
             files: &super::files::NoFiles,
             base_dir: "",
-            rng: &std::cell::RefCell::new(<rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0)),
+            rng: &std::cell::RefCell::new(
+                <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0),
+            ),
         },
     };
-    let value = evaluator.eval(&expr, &mut Scope::default()).map_err(|e| e.message)?;
+    let value = evaluator
+        .eval(&expr, &mut Scope::default())
+        .map_err(|e| e.message)?;
     type_constraint.convert(value)
 }
 
 fn line_col_to_offset(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     (line_start + column.saturating_sub(1)).min(text.len())
 }
 

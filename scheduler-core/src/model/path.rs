@@ -55,7 +55,13 @@ impl FieldPath {
     }
 
     /// This path extended by a labeled block.
-    pub fn labeled(&self, hcl: &'static str, json: &'static str, label: &str, index: Option<usize>) -> Self {
+    pub fn labeled(
+        &self,
+        hcl: &'static str,
+        json: &'static str,
+        label: &str,
+        index: Option<usize>,
+    ) -> Self {
         self.with(Segment::Labeled {
             hcl,
             json,
@@ -66,7 +72,11 @@ impl FieldPath {
 
     /// This path extended by a field or unlabeled block.
     pub fn field(&self, hcl: &'static str, json: &'static str) -> Self {
-        self.with(Segment::Field { hcl, json, index: None })
+        self.with(Segment::Field {
+            hcl,
+            json,
+            index: None,
+        })
     }
 
     /// This path extended by one of several unlabeled blocks of a type.
@@ -96,8 +106,14 @@ impl FieldPath {
             .iter()
             .map(|segment| match segment {
                 Segment::Labeled { hcl, label, .. } => format!("{hcl} {label:?}"),
-                Segment::Field { hcl, index: Some(i), .. } => format!("{hcl}[{i}]"),
-                Segment::Field { hcl, index: None, .. } => (*hcl).to_owned(),
+                Segment::Field {
+                    hcl,
+                    index: Some(i),
+                    ..
+                } => format!("{hcl}[{i}]"),
+                Segment::Field {
+                    hcl, index: None, ..
+                } => (*hcl).to_owned(),
                 Segment::Key(key) => key.clone(),
             })
             .collect();
@@ -155,8 +171,13 @@ mod tests {
             path.to_hcl(),
             "job \"web\" > group \"api\" > task \"srv\" > resources > memory"
         );
-        assert_eq!(path.to_json(), "Job.TaskGroups[0].Tasks[1].Resources.MemoryMB");
-        let service = FieldPath::job("web").indexed("service", "Services", 2).key("x");
+        assert_eq!(
+            path.to_json(),
+            "Job.TaskGroups[0].Tasks[1].Resources.MemoryMB"
+        );
+        let service = FieldPath::job("web")
+            .indexed("service", "Services", 2)
+            .key("x");
         assert_eq!(service.to_hcl(), "job \"web\" > service[2] > x");
         assert_eq!(service.to_json(), "Job.Services[2][\"x\"]");
         assert_eq!(path.hcl_prefixes().len(), 5);

@@ -115,7 +115,9 @@ impl Duration {
 
 /// A duration string that is not in Go's `time.ParseDuration` syntax.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {0:?}: expected a number with a unit, such as \"30s\", \"5m\" or \"1h30m\"")]
+#[error(
+    "invalid duration {0:?}: expected a number with a unit, such as \"30s\", \"5m\" or \"1h30m\""
+)]
 pub struct DurationError(pub String);
 
 fn parse_go_duration(text: &str) -> Option<Duration> {

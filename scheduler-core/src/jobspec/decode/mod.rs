@@ -17,8 +17,8 @@ mod task;
 
 use crate::jobspec::body::Block;
 use crate::model::{
-    FieldPath, Job, JobId, JobType, JobUiConfig, JobUiLink, Multiregion, MultiregionRegion, MultiregionStrategy,
-    ParameterizedJobConfig, PeriodicConfig, Task, TaskGroup, Vault,
+    FieldPath, Job, JobId, JobType, JobUiConfig, JobUiLink, Multiregion, MultiregionRegion,
+    MultiregionStrategy, ParameterizedJobConfig, PeriodicConfig, Task, TaskGroup, Vault,
 };
 use reader::{BlockReader, Decoder, Problem};
 use std::collections::BTreeMap;
@@ -31,7 +31,11 @@ pub fn decode_job(block: &Block) -> (Job, Vec<Problem>, BTreeMap<String, Range<u
     let id = block.label().to_owned();
     let path = FieldPath::job(&id);
     if block.labels.len() != 1 {
-        decoder.error(block.span.clone(), &path, "a job block needs exactly one label: job \"NAME\" { ... }");
+        decoder.error(
+            block.span.clone(),
+            &path,
+            "a job block needs exactly one label: job \"NAME\" { ... }",
+        );
     }
     let job = {
         let reader = BlockReader::new(&decoder, &block.body, path, block.span.clone());
@@ -52,14 +56,27 @@ fn job(reader: &BlockReader<'_>, label: String) -> Job {
         region: reader.string("region", "Region").unwrap_or_default(),
         namespace: reader.string("namespace", "Namespace").unwrap_or_default(),
         node_pool: reader.string("node_pool", "NodePool").unwrap_or_default(),
-        job_type: reader.string("type", "Type").map(|t| JobType::parse(&t)).unwrap_or_default(),
+        job_type: reader
+            .string("type", "Type")
+            .map(|t| JobType::parse(&t))
+            .unwrap_or_default(),
         priority: reader.int("priority", "Priority"),
         all_at_once: reader.bool("all_at_once", "AllAtOnce").unwrap_or(false),
-        datacenters: reader.string_list("datacenters", "Datacenters").unwrap_or_default(),
-        consul_token: reader.string("consul_token", "ConsulToken").unwrap_or_default(),
-        vault_token: reader.string("vault_token", "VaultToken").unwrap_or_default(),
-        consul_namespace: reader.string("consul_namespace", "ConsulNamespace").unwrap_or_default(),
-        vault_namespace: reader.string("vault_namespace", "VaultNamespace").unwrap_or_default(),
+        datacenters: reader
+            .string_list("datacenters", "Datacenters")
+            .unwrap_or_default(),
+        consul_token: reader
+            .string("consul_token", "ConsulToken")
+            .unwrap_or_default(),
+        vault_token: reader
+            .string("vault_token", "VaultToken")
+            .unwrap_or_default(),
+        consul_namespace: reader
+            .string("consul_namespace", "ConsulNamespace")
+            .unwrap_or_default(),
+        vault_namespace: reader
+            .string("vault_namespace", "VaultNamespace")
+            .unwrap_or_default(),
         meta: reader.string_map("meta", "Meta").unwrap_or_default(),
         constraints: placement::constraints(reader),
         affinities: placement::affinities(reader),
@@ -81,8 +98,12 @@ fn job(reader: &BlockReader<'_>, label: String) -> Job {
     if let Some(block) = reader.block("parameterized", "ParameterizedJob") {
         job.parameterized_job = Some(ParameterizedJobConfig {
             payload: block.string("payload", "Payload").unwrap_or_default(),
-            meta_required: block.string_list("meta_required", "MetaRequired").unwrap_or_default(),
-            meta_optional: block.string_list("meta_optional", "MetaOptional").unwrap_or_default(),
+            meta_required: block
+                .string_list("meta_required", "MetaRequired")
+                .unwrap_or_default(),
+            meta_optional: block
+                .string_list("meta_optional", "MetaOptional")
+                .unwrap_or_default(),
         });
         block.finish(&[]);
     }
@@ -91,7 +112,9 @@ fn job(reader: &BlockReader<'_>, label: String) -> Job {
     }
     if let Some(block) = reader.block("ui", "UI") {
         job.ui = Some(JobUiConfig {
-            description: block.string("description", "Description").unwrap_or_default(),
+            description: block
+                .string("description", "Description")
+                .unwrap_or_default(),
             links: block
                 .blocks("link", "Links", false)
                 .into_iter()
@@ -147,10 +170,15 @@ fn group(block: &BlockReader<'_>, name: String, job_vault: Option<&Vault>) -> Ta
         services: policies::services(block),
         volumes: policies::volumes(block),
         meta: block.string_map("meta", "Meta").unwrap_or_default(),
-        shutdown_delay: block.duration("shutdown_delay", "ShutdownDelay").unwrap_or_default(),
-        stop_after_client_disconnect: block.duration("stop_after_client_disconnect", "StopAfterClientDisconnect"),
+        shutdown_delay: block
+            .duration("shutdown_delay", "ShutdownDelay")
+            .unwrap_or_default(),
+        stop_after_client_disconnect: block
+            .duration("stop_after_client_disconnect", "StopAfterClientDisconnect"),
         max_client_disconnect: block.duration("max_client_disconnect", "MaxClientDisconnect"),
-        prevent_reschedule_on_lost: block.bool("prevent_reschedule_on_lost", "PreventRescheduleOnLost").unwrap_or(false),
+        prevent_reschedule_on_lost: block
+            .bool("prevent_reschedule_on_lost", "PreventRescheduleOnLost")
+            .unwrap_or(false),
         ..TaskGroup::default()
     };
     if let Some(reader) = block.block("restart", "RestartPolicy") {
@@ -180,8 +208,14 @@ fn group(block: &BlockReader<'_>, name: String, job_vault: Option<&Vault>) -> Ta
             reader.error("only one scaling block is allowed in a group");
             continue;
         }
+        // Validation names the group's one scaling block `scaling`.
+        reader
+            .decoder()
+            .record(&block.path().field("scaling", "Scaling"), reader.span());
         if let Some(label) = label.as_deref().filter(|l| *l != "horizontal") {
-            reader.error(format!("a group scaling block takes no label (or \"horizontal\"), got {label:?}"));
+            reader.error(format!(
+                "a group scaling block takes no label (or \"horizontal\"), got {label:?}"
+            ));
         }
         group.scaling = Some(policies::scaling(reader, "horizontal"));
     }
@@ -198,7 +232,9 @@ fn group(block: &BlockReader<'_>, name: String, job_vault: Option<&Vault>) -> Ta
 fn periodic(block: &BlockReader<'_>) -> PeriodicConfig {
     let mut periodic = PeriodicConfig {
         enabled: block.bool("enabled", "Enabled"),
-        prohibit_overlap: block.bool("prohibit_overlap", "ProhibitOverlap").unwrap_or(false),
+        prohibit_overlap: block
+            .bool("prohibit_overlap", "ProhibitOverlap")
+            .unwrap_or(false),
         time_zone: block.string("time_zone", "TimeZone").unwrap_or_default(),
         ..PeriodicConfig::default()
     };
@@ -220,7 +256,9 @@ fn multiregion(block: &BlockReader<'_>) -> Multiregion {
     if let Some(strategy) = block.block("strategy", "Strategy") {
         multiregion.strategy = Some(MultiregionStrategy {
             max_parallel: strategy.int("max_parallel", "MaxParallel").unwrap_or(0),
-            on_failure: strategy.string("on_failure", "OnFailure").unwrap_or_default(),
+            on_failure: strategy
+                .string("on_failure", "OnFailure")
+                .unwrap_or_default(),
         });
         strategy.finish(&[]);
     }
@@ -228,7 +266,9 @@ fn multiregion(block: &BlockReader<'_>) -> Multiregion {
         multiregion.regions.push(MultiregionRegion {
             name: label.unwrap_or_default(),
             count: region.int("count", "Count"),
-            datacenters: region.string_list("datacenters", "Datacenters").unwrap_or_default(),
+            datacenters: region
+                .string_list("datacenters", "Datacenters")
+                .unwrap_or_default(),
             node_pool: region.string("node_pool", "NodePool").unwrap_or_default(),
             meta: region.string_map("meta", "Meta").unwrap_or_default(),
         });

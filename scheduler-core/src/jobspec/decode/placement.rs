@@ -3,8 +3,8 @@
 
 use super::reader::BlockReader;
 use crate::model::{
-    Affinity, CniConfig, Constraint, DnsConfig, MHz, Mbits, MiB, NetworkResource, NumaResource, Port,
-    RequestedDevice, Resources, Spread, SpreadTarget,
+    Affinity, CniConfig, Constraint, DnsConfig, MHz, Mbits, MiB, NetworkResource, NumaResource,
+    Port, RequestedDevice, Resources, Spread, SpreadTarget,
 };
 
 /// Operators that may be written as their own key, e.g.
@@ -35,7 +35,9 @@ fn constraint(block: &BlockReader<'_>) -> Constraint {
     let mut constraint = Constraint {
         l_target: block.string("attribute", "LTarget").unwrap_or_default(),
         r_target: block.string("value", "RTarget").unwrap_or_default(),
-        operand: block.string("operator", "Operand").unwrap_or_else(|| "=".to_owned()),
+        operand: block
+            .string("operator", "Operand")
+            .unwrap_or_else(|| "=".to_owned()),
     };
     let mut shorthand_count = 0;
     for &operator in SHORTHAND_OPERATORS {
@@ -71,7 +73,9 @@ pub fn affinities(reader: &BlockReader<'_>) -> Vec<Affinity> {
             let mut affinity = Affinity {
                 l_target: block.string("attribute", "LTarget").unwrap_or_default(),
                 r_target: block.string("value", "RTarget").unwrap_or_default(),
-                operand: block.string("operator", "Operand").unwrap_or_else(|| "=".to_owned()),
+                operand: block
+                    .string("operator", "Operand")
+                    .unwrap_or_else(|| "=".to_owned()),
                 weight: None,
             };
             for &operator in SHORTHAND_OPERATORS {
@@ -88,12 +92,20 @@ pub fn affinities(reader: &BlockReader<'_>) -> Vec<Affinity> {
 }
 
 /// Reads an integer attribute that must fit a narrow range (weights, percents).
-fn small_int<T: TryFrom<i64>>(block: &BlockReader<'_>, name: &'static str, json: &'static str, min: i64, max: i64) -> Option<T> {
+fn small_int<T: TryFrom<i64>>(
+    block: &BlockReader<'_>,
+    name: &'static str,
+    json: &'static str,
+    min: i64,
+    max: i64,
+) -> Option<T> {
     let value = block.int(name, json)?;
     if value < min || value > max {
-        block
-            .decoder()
-            .error(block.span(), &block.path().field(name, json), format!("{name} must be between {min} and {max}, got {value}"));
+        block.decoder().error(
+            block.span(),
+            &block.path().field(name, json),
+            format!("{name} must be between {min} and {max}, got {value}"),
+        );
         return None;
     }
     T::try_from(value).ok()
@@ -112,7 +124,10 @@ pub fn spreads(reader: &BlockReader<'_>) -> Vec<Spread> {
                     .blocks("target", "SpreadTarget", true)
                     .into_iter()
                     .map(|(target, label)| {
-                        let value = target.string("value", "Value").or(label).unwrap_or_default();
+                        let value = target
+                            .string("value", "Value")
+                            .or(label)
+                            .unwrap_or_default();
                         let percent = small_int(&target, "percent", "Percent", 0, 100).unwrap_or(0);
                         target.finish(&[]);
                         SpreadTarget { value, percent }
@@ -175,8 +190,12 @@ pub fn networks(reader: &BlockReader<'_>) -> Vec<NetworkResource> {
                     label,
                     value: static_port.unwrap_or(0),
                     to: port_block.int("to", "To").unwrap_or(0),
-                    host_network: port_block.string("host_network", "HostNetwork").unwrap_or_default(),
-                    ignore_collision: port_block.bool("ignore_collision", "IgnoreCollision").unwrap_or(false),
+                    host_network: port_block
+                        .string("host_network", "HostNetwork")
+                        .unwrap_or_default(),
+                    ignore_collision: port_block
+                        .bool("ignore_collision", "IgnoreCollision")
+                        .unwrap_or(false),
                 };
                 port_block.finish(&[]);
                 if static_port.is_some() {

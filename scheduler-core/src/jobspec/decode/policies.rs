@@ -5,8 +5,9 @@
 use super::reader::BlockReader;
 use crate::jobspec::value::Value;
 use crate::model::{
-    CheckRestart, CsiMountOptions, DisconnectStrategy, EphemeralDisk, MiB, MigrateStrategy, ReschedulePolicy,
-    RestartPolicy, ScalingPolicy, Service, ServiceCheck, ServiceWeights, UpdateStrategy, VolumeRequest,
+    CheckRestart, CsiMountOptions, DisconnectStrategy, EphemeralDisk, MiB, MigrateStrategy,
+    ReschedulePolicy, RestartPolicy, ScalingPolicy, Service, ServiceCheck, ServiceWeights,
+    UpdateStrategy, VolumeRequest,
 };
 use std::collections::BTreeMap;
 
@@ -95,7 +96,9 @@ pub fn scaling(block: &BlockReader<'_>, kind: &str) -> ScalingPolicy {
     if let Some(written) = block.string("type", "Type")
         && written != kind
     {
-        block.error(format!("this scaling block has type {kind:?}; `type = {written:?}` contradicts it"));
+        block.error(format!(
+            "this scaling block has type {kind:?}; `type = {written:?}` contradicts it"
+        ));
     }
     if block.policy_block_count() > 1 {
         block.error("a scaling block takes at most one policy block");
@@ -133,15 +136,21 @@ pub fn volumes(reader: &BlockReader<'_>) -> BTreeMap<String, VolumeRequest> {
             source: block.string("source", "Source").unwrap_or_default(),
             read_only: block.bool("read_only", "ReadOnly").unwrap_or(false),
             sticky: block.bool("sticky", "Sticky").unwrap_or(false),
-            access_mode: block.string("access_mode", "AccessMode").unwrap_or_default(),
-            attachment_mode: block.string("attachment_mode", "AttachmentMode").unwrap_or_default(),
+            access_mode: block
+                .string("access_mode", "AccessMode")
+                .unwrap_or_default(),
+            attachment_mode: block
+                .string("attachment_mode", "AttachmentMode")
+                .unwrap_or_default(),
             per_alloc: block.bool("per_alloc", "PerAlloc").unwrap_or(false),
             ..VolumeRequest::default()
         };
         if let Some(options) = block.block("mount_options", "MountOptions") {
             volume.mount_options = Some(CsiMountOptions {
                 fs_type: options.string("fs_type", "FSType").unwrap_or_default(),
-                mount_flags: options.string_list("mount_flags", "MountFlags").unwrap_or_default(),
+                mount_flags: options
+                    .string_list("mount_flags", "MountFlags")
+                    .unwrap_or_default(),
             });
             options.finish(&[]);
         }
@@ -177,10 +186,16 @@ fn service(block: &BlockReader<'_>) -> Service {
     let mut service = Service {
         name: block.string("name", "Name").unwrap_or_default(),
         tags: block.string_list("tags", "Tags").unwrap_or_default(),
-        canary_tags: block.string_list("canary_tags", "CanaryTags").unwrap_or_default(),
-        enable_tag_override: block.bool("enable_tag_override", "EnableTagOverride").unwrap_or(false),
+        canary_tags: block
+            .string_list("canary_tags", "CanaryTags")
+            .unwrap_or_default(),
+        enable_tag_override: block
+            .bool("enable_tag_override", "EnableTagOverride")
+            .unwrap_or(false),
         port_label: block.string("port", "PortLabel").unwrap_or_default(),
-        address_mode: block.string("address_mode", "AddressMode").unwrap_or_default(),
+        address_mode: block
+            .string("address_mode", "AddressMode")
+            .unwrap_or_default(),
         address: block.string("address", "Address").unwrap_or_default(),
         task_name: block.string("task", "TaskName").unwrap_or_default(),
         on_update: block.string("on_update", "OnUpdate").unwrap_or_default(),
@@ -188,14 +203,20 @@ fn service(block: &BlockReader<'_>) -> Service {
         cluster: block.string("cluster", "Cluster").unwrap_or_default(),
         kind: block.string("kind", "Kind").unwrap_or_default(),
         meta: block.string_map("meta", "Meta").unwrap_or_default(),
-        canary_meta: block.string_map("canary_meta", "CanaryMeta").unwrap_or_default(),
-        tagged_addresses: block.string_map("tagged_addresses", "TaggedAddresses").unwrap_or_default(),
+        canary_meta: block
+            .string_map("canary_meta", "CanaryMeta")
+            .unwrap_or_default(),
+        tagged_addresses: block
+            .string_map("tagged_addresses", "TaggedAddresses")
+            .unwrap_or_default(),
         checks: block
             .blocks("check", "Checks", false)
             .into_iter()
             .map(|(check_block, _)| check(&check_block))
             .collect(),
-        check_restart: block.block("check_restart", "CheckRestart").map(|b| check_restart(&b)),
+        check_restart: block
+            .block("check_restart", "CheckRestart")
+            .map(|b| check_restart(&b)),
         ..Service::default()
     };
     if let Some(weights) = block.block("weights", "Weights") {
@@ -223,7 +244,9 @@ fn service(block: &BlockReader<'_>) -> Service {
 }
 
 fn check(block: &BlockReader<'_>) -> ServiceCheck {
-    let header = block.map_value("header", "Header").map(|value| header_map(block, &value));
+    let header = block
+        .map_value("header", "Header")
+        .map(|value| header_map(block, &value));
     let check = ServiceCheck {
         name: block.string("name", "Name").unwrap_or_default(),
         r#type: block.string("type", "Type").unwrap_or_default(),
@@ -233,23 +256,41 @@ fn check(block: &BlockReader<'_>) -> ServiceCheck {
         protocol: block.string("protocol", "Protocol").unwrap_or_default(),
         port_label: block.string("port", "PortLabel").unwrap_or_default(),
         expose: block.bool("expose", "Expose").unwrap_or(false),
-        address_mode: block.string("address_mode", "AddressMode").unwrap_or_default(),
+        address_mode: block
+            .string("address_mode", "AddressMode")
+            .unwrap_or_default(),
         interval: block.duration("interval", "Interval").unwrap_or_default(),
         timeout: block.duration("timeout", "Timeout").unwrap_or_default(),
-        initial_status: block.string("initial_status", "InitialStatus").unwrap_or_default(),
+        initial_status: block
+            .string("initial_status", "InitialStatus")
+            .unwrap_or_default(),
         notes: block.string("notes", "Notes").unwrap_or_default(),
-        tls_server_name: block.string("tls_server_name", "TLSServerName").unwrap_or_default(),
-        tls_skip_verify: block.bool("tls_skip_verify", "TLSSkipVerify").unwrap_or(false),
+        tls_server_name: block
+            .string("tls_server_name", "TLSServerName")
+            .unwrap_or_default(),
+        tls_skip_verify: block
+            .bool("tls_skip_verify", "TLSSkipVerify")
+            .unwrap_or(false),
         header: header.unwrap_or_default(),
         method: block.string("method", "Method").unwrap_or_default(),
         body: block.string("body", "Body").unwrap_or_default(),
-        check_restart: block.block("check_restart", "CheckRestart").map(|b| check_restart(&b)),
-        grpc_service: block.string("grpc_service", "GRPCService").unwrap_or_default(),
+        check_restart: block
+            .block("check_restart", "CheckRestart")
+            .map(|b| check_restart(&b)),
+        grpc_service: block
+            .string("grpc_service", "GRPCService")
+            .unwrap_or_default(),
         grpc_use_tls: block.bool("grpc_use_tls", "GRPCUseTLS").unwrap_or(false),
         task_name: block.string("task", "TaskName").unwrap_or_default(),
-        success_before_passing: block.int("success_before_passing", "SuccessBeforePassing").unwrap_or(0),
-        failures_before_critical: block.int("failures_before_critical", "FailuresBeforeCritical").unwrap_or(0),
-        failures_before_warning: block.int("failures_before_warning", "FailuresBeforeWarning").unwrap_or(0),
+        success_before_passing: block
+            .int("success_before_passing", "SuccessBeforePassing")
+            .unwrap_or(0),
+        failures_before_critical: block
+            .int("failures_before_critical", "FailuresBeforeCritical")
+            .unwrap_or(0),
+        failures_before_warning: block
+            .int("failures_before_warning", "FailuresBeforeWarning")
+            .unwrap_or(0),
         on_update: block.string("on_update", "OnUpdate").unwrap_or_default(),
         ..ServiceCheck::default()
     };
@@ -261,12 +302,17 @@ fn check(block: &BlockReader<'_>) -> ServiceCheck {
 /// of objects, which is flattened.
 fn header_map(block: &BlockReader<'_>, value: &Value) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
-    let Value::Object(map) = value else { return out };
+    let Value::Object(map) = value else {
+        return out;
+    };
     for (name, values) in map {
         // Header values must really be strings: a number in the list is a
         // mistake Nomad rejects, not something to convert.
         let strings = match values {
-            Value::List(items) => items.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>(),
+            Value::List(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>(),
             _ => None,
         };
         match strings {
@@ -287,7 +333,9 @@ fn check_restart(block: &BlockReader<'_>) -> CheckRestart {
     let restart = CheckRestart {
         limit: block.int("limit", "Limit").unwrap_or(0),
         grace: block.duration("grace", "Grace"),
-        ignore_warnings: block.bool("ignore_warnings", "IgnoreWarnings").unwrap_or(false),
+        ignore_warnings: block
+            .bool("ignore_warnings", "IgnoreWarnings")
+            .unwrap_or(false),
     };
     block.finish(&[]);
     restart

@@ -119,12 +119,17 @@ impl<'a> BlockReader<'a> {
 
     /// Whether an attribute or block of this name is present.
     pub fn has(&self, name: &str) -> bool {
-        self.body.attributes.iter().any(|a| a.name == name) || self.body.blocks.iter().any(|b| b.kind == name)
+        self.body.attributes.iter().any(|a| a.name == name)
+            || self.body.blocks.iter().any(|b| b.kind == name)
     }
 
     /// Takes the attribute `name`, marking it used and recording its span
     /// under `path > hcl_name`. A repeated attribute is an error.
-    pub fn attribute(&self, name: &'static str, json: &'static str) -> Option<(&'a Attribute, FieldPath)> {
+    pub fn attribute(
+        &self,
+        name: &'static str,
+        json: &'static str,
+    ) -> Option<(&'a Attribute, FieldPath)> {
         self.asked.borrow_mut().push(name);
         let mut found: Option<&'a Attribute> = None;
         for (i, attribute) in self.body.attributes.iter().enumerate() {
@@ -202,7 +207,11 @@ impl<'a> BlockReader<'a> {
             Value::String(text) => match Duration::parse(text) {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    self.decoder.error(attribute.value_span.clone(), &path, format!("argument \"{name}\": {e}"));
+                    self.decoder.error(
+                        attribute.value_span.clone(),
+                        &path,
+                        format!("argument \"{name}\": {e}"),
+                    );
                     None
                 }
             },
@@ -211,7 +220,10 @@ impl<'a> BlockReader<'a> {
                 self.decoder.error(
                     attribute.value_span.clone(),
                     &path,
-                    format!("argument \"{name}\" must be a duration such as \"30s\", got {}", describe(other)),
+                    format!(
+                        "argument \"{name}\" must be a duration such as \"30s\", got {}",
+                        describe(other)
+                    ),
                 );
                 None
             }
@@ -234,7 +246,11 @@ impl<'a> BlockReader<'a> {
     /// A map of strings written either as an attribute (`meta = { a = "b" }`)
     /// or as a block (`meta { a = "b" }`); several blocks merge. Values are
     /// converted to strings as Nomad does (`count = 3` becomes `"3"`).
-    pub fn string_map(&self, name: &'static str, json: &'static str) -> Option<BTreeMap<String, String>> {
+    pub fn string_map(
+        &self,
+        name: &'static str,
+        json: &'static str,
+    ) -> Option<BTreeMap<String, String>> {
         let value = self.map_value(name, json)?;
         let path = self.path.field(name, json);
         let Value::Object(map) = value else {
@@ -249,7 +265,10 @@ impl<'a> BlockReader<'a> {
                 None => self.decoder.error(
                     self.span_of(&path),
                     &path.key(&key),
-                    format!("{name}: value of {key:?} must be a string, number or bool, got {}", describe(&value)),
+                    format!(
+                        "{name}: value of {key:?} must be a string, number or bool, got {}",
+                        describe(&value)
+                    ),
                 ),
             }
         }
@@ -275,7 +294,11 @@ impl<'a> BlockReader<'a> {
             let path = self.path.field(name, json);
             self.decoder.record(&path, block.span.clone());
             if !block.labels.is_empty() {
-                self.decoder.error(block.span.clone(), &path, format!("a {name} block takes no labels"));
+                self.decoder.error(
+                    block.span.clone(),
+                    &path,
+                    format!("a {name} block takes no labels"),
+                );
             }
             if let Value::Object(map) = block.body.to_value() {
                 merged.get_or_insert_with(BTreeMap::new).extend(map);
@@ -286,7 +309,11 @@ impl<'a> BlockReader<'a> {
 
     /// How many `policy` blocks the body has (scaling takes at most one).
     pub fn policy_block_count(&self) -> usize {
-        self.body.blocks.iter().filter(|b| b.kind == "policy").count()
+        self.body
+            .blocks
+            .iter()
+            .filter(|b| b.kind == "policy")
+            .count()
     }
 
     /// The whole body as a free-form value (see [`Body::to_value`]).
@@ -315,7 +342,12 @@ impl<'a> BlockReader<'a> {
     /// JSON field for a labeled block (`Some("TaskGroups")`), which also
     /// requires exactly one label; unlabeled blocks get an index in their path
     /// when `repeatable`.
-    pub fn blocks(&self, name: &'static str, json: &'static str, labeled: bool) -> Vec<(BlockReader<'a>, Option<String>)> {
+    pub fn blocks(
+        &self,
+        name: &'static str,
+        json: &'static str,
+        labeled: bool,
+    ) -> Vec<(BlockReader<'a>, Option<String>)> {
         let raw = self.blocks_raw(name);
         let mut out = Vec::with_capacity(raw.len());
         for (index, block) in raw.into_iter().enumerate() {
@@ -334,7 +366,10 @@ impl<'a> BlockReader<'a> {
                         self.decoder.error(
                             block.span.clone(),
                             &self.path,
-                            format!("a {name} block takes exactly one label, got {}", block.labels.len()),
+                            format!(
+                                "a {name} block takes exactly one label, got {}",
+                                block.labels.len()
+                            ),
                         );
                         continue;
                     }
@@ -350,7 +385,10 @@ impl<'a> BlockReader<'a> {
                 self.path.indexed(name, json, index)
             };
             let label = block.labels.first().cloned();
-            out.push((BlockReader::new(self.decoder, &block.body, path, block.span.clone()), label));
+            out.push((
+                BlockReader::new(self.decoder, &block.body, path, block.span.clone()),
+                label,
+            ));
         }
         out
     }
@@ -406,7 +444,11 @@ impl<'a> BlockReader<'a> {
             self.decoder.error(
                 attribute.name_span.clone(),
                 &self.path,
-                format!("unsupported argument \"{}\"{}", attribute.name, hint(&attribute.name, &candidates)),
+                format!(
+                    "unsupported argument \"{}\"{}",
+                    attribute.name,
+                    hint(&attribute.name, &candidates)
+                ),
             );
         }
         let used_blocks = self.used_blocks.borrow();
@@ -417,7 +459,11 @@ impl<'a> BlockReader<'a> {
             self.decoder.error(
                 block.span.clone(),
                 &self.path,
-                format!("unsupported block type \"{}\"{}", block.kind, hint(&block.kind, &candidates)),
+                format!(
+                    "unsupported block type \"{}\"{}",
+                    block.kind,
+                    hint(&block.kind, &candidates)
+                ),
             );
         }
     }

@@ -6,8 +6,8 @@ use super::placement::{affinities, constraints, resources};
 use super::policies::{restart, scaling, services};
 use super::reader::BlockReader;
 use crate::model::{
-    Action, Artifact, ChangeScript, Consul, DispatchPayloadConfig, LogConfig, Task, TaskCsiPluginConfig,
-    TaskLifecycle, Template, Vault, VolumeMount, WaitConfig, WorkloadIdentity,
+    Action, Artifact, ChangeScript, Consul, DispatchPayloadConfig, LogConfig, Task,
+    TaskCsiPluginConfig, TaskLifecycle, Template, Vault, VolumeMount, WaitConfig, WorkloadIdentity,
 };
 
 /// Reads a `task "NAME"` block.
@@ -18,8 +18,12 @@ pub fn task(block: &BlockReader<'_>, name: String) -> Task {
         user: block.string("user", "User").unwrap_or_default(),
         leader: block.bool("leader", "Leader").unwrap_or(false),
         kill_timeout: block.duration("kill_timeout", "KillTimeout"),
-        kill_signal: block.string("kill_signal", "KillSignal").unwrap_or_default(),
-        shutdown_delay: block.duration("shutdown_delay", "ShutdownDelay").unwrap_or_default(),
+        kill_signal: block
+            .string("kill_signal", "KillSignal")
+            .unwrap_or_default(),
+        shutdown_delay: block
+            .duration("shutdown_delay", "ShutdownDelay")
+            .unwrap_or_default(),
         kind: block.string("kind", "Kind").unwrap_or_default(),
         meta: block.string_map("meta", "Meta").unwrap_or_default(),
         env: block.string_map("env", "Env").unwrap_or_default(),
@@ -28,10 +32,10 @@ pub fn task(block: &BlockReader<'_>, name: String) -> Task {
         services: services(block),
         ..Task::default()
     };
-    if let Some(config) = block.map_value("config", "Config") {
-        if let serde_json::Value::Object(map) = config.to_json() {
-            task.config = map.into_iter().collect();
-        }
+    if let Some(config) = block.map_value("config", "Config")
+        && let serde_json::Value::Object(map) = config.to_json()
+    {
+        task.config = map.into_iter().collect();
     }
     if let Some(reader) = block.block("resources", "Resources") {
         task.resources = resources(&reader);
@@ -77,10 +81,14 @@ pub fn task(block: &BlockReader<'_>, name: String) -> Task {
         .map(|(reader, _)| {
             let mount = VolumeMount {
                 volume: reader.string("volume", "Volume").unwrap_or_default(),
-                destination: reader.string("destination", "Destination").unwrap_or_default(),
+                destination: reader
+                    .string("destination", "Destination")
+                    .unwrap_or_default(),
                 read_only: reader.bool("read_only", "ReadOnly").unwrap_or(false),
                 propagation_mode: reader.string("propagation_mode", "PropagationMode"),
-                selinux_label: reader.string("selinux_label", "SELinuxLabel").unwrap_or_default(),
+                selinux_label: reader
+                    .string("selinux_label", "SELinuxLabel")
+                    .unwrap_or_default(),
             };
             reader.finish(&[]);
             mount
@@ -100,7 +108,9 @@ pub fn task(block: &BlockReader<'_>, name: String) -> Task {
             stage_publish_base_dir: reader
                 .string("stage_publish_base_dir", "StagePublishBaseDir")
                 .unwrap_or_default(),
-            health_timeout: reader.duration("health_timeout", "HealthTimeout").unwrap_or_default(),
+            health_timeout: reader
+                .duration("health_timeout", "HealthTimeout")
+                .unwrap_or_default(),
         });
         reader.decoder().warning(
             reader.span(),
@@ -153,8 +163,12 @@ pub fn task(block: &BlockReader<'_>, name: String) -> Task {
 fn artifact(block: &BlockReader<'_>) -> Artifact {
     let artifact = Artifact {
         getter_source: block.string("source", "GetterSource").unwrap_or_default(),
-        getter_options: block.string_map("options", "GetterOptions").unwrap_or_default(),
-        getter_headers: block.string_map("headers", "GetterHeaders").unwrap_or_default(),
+        getter_options: block
+            .string_map("options", "GetterOptions")
+            .unwrap_or_default(),
+        getter_headers: block
+            .string_map("headers", "GetterHeaders")
+            .unwrap_or_default(),
         getter_mode: block.string("mode", "GetterMode"),
         getter_insecure: block.bool("insecure", "GetterInsecure").unwrap_or(false),
         relative_dest: block.string("destination", "RelativeDest"),
@@ -178,8 +192,12 @@ fn template(block: &BlockReader<'_>) -> Template {
         left_delim: block.string("left_delimiter", "LeftDelim"),
         right_delim: block.string("right_delimiter", "RightDelim"),
         envvars: block.bool("env", "Envvars").unwrap_or(false),
-        vault_grace: block.duration("vault_grace", "VaultGrace").unwrap_or_default(),
-        err_missing_key: block.bool("error_on_missing_key", "ErrMissingKey").unwrap_or(false),
+        vault_grace: block
+            .duration("vault_grace", "VaultGrace")
+            .unwrap_or_default(),
+        err_missing_key: block
+            .bool("error_on_missing_key", "ErrMissingKey")
+            .unwrap_or(false),
         once: block.bool("once", "Once").unwrap_or(false),
         ..Template::default()
     };
@@ -206,7 +224,9 @@ fn template(block: &BlockReader<'_>) -> Template {
 /// Reads a `vault` block (of a task, or of a job or group for inheritance).
 pub fn vault(block: &BlockReader<'_>) -> Vault {
     let vault = Vault {
-        policies: block.string_list("policies", "Policies").unwrap_or_default(),
+        policies: block
+            .string_list("policies", "Policies")
+            .unwrap_or_default(),
         role: block.string("role", "Role").unwrap_or_default(),
         namespace: block.string("namespace", "Namespace").unwrap_or_default(),
         cluster: block.string("cluster", "Cluster").unwrap_or_default(),
@@ -214,7 +234,9 @@ pub fn vault(block: &BlockReader<'_>) -> Vault {
         disable_file: block.bool("disable_file", "DisableFile").unwrap_or(false),
         change_mode: block.string("change_mode", "ChangeMode"),
         change_signal: block.string("change_signal", "ChangeSignal"),
-        allow_token_expiration: block.bool("allow_token_expiration", "AllowTokenExpiration").unwrap_or(false),
+        allow_token_expiration: block
+            .bool("allow_token_expiration", "AllowTokenExpiration")
+            .unwrap_or(false),
     };
     block.finish(&[]);
     vault
@@ -236,12 +258,18 @@ pub fn identity(block: &BlockReader<'_>, label: Option<String>) -> WorkloadIdent
     let identity = WorkloadIdentity {
         name: block.string("name", "Name").or(label).unwrap_or_default(),
         audience: block.string_list("aud", "Audience").unwrap_or_default(),
-        change_mode: block.string("change_mode", "ChangeMode").unwrap_or_default(),
-        change_signal: block.string("change_signal", "ChangeSignal").unwrap_or_default(),
+        change_mode: block
+            .string("change_mode", "ChangeMode")
+            .unwrap_or_default(),
+        change_signal: block
+            .string("change_signal", "ChangeSignal")
+            .unwrap_or_default(),
         env: block.bool("env", "Env").unwrap_or(false),
         file: block.bool("file", "File").unwrap_or(false),
         filepath: block.string("filepath", "Filepath").unwrap_or_default(),
-        service_name: block.string("service_name", "ServiceName").unwrap_or_default(),
+        service_name: block
+            .string("service_name", "ServiceName")
+            .unwrap_or_default(),
         ttl: block.duration("ttl", "TTL").unwrap_or_default(),
     };
     block.finish(&[]);

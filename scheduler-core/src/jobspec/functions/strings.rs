@@ -59,6 +59,9 @@ pub(super) fn indent(_: &FunctionContext<'_>, args: Vec<Value>) -> Res {
     let spaces =
         usize::try_from(spaces).map_err(|_| "argument 1 must not be negative".to_owned())?;
     let lines = text.matches('\n').count();
+    if lines == 0 {
+        return Ok(Value::String(text));
+    }
     check_string_len(lines.saturating_mul(spaces).saturating_add(text.len()))?;
     let pad = format!("\n{}", " ".repeat(spaces));
     Ok(Value::String(text.replace('\n', &pad)))
@@ -367,6 +370,7 @@ mod tests {
             run("indent", vec![n(2), s("a\nb\nc")]),
             Ok(s("a\n  b\n  c"))
         );
+        assert_eq!(run("indent", vec![n(i64::MAX), s("a")]), Ok(s("a")));
         fails("indent", vec![n(-1), s("a")], "must not be negative");
         fails(
             "indent",

@@ -1,7 +1,7 @@
 //! The block-structure half of `yamldecode`: lines, indentation, mappings,
 //! sequences, block scalars and multi-line scalars.
 
-use super::yaml_scalar::{Flow, flow_balanced, quoted_end, resolve_plain, unquote};
+use super::yaml_scalar::{Closing, Flow, quoted_end, resolve_plain, unquote};
 use crate::jobspec::value::Value;
 use std::collections::BTreeMap;
 
@@ -228,11 +228,11 @@ impl<'a> Parser<'a> {
                 Err(unsupported("complex keys"))
             }
             Some('[' | '{') => {
-                let text = self.gather(rest, min_indent, false, flow_balanced)?;
+                let text = self.gather(rest, min_indent, false)?;
                 Flow::parse(&text, self.depth, line.number)
             }
             Some(q @ ('"' | '\'')) => {
-                let text = self.gather(rest, min_indent, false, |t| quoted_end(t, q).is_some())?;
+                let text = self.gather(rest, min_indent, false)?;
                 let end = quoted_end(&text, q)
                     .ok_or_else(|| format!("line {}: unterminated quoted string", line.number))?;
                 if !text[end..].trim().is_empty() {
@@ -244,26 +244,22 @@ impl<'a> Parser<'a> {
                 unquote(&text[..end], line.number).map(Value::String)
             }
             Some(_) => {
-                let text = self.gather(rest, min_indent, true, |_| false)?;
+                let text = self.gather(rest, min_indent, true)?;
                 resolve_plain(&text, line.number)
             }
         }
     }
 
     /// Joins `first` with following lines indented at least `min_indent`
-    /// until `done` says the text is complete (line breaks fold to spaces,
-    /// blank lines to newlines). A plain scalar cannot continue with a line
-    /// that looks like a mapping entry.
-    fn gather(
-        &mut self,
-        first: &str,
-        min_indent: usize,
-        plain: bool,
-        done: impl Fn(&str) -> bool,
-    ) -> Result<String, String> {
+    /// (line breaks fold to spaces, blank lines to newlines). A plain scalar
+    /// takes every such line but cannot continue with one that looks like a
+    /// mapping entry; a flow collection or quoted scalar stops once closed.
+    fn gather(&mut self, first: &str, min_indent: usize, plain: bool) -> Result<String, String> {
         let mut text = first.to_owned();
+        let mut closing = Closing::default();
+        closing.feed(first);
         let mut newlines = 0;
-        while !done(&text) {
+        while plain || !closing.complete() {
             let Some(next) = self.lines.get(self.pos).copied() else {
                 break;
             };
@@ -285,6 +281,7 @@ impl<'a> Parser<'a> {
             }
             newlines = 0;
             text.push_str(next.text);
+            closing.feed(next.text);
             self.pos += 1;
         }
         Ok(text)

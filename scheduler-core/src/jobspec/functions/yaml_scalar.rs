@@ -71,26 +71,36 @@ pub(super) fn unquote(text: &str, line: usize) -> Result<String, String> {
     Ok(out)
 }
 
-/// Whether every `[`/`{` in the text is closed (outside quotes).
-pub(super) fn flow_balanced(text: &str) -> bool {
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in text.chars() {
-        match quote {
-            Some('"') if escaped => escaped = false,
-            Some('"') if c == '\\' => escaped = true,
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '"' | '\'' => quote = Some(c),
-                '[' | '{' => depth += 1,
-                ']' | '}' => depth -= 1,
-                _ => {}
-            },
+/// Tracks, line by line, whether a flow collection or quoted scalar that
+/// may span lines is complete: every `[`/`{` closed and no quote open.
+#[derive(Debug, Default)]
+pub(super) struct Closing {
+    depth: i64,
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl Closing {
+    pub(super) fn feed(&mut self, text: &str) {
+        for c in text.chars() {
+            match self.quote {
+                Some('"') if self.escaped => self.escaped = false,
+                Some('"') if c == '\\' => self.escaped = true,
+                Some(q) if c == q => self.quote = None,
+                Some(_) => {}
+                None => match c {
+                    '"' | '\'' => self.quote = Some(c),
+                    '[' | '{' => self.depth += 1,
+                    ']' | '}' => self.depth -= 1,
+                    _ => {}
+                },
+            }
         }
     }
-    depth <= 0 && quote.is_none()
+
+    pub(super) fn complete(&self) -> bool {
+        self.depth <= 0 && self.quote.is_none()
+    }
 }
 
 /// Gives a plain scalar its type: null, bool, number or string.
@@ -233,11 +243,21 @@ impl Flow {
             .get(self.pos)
             .filter(|c| **c == '"' || **c == '\'')
         {
-            let rest: String = self.chars[self.pos..].iter().collect();
-            let end =
-                quoted_end(&rest, q).ok_or_else(|| self.err("an unterminated quoted string"))?;
-            self.pos += rest[..end].chars().count();
-            return unquote(&rest[..end], self.line).map(Value::String);
+            let mut i = self.pos + 1;
+            loop {
+                match self.chars.get(i) {
+                    None => return Err(self.err("an unterminated quoted string")),
+                    Some('\\') if q == '"' => i += 2,
+                    Some(&c) if c == q && q == '\'' && self.chars.get(i + 1) == Some(&'\'') => {
+                        i += 2
+                    }
+                    Some(&c) if c == q => break,
+                    Some(_) => i += 1,
+                }
+            }
+            let text: String = self.chars[self.pos..=i].iter().collect();
+            self.pos = i + 1;
+            return unquote(&text, self.line).map(Value::String);
         }
         let start = self.pos;
         while let Some(&c) = self.chars.get(self.pos) {

@@ -1,1 +1,0 @@
-//! HCL printing of jobs (written later).

@@ -1,0 +1,1058 @@
+//! Proptest strategies for valid, canonical jobs.
+//!
+//! [`arb_job`] builds a job in three steps: independent strategies draw the
+//! parts (groups, tasks, services, policies, free-form maps...), a
+//! deterministic fix-up pass ([`make_consistent`]) ties them together so the
+//! job obeys the cross-field rules of [`validate_job`] (unique names and
+//! ports, services that name existing ports, volume mounts that name
+//! existing volumes, rules that depend on the job type), and finally the job
+//! is canonicalised. Free text deliberately contains what is hard to print
+//! and parse: quotes, backslashes, newlines, `${`, `%{` and runtime
+//! references such as `${attr.kernel.name}`.
+//!
+//! [`validate_job`]: crate::model::validate::validate_job
+
+use crate::model::*;
+use proptest::collection::{btree_map, vec};
+use proptest::option::of;
+use proptest::prelude::*;
+use proptest::sample::select;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// A name valid for a job, group, task or service: lowercase letters and
+/// digits, so `<job>-<group>-<task>` is a valid service name too.
+pub fn arb_name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9]{0,6}"
+}
+
+/// Free text mixing plain words with what is hard to print: quotes,
+/// backslashes, newlines, tabs, `${`, `%{`, runtime references, non-ASCII.
+pub fn arb_text() -> impl Strategy<Value = String> {
+    let special = select(vec![
+        "$",
+        "%",
+        "{",
+        "}",
+        "${",
+        "%{",
+        "$${",
+        "\"",
+        "\\",
+        "\n",
+        "\t",
+        "é",
+        "EOT\n",
+        "${attr.kernel.name}",
+        "${NOMAD_ALLOC_ID}",
+        "${ var.x }",
+    ]);
+    vec(
+        prop_oneof![4 => "[a-zA-Z0-9 ._/:-]{1,8}", 2 => special.prop_map(str::to_owned), 1 => "\\PC{1,3}"],
+        0..5,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+/// A map key: mostly identifiers, sometimes keys that need quoting.
+pub fn arb_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => "[A-Za-z_][A-Za-z0-9_]{0,8}",
+        1 => "[a-z]{1,4}[.-][a-z]{1,4}",
+        1 => select(vec!["with space", "for", "true", "dynamic", "${k}", "é", "1st"]).prop_map(str::to_owned),
+    ]
+}
+
+/// A map of strings (`meta`, `env`, ...).
+pub fn arb_string_map() -> impl Strategy<Value = BTreeMap<String, String>> {
+    btree_map(arb_key(), arb_text(), 0..4)
+}
+
+/// A free-form JSON value: nested objects and lists of scalars (whole
+/// numbers and fractional floats, which HCL reads back as they are).
+pub fn arb_json() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::from),
+        any::<i64>().prop_map(Json::from),
+        (-1000_i64..1000).prop_map(|n| Json::from(n as f64 + 0.25)),
+        arb_text().prop_map(Json::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            vec(inner.clone(), 0..4).prop_map(Json::Array),
+            btree_map(arb_key(), inner, 0..4).prop_map(|m| Json::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A driver `config` or scaling `policy` map.
+pub fn arb_free_form() -> impl Strategy<Value = BTreeMap<String, Json>> {
+    btree_map(arb_key(), arb_json(), 0..5)
+}
+
+/// A duration of whole milliseconds below 1000 hours (exact in Go syntax).
+fn arb_duration(max_secs: i64) -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        (0..=max_secs).prop_map(Duration::from_secs),
+        (0..=max_secs * 1000).prop_map(Duration::from_millis)
+    ]
+}
+
+const TARGETS: &[&str] = &[
+    "${attr.kernel.name}",
+    "${node.datacenter}",
+    "${meta.rack}",
+    "${node.class}",
+];
+
+/// A valid constraint; `distinct` allows the group-and-job-only operators.
+pub fn arb_constraint(distinct: bool) -> impl Strategy<Value = Constraint> {
+    let mut operators = vec![
+        ("=", "linux"),
+        ("!=", "windows"),
+        ("==", "x86_64"),
+        ("is", "a"),
+        ("not", "b"),
+        ("<", "5"),
+        (">=", "2"),
+        ("regexp", "^dc[0-9]+$"),
+        ("version", ">= 1.2.0, < 2.0"),
+        ("semver", "~> 1.4"),
+        ("set_contains", "a,b"),
+        ("set_contains_any", "c"),
+        ("set_contains_all", "d,e"),
+        ("is_set", ""),
+        ("is_not_set", ""),
+    ];
+    if distinct {
+        operators.extend([("distinct_hosts", ""), ("distinct_property", "2")]);
+    }
+    (select(operators), select(TARGETS)).prop_map(|((operator, value), target)| Constraint {
+        l_target: if operator == "distinct_hosts" {
+            String::new()
+        } else {
+            target.to_owned()
+        },
+        r_target: value.to_owned(),
+        operand: operator.to_owned(),
+    })
+}
+
+/// A valid affinity (weight -100 to 100, not 0).
+pub fn arb_affinity() -> impl Strategy<Value = Affinity> {
+    (
+        arb_constraint(false),
+        of(prop_oneof![-100_i8..0, 1_i8..=100]),
+    )
+        .prop_map(|(c, weight)| Affinity {
+            l_target: c.l_target,
+            r_target: c.r_target,
+            operand: c.operand,
+            weight,
+        })
+}
+
+/// A valid spread: unique targets whose percentages add up to at most 100.
+pub fn arb_spread() -> impl Strategy<Value = Spread> {
+    (
+        select(TARGETS),
+        of(1_i8..=100),
+        vec((arb_name(), 0_u8..=50), 0..3),
+    )
+        .prop_map(|(attribute, weight, targets)| {
+            let mut spread_target: Vec<SpreadTarget> = Vec::new();
+            for (value, percent) in targets {
+                if !spread_target.iter().any(|t| t.value == value) {
+                    spread_target.push(SpreadTarget { value, percent });
+                }
+            }
+            Spread {
+                attribute: attribute.to_owned(),
+                weight,
+                spread_target,
+            }
+        })
+}
+
+/// An update strategy whose timings are consistent with themselves and
+/// with the defaults (each related group of fields is all set or all unset,
+/// so merging a group's block over the job's stays valid).
+pub fn arb_update() -> impl Strategy<Value = UpdateStrategy> {
+    let timings = of((0_i64..60, 1_i64..10, prop_oneof![Just(0_i64), 1_i64..30]));
+    let canary = of((0_i64..3, any::<bool>()));
+    (
+        timings,
+        canary,
+        of(0_i64..4),
+        of(select(vec!["checks", "task_states", "manual"])),
+        of(any::<bool>()),
+        of(1_i64..60),
+    )
+        .prop_map(
+            |(timings, canary, max_parallel, health_check, auto_revert, stagger)| {
+                let mut update = UpdateStrategy {
+                    max_parallel,
+                    health_check: health_check.map(str::to_owned),
+                    auto_revert,
+                    stagger: stagger.map(Duration::from_secs),
+                    ..UpdateStrategy::default()
+                };
+                if let Some((min, healthy, progress)) = timings {
+                    update.min_healthy_time = Some(Duration::from_secs(min));
+                    update.healthy_deadline = Some(Duration::from_secs(min + healthy * 60));
+                    update.progress_deadline = Some(match progress {
+                        0 => Duration::ZERO,
+                        extra => Duration::from_secs(min + healthy * 60 + extra * 60),
+                    });
+                }
+                if let Some((canaries, promote)) = canary {
+                    update.canary = Some(canaries);
+                    update.auto_promote = Some(promote && canaries > 0);
+                }
+                update
+            },
+        )
+}
+
+/// A restart policy: all fields set and consistent, or (`None`) inherited.
+pub fn arb_restart() -> impl Strategy<Value = Option<RestartPolicy>> {
+    of((
+        0_i64..4,
+        0_i64..20,
+        1_i64..30,
+        any::<bool>(),
+        of(any::<bool>()),
+    ))
+    .prop_map(|policy| {
+        policy.map(
+            |(attempts, delay, interval_min, delay_mode, render)| RestartPolicy {
+                attempts: Some(attempts),
+                delay: Some(Duration::from_secs(delay)),
+                interval: Some(Duration::from_secs(attempts * delay + interval_min * 60)),
+                mode: Some(
+                    if delay_mode && attempts > 0 {
+                        "delay"
+                    } else {
+                        "fail"
+                    }
+                    .to_owned(),
+                ),
+                render_templates: render,
+            },
+        )
+    })
+}
+
+/// A reschedule policy: unlimited, limited (fitting in its interval) or disabled.
+pub fn arb_reschedule() -> impl Strategy<Value = ReschedulePolicy> {
+    let function = select(vec!["constant", "exponential", "fibonacci"]);
+    (0_u8..3, 1_i64..4, 5_i64..60, function).prop_map(|(kind, attempts, delay, function)| {
+        let (attempts, unlimited) = match kind {
+            0 => (0, true),
+            1 => (attempts, false),
+            _ => (0, false),
+        };
+        ReschedulePolicy {
+            attempts: Some(attempts),
+            interval: Some(if unlimited {
+                Duration::ZERO
+            } else {
+                Duration::from_hours(24)
+            }),
+            delay: Some(Duration::from_secs(delay)),
+            delay_function: Some(function.to_owned()),
+            max_delay: Some(Duration::from_hours(1)),
+            unlimited: Some(unlimited),
+        }
+    })
+}
+
+/// A migrate strategy (all fields set).
+pub fn arb_migrate() -> impl Strategy<Value = MigrateStrategy> {
+    (
+        1_i64..4,
+        select(vec!["checks", "task_states"]),
+        0_i64..30,
+        1_i64..10,
+    )
+        .prop_map(|(max_parallel, check, min, deadline)| MigrateStrategy {
+            max_parallel: Some(max_parallel),
+            health_check: Some(check.to_owned()),
+            min_healthy_time: Some(Duration::from_secs(min)),
+            healthy_deadline: Some(Duration::from_secs(min + deadline * 60)),
+        })
+}
+
+/// A network with a mode, DNS, CNI args and ports (labels and static values
+/// are made unique by [`make_consistent`]).
+pub fn arb_network() -> impl Strategy<Value = NetworkResource> {
+    let port = (
+        "[a-z][a-z0-9_-]{0,5}",
+        any::<bool>(),
+        prop_oneof![Just(0_i64), -1_i64..=65535],
+        of(Just("public")),
+        any::<bool>(),
+    );
+    let dns = of((
+        vec("[0-9.]{1,7}", 0..2),
+        vec(arb_name(), 0..2),
+        vec(Just("ndots:2".to_owned()), 0..2),
+    ));
+    (
+        of(select(vec!["host", "bridge"])),
+        of(arb_name()),
+        of(0_i64..100),
+        vec(port, 0..3),
+        dns,
+        of(arb_string_map()),
+    )
+        .prop_map(|(mode, hostname, mbits, ports, dns, cni)| {
+            let mut network = NetworkResource {
+                mode: mode.unwrap_or_default().to_owned(),
+                hostname: hostname.unwrap_or_default(),
+                mbits: mbits.map(Mbits),
+                dns: dns.map(|(servers, searches, options)| DnsConfig {
+                    servers,
+                    searches,
+                    options,
+                }),
+                cni: cni.map(|args| CniConfig { args }),
+                ..NetworkResource::default()
+            };
+            for (label, fixed, to, host_network, ignore_collision) in ports {
+                let port = Port {
+                    label,
+                    value: 0,
+                    to,
+                    host_network: host_network.unwrap_or_default().to_owned(),
+                    ignore_collision,
+                };
+                if fixed {
+                    network.reserved_ports.push(port)
+                } else {
+                    network.dynamic_ports.push(port)
+                }
+            }
+            network
+        })
+}
+
+/// A check of one of the types Consul and Nomad both run (`http`, `tcp`),
+/// or a Consul-only one; [`make_consistent`] settles names and ports.
+pub fn arb_check() -> impl Strategy<Value = ServiceCheck> {
+    let kind = select(vec!["http", "tcp", "grpc", "script", "ttl"]);
+    let restart = of((0_i64..5, of(arb_duration(60)), any::<bool>()));
+    let header = btree_map("[A-Z][a-zA-Z-]{0,8}", vec(arb_text(), 0..2), 0..2);
+    let extra = (
+        arb_text(),
+        of(select(vec!["passing", "warning", "critical"])),
+        any::<bool>(),
+        header,
+        0_i64..4,
+    );
+    (kind, 1_i64..60, 1_i64..10, "/[a-z/]{0,8}", restart, extra).prop_map(
+        |(kind, interval, timeout, path, restart, (notes, status, tls, header, threshold))| {
+            ServiceCheck {
+                r#type: kind.to_owned(),
+                interval: Duration::from_secs(interval),
+                timeout: Duration::from_secs(timeout),
+                path: if kind == "http" { path } else { String::new() },
+                command: if kind == "script" {
+                    "/bin/check".to_owned()
+                } else {
+                    String::new()
+                },
+                args: if kind == "script" {
+                    vec![notes.clone()]
+                } else {
+                    Vec::new()
+                },
+                protocol: if kind == "http" && tls {
+                    "https".to_owned()
+                } else {
+                    String::new()
+                },
+                tls_skip_verify: tls,
+                header: if kind == "http" {
+                    header
+                } else {
+                    BTreeMap::new()
+                },
+                method: if kind == "http" {
+                    "GET".to_owned()
+                } else {
+                    String::new()
+                },
+                notes,
+                initial_status: status.unwrap_or_default().to_owned(),
+                check_restart: restart.map(|(limit, grace, ignore_warnings)| CheckRestart {
+                    limit,
+                    grace,
+                    ignore_warnings,
+                }),
+                success_before_passing: threshold,
+                failures_before_critical: threshold,
+                ..ServiceCheck::default()
+            }
+        },
+    )
+}
+
+/// A service with checks, tags, meta, weights and sometimes Connect settings.
+pub fn arb_service() -> impl Strategy<Value = Service> {
+    let basics = (
+        of(arb_name()),
+        any::<bool>(),
+        vec(arb_text(), 0..3),
+        vec(arb_name(), 0..2),
+        select(vec!["", "auto", "host", "driver", "alloc"]),
+    );
+    let maps = (
+        arb_string_map(),
+        arb_string_map(),
+        btree_map(arb_key(), "[0-9.:]{1,8}", 0..2),
+    );
+    let extras = (
+        of((1_i64..10, 1_i64..10)),
+        of(arb_free_form()),
+        select(vec!["", "require_healthy", "ignore_warnings", "ignore"]),
+        of((0_i64..3, of(arb_duration(30)), any::<bool>())),
+        of(vec("[a-z]{1,6}", 1..3)),
+    );
+    (basics, maps, vec(arb_check(), 0..3), extras).prop_map(
+        |(
+            (name, nomad, tags, canary_tags, address_mode),
+            (meta, canary_meta, tagged_addresses),
+            checks,
+            extras,
+        )| {
+            let (weights, connect, on_update, check_restart, identity) = extras;
+            Service {
+                name: name.unwrap_or_default(),
+                provider: if nomad {
+                    "nomad".to_owned()
+                } else {
+                    String::new()
+                },
+                tags,
+                canary_tags,
+                address_mode: address_mode.to_owned(),
+                address: if address_mode == "auto" {
+                    "10.0.0.1".to_owned()
+                } else {
+                    String::new()
+                },
+                meta,
+                canary_meta,
+                tagged_addresses,
+                checks,
+                on_update: on_update.to_owned(),
+                check_restart: check_restart.map(|(limit, grace, ignore_warnings)| CheckRestart {
+                    limit,
+                    grace,
+                    ignore_warnings,
+                }),
+                weights: weights.map(|(passing, warning)| ServiceWeights { passing, warning }),
+                connect: connect.filter(|_| !nomad).map(|c| {
+                    let mut map: serde_json::Map<String, Json> =
+                        c.into_iter().filter(|(k, _)| is_identifier(k)).collect();
+                    map.insert(
+                        "sidecar_service".to_owned(),
+                        Json::Array(vec![Json::Object(Default::default())]),
+                    );
+                    Json::Object(map)
+                }),
+                identity: identity.map(|audience| WorkloadIdentity {
+                    audience,
+                    ..WorkloadIdentity::default()
+                }),
+                ..Service::default()
+            }
+        },
+    )
+}
+
+/// Resources: cpu shares or exclusive cores, memory with an optional
+/// `memory_max`, devices and NUMA.
+pub fn arb_resources() -> impl Strategy<Value = Resources> {
+    let device = (
+        select(vec!["gpu", "nvidia/gpu", "nvidia/gpu/1080ti"]),
+        of(0_u64..4),
+        vec(arb_constraint(false), 0..2),
+        vec(arb_affinity(), 0..2),
+    );
+    (
+        of(1_i64..4000),
+        0_i64..4,
+        of(10_i64..4000),
+        0_i64..2000,
+        0_i64..100,
+        vec(device, 0..2),
+        of(select(vec!["none", "prefer", "require"])),
+    )
+        .prop_map(|(cpu, cores, memory, memory_max, secrets, devices, numa)| {
+            let memory_mb = memory.map(MiB);
+            let floor = memory.unwrap_or(300);
+            Resources {
+                cpu: if cores > 0 { None } else { cpu.map(MHz) },
+                cores,
+                memory_mb,
+                memory_max_mb: MiB(if memory_max == 0 {
+                    0
+                } else {
+                    floor + memory_max
+                }),
+                secrets_mb: MiB(secrets),
+                devices: devices
+                    .into_iter()
+                    .map(|(name, count, constraints, affinities)| RequestedDevice {
+                        name: name.to_owned(),
+                        count,
+                        constraints,
+                        affinities,
+                    })
+                    .collect(),
+                numa: numa.filter(|_| cores > 0).map(|affinity| NumaResource {
+                    affinity: affinity.to_owned(),
+                    devices: Vec::new(),
+                }),
+                ..Resources::default()
+            }
+        })
+}
+
+/// A template: inline data or a source file, with a change mode consistent
+/// with its signal, script and `env`.
+pub fn arb_template() -> impl Strategy<Value = Template> {
+    let mode = select(vec!["restart", "noop", "signal", "script"]);
+    let options = (
+        of(arb_duration(30)),
+        of(select(vec!["0644", "0600", "755"])),
+        of(0_i64..2000),
+        any::<bool>(),
+        any::<bool>(),
+        of((0_i64..10, 10_i64..60)),
+    );
+    (
+        any::<bool>(),
+        arb_text(),
+        "[a-z]{1,6}",
+        of(mode),
+        options,
+        of(select(vec![("[[", "]]"), ("<%", "%>"), ("{%", "%}")])),
+    )
+        .prop_map(
+            |(inline, text, name, mode, (splay, perms, uid, env, once, wait), delimiters)| {
+                Template {
+                    embedded_tmpl: if inline {
+                        format!("{text}\n{{{{ key \"x\" }}}}\n")
+                    } else {
+                        String::new()
+                    },
+                    source_path: if inline {
+                        String::new()
+                    } else {
+                        format!("local/{name}.tpl")
+                    },
+                    dest_path: format!("local/{name}.txt"),
+                    change_signal: (mode == Some("signal")).then(|| "SIGUSR1".to_owned()),
+                    change_script: (mode == Some("script")).then(|| ChangeScript {
+                        command: "/bin/reload".to_owned(),
+                        args: vec![text.clone()],
+                        timeout: splay,
+                        fail_on_error: once,
+                    }),
+                    change_mode: mode.map(str::to_owned),
+                    envvars: env && mode != Some("signal"),
+                    splay,
+                    perms: perms.map(str::to_owned),
+                    uid,
+                    gid: uid,
+                    left_delim: delimiters.map(|(l, _)| l.to_owned()),
+                    right_delim: delimiters.map(|(_, r)| r.to_owned()),
+                    err_missing_key: once,
+                    once,
+                    wait: wait.map(|(min, max)| WaitConfig {
+                        min: Some(Duration::from_secs(min)),
+                        max: Some(Duration::from_secs(max)),
+                    }),
+                    ..Template::default()
+                }
+            },
+        )
+}
+
+/// An artifact with options, headers and a destination inside the task.
+pub fn arb_artifact() -> impl Strategy<Value = Artifact> {
+    let mode = of(select(vec!["any", "file", "dir"]));
+    (
+        "https://example\\.com/[a-z]{1,8}\\.tgz",
+        mode,
+        of("local/[a-z]{1,6}/?"),
+        any::<bool>(),
+        btree_map(arb_key(), arb_text(), 0..2),
+        arb_string_map(),
+    )
+        .prop_map(
+            |(source, mode, destination, insecure, mut options, headers)| {
+                options.remove("checksum");
+                Artifact {
+                    getter_source: source,
+                    getter_options: options,
+                    getter_headers: headers,
+                    getter_mode: mode.map(str::to_owned),
+                    getter_insecure: insecure,
+                    relative_dest: destination,
+                    chown: insecure,
+                }
+            },
+        )
+}
+
+prop_compose! {
+    /// A task (names, ports and references are settled by [`make_consistent`]).
+    pub fn arb_task()(
+        name in arb_name(),
+        driver in select(vec!["docker", "exec", "raw_exec", "java"]),
+        (config, env, meta) in (arb_free_form(), arb_string_map(), arb_string_map()),
+        (user, kill_timeout, shutdown_delay, leader) in (of(arb_name()), of(arb_duration(120)), of(arb_duration(30)), any::<bool>()),
+        (constraints, affinities, services) in (vec(arb_constraint(false), 0..2), vec(arb_affinity(), 0..2), vec(arb_service(), 0..2)),
+        (resources, restart, network) in (arb_resources(), arb_restart(), of(arb_network())),
+        (templates, artifacts) in (vec(arb_template(), 0..3), vec(arb_artifact(), 0..2)),
+        extras in (
+            of((select(vec!["prestart", "poststart", "poststop"]), any::<bool>())),
+            of((1_i64..6, 1_i64..11)),
+            of((vec(arb_name(), 0..2), of(select(vec!["restart", "noop", "signal"])))),
+            of(("[a-z]{1,6}", select(vec!["", "private", "host-to-task", "bidirectional"]))),
+            of((0_i64..3, 3_i64..8, arb_free_form())),
+            vec(("[a-z]{1,6}", "/bin/[a-z]{1,6}", vec(arb_text(), 0..2)), 0..2),
+            of(vec(arb_name(), 0..2)),
+        ),
+    ) -> Task {
+        let (lifecycle, logs, vault, mount, scaling, actions, identity) = extras;
+        let mut task = Task {
+            name,
+            driver: driver.to_owned(),
+            user: user.unwrap_or_default(),
+            config,
+            env,
+            meta,
+            leader,
+            kill_timeout,
+            shutdown_delay: shutdown_delay.unwrap_or_default(),
+            kill_signal: if leader { "SIGINT".to_owned() } else { String::new() },
+            constraints,
+            affinities,
+            services,
+            resources,
+            restart_policy: restart.unwrap_or_default(),
+            templates,
+            artifacts,
+            lifecycle: lifecycle.map(|(hook, sidecar)| TaskLifecycle { hook: hook.to_owned(), sidecar }),
+            log_config: logs.map(|(files, size)| LogConfig { max_files: Some(files), max_file_size_mb: Some(size), enabled: None, disabled: false }).unwrap_or_default(),
+            vault: vault.map(|(policies, mode)| Vault {
+                policies,
+                change_mode: mode.map(str::to_owned),
+                change_signal: (mode == Some("signal")).then(|| "SIGHUP".to_owned()),
+                ..Vault::default()
+            }),
+            volume_mounts: mount.into_iter().map(|(destination, propagation)| VolumeMount {
+                volume: String::new(),
+                destination: format!("/srv/{destination}"),
+                read_only: propagation.is_empty(),
+                propagation_mode: (!propagation.is_empty()).then(|| propagation.to_owned()),
+                selinux_label: String::new(),
+            }).collect(),
+            actions: actions.into_iter().map(|(name, command, args)| Action { name, command, args }).collect(),
+            identities: identity.into_iter().map(|audience| WorkloadIdentity {
+                name: "vault_default".to_owned(),
+                audience,
+                env: true,
+                ttl: Duration::from_hours(1),
+                ..WorkloadIdentity::default()
+            }).collect(),
+            ..Task::default()
+        };
+        if let Some((min, max, policy)) = scaling {
+            task.scaling_policies.push(ScalingPolicy {
+                r#type: "vertical_mem".to_owned(),
+                min: Some(min * 64),
+                max: Some(max * 64),
+                policy,
+                ..ScalingPolicy::default()
+            });
+        }
+        if let Some(network) = network {
+            task.resources.networks.push(network);
+        }
+        task
+    }
+}
+
+prop_compose! {
+    /// A group of 1 to 3 tasks with its policies.
+    pub fn arb_group()(
+        name in arb_name(),
+        tasks in vec(arb_task(), 1..=3),
+        (count, scaling) in (of(0_i64..5), of((0_i64..3, 0_i64..5, of(any::<bool>()), arb_free_form()))),
+        (constraints, affinities, spreads) in (vec(arb_constraint(true), 0..2), vec(arb_affinity(), 0..2), vec(arb_spread(), 0..2)),
+        (network, services, meta) in (of(arb_network()), vec(arb_service(), 0..2), arb_string_map()),
+        (restart, reschedule, update, migrate) in (arb_restart(), of(arb_reschedule()), of(arb_update()), of(arb_migrate())),
+        (disk, consul, disconnect, shutdown_delay) in (
+            of((of(any::<bool>()), of(any::<bool>()), of(200_i64..2000))),
+            of((of(arb_name()), of(arb_name()))),
+            of((of(arb_duration(3600)), of(any::<bool>()), of(select(vec!["best_score", "keep_original", "keep_replacement", "longest_running"])))),
+            of(arb_duration(30)),
+        ),
+        volumes in btree_map(arb_name(), (select(vec!["host", "csi"]), arb_name(), any::<bool>()), 0..3),
+    ) -> TaskGroup {
+        let mut group = TaskGroup {
+            name,
+            tasks,
+            count,
+            constraints,
+            affinities,
+            spreads,
+            networks: network.into_iter().collect(),
+            services,
+            meta,
+            restart_policy: restart.unwrap_or_default(),
+            reschedule_policy: reschedule,
+            update,
+            migrate,
+            shutdown_delay: shutdown_delay.unwrap_or_default(),
+            consul: consul.map(|(namespace, cluster)| Consul {
+                namespace: namespace.unwrap_or_default(),
+                cluster: cluster.unwrap_or_default(),
+                partition: String::new(),
+            }),
+            disconnect: disconnect.map(|(lost_after, replace, reconcile)| DisconnectStrategy {
+                lost_after,
+                replace,
+                reconcile: reconcile.map(str::to_owned),
+                stop_on_client_after: None,
+            }),
+            ephemeral_disk: disk.map(|(sticky, migrate, size)| EphemeralDisk { sticky, migrate, size_mb: size.map(MiB) }).unwrap_or_default(),
+            volumes: volumes.into_iter().map(|(name, (kind, source, read_only))| {
+                let request = VolumeRequest {
+                    name: name.clone(),
+                    r#type: kind.to_owned(),
+                    source,
+                    read_only,
+                    access_mode: if kind == "csi" { "single-node-writer".to_owned() } else { String::new() },
+                    attachment_mode: if kind == "csi" { "file-system".to_owned() } else { String::new() },
+                    mount_options: (kind == "csi" && read_only).then(|| CsiMountOptions { fs_type: "ext4".to_owned(), mount_flags: vec!["noatime".to_owned()] }),
+                    ..VolumeRequest::default()
+                };
+                (name, request)
+            }).collect(),
+            ..TaskGroup::default()
+        };
+        if let Some((below, above, enabled, policy)) = scaling {
+            let count = group.count();
+            group.scaling = Some(ScalingPolicy {
+                min: Some((count - below).max(0)),
+                max: Some(count + above),
+                enabled,
+                policy,
+                ..ScalingPolicy::default()
+            });
+        }
+        group
+    }
+}
+
+/// A job type, weighted towards service and batch.
+pub fn arb_job_type() -> impl Strategy<Value = JobType> {
+    prop_oneof![3 => Just(JobType::Service), 3 => Just(JobType::Batch), 1 => Just(JobType::System), 1 => Just(JobType::Sysbatch)]
+}
+
+prop_compose! {
+    /// A valid, canonical job of any type with 1 to 3 groups of 1 to 3 tasks.
+    pub fn arb_job()(
+        (id, name, job_type) in (arb_name(), of(arb_name()), arb_job_type()),
+        (region, namespace, node_pool, datacenters, priority, all_at_once) in (
+            of(arb_name()), of(arb_name()), of(arb_name()), vec(prop_oneof![arb_name(), Just("*".to_owned())], 0..3),
+            of(1_i64..=100), any::<bool>(),
+        ),
+        (meta, constraints, affinities, spreads) in (arb_string_map(), vec(arb_constraint(true), 0..2), vec(arb_affinity(), 0..2), vec(arb_spread(), 0..2)),
+        (update, reschedule, migrate) in (of(arb_update()), of(arb_reschedule()), of(arb_migrate())),
+        (periodic, parameterized) in (
+            of((select(vec!["*/15 * * * *", "@daily", "0 0 * * 1-5"]), any::<bool>(), of(any::<bool>()), of(select(vec!["UTC", "Europe/Paris"])), any::<bool>())),
+            of((select(vec!["optional", "required", "forbidden"]), vec("[a-z]{1,4}", 0..2), vec("[A-Z]{1,4}", 0..2))),
+        ),
+        (ui, tokens) in (of((arb_text(), vec((arb_text(), "https://[a-z]{1,6}\\.example"), 0..2))), of(("[a-f0-9]{8}", arb_name()))),
+        groups in vec(arb_group(), 1..=3),
+    ) -> Job {
+        let mut job = Job {
+            id: JobId::new(id),
+            name: name.unwrap_or_default(),
+            job_type,
+            region: region.unwrap_or_default(),
+            namespace: namespace.unwrap_or_default(),
+            node_pool: node_pool.unwrap_or_default(),
+            datacenters,
+            priority,
+            all_at_once,
+            meta,
+            constraints,
+            affinities,
+            spreads,
+            update,
+            reschedule,
+            migrate,
+            periodic: periodic.map(|(spec, several, enabled, time_zone, prohibit_overlap)| PeriodicConfig {
+                enabled,
+                spec: if several { String::new() } else { spec.to_owned() },
+                specs: if several { vec![spec.to_owned(), "@hourly".to_owned()] } else { Vec::new() },
+                spec_type: "cron".to_owned(),
+                prohibit_overlap,
+                time_zone: time_zone.unwrap_or_default().to_owned(),
+            }),
+            parameterized_job: parameterized.map(|(payload, meta_required, meta_optional)| ParameterizedJobConfig {
+                payload: payload.to_owned(),
+                meta_required,
+                meta_optional,
+            }),
+            ui: ui.map(|(description, links)| JobUiConfig {
+                description,
+                links: links.into_iter().map(|(label, url)| JobUiLink { label, url }).collect(),
+            }),
+            consul_token: tokens.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+            vault_namespace: tokens.map(|t| t.1).unwrap_or_default(),
+            task_groups: groups,
+            ..Job::default()
+        };
+        make_consistent(&mut job);
+        job.canonicalize();
+        job
+    }
+}
+
+/// Ties independently drawn parts together so the job obeys validation's
+/// cross-field and job-type rules.
+pub fn make_consistent(job: &mut Job) {
+    let job_type = job.job_type.clone();
+    let service = job_type == JobType::Service;
+    let system = job_type == JobType::System;
+    let batch = job_type == JobType::Batch;
+    if system {
+        job.affinities.clear();
+        job.spreads.clear();
+    }
+    if !matches!(job_type, JobType::Service | JobType::System) {
+        job.update = None;
+    }
+    if job_type.is_system_like() {
+        job.reschedule = None;
+    }
+    if !service {
+        job.migrate = None;
+    }
+    if !batch {
+        job.periodic = None;
+        job.parameterized_job = None;
+    }
+    if let Some(parameterized) = &mut job.parameterized_job {
+        parameterized
+            .meta_optional
+            .retain(|k| !parameterized.meta_required.contains(k));
+    }
+    if system && let Some(update) = &mut job.update {
+        update.canary = update.canary.map(|_| 0);
+        update.auto_promote = update.auto_promote.map(|_| false);
+    }
+
+    let mut group_names = Vec::new();
+    let mut statics = 20000;
+    for group in &mut job.task_groups {
+        unique_name(&mut group.name, &mut group_names);
+        if system {
+            group.count = Some(1);
+            group.affinities.clear();
+            group.spreads.clear();
+            if let Some(update) = &mut group.update {
+                update.canary = update.canary.map(|_| 0);
+                update.auto_promote = update.auto_promote.map(|_| false);
+            }
+        }
+        if let Some(scaling) = &mut group.scaling {
+            let count = group.count.unwrap_or_else(|| scaling.min.unwrap_or(1));
+            group.count = Some(count);
+            scaling.min = scaling.min.map(|m| m.min(count));
+            scaling.max = scaling.max.map(|m| m.max(count));
+        }
+        if !matches!(job_type, JobType::Service | JobType::System) {
+            group.update = None;
+        }
+        if job_type.is_system_like() {
+            group.reschedule_policy = None;
+        }
+        if !service {
+            group.migrate = None;
+        }
+        if group.tasks.iter().any(|t| t.lifecycle.is_none()) {
+            // Keep at least one main task.
+        } else if let Some(task) = group.tasks.first_mut() {
+            task.lifecycle = None;
+        }
+
+        // Ports: unique labels (ignoring case) and static values in the group.
+        let mut labels: Vec<String> = Vec::new();
+        let mut fix_ports = |networks: &mut Vec<NetworkResource>| {
+            for network in networks.iter_mut() {
+                for port in network.reserved_ports.iter_mut() {
+                    unique_name(&mut port.label, &mut labels);
+                    port.value = statics;
+                    statics += 1;
+                }
+                for port in network.dynamic_ports.iter_mut() {
+                    unique_name(&mut port.label, &mut labels);
+                }
+            }
+        };
+        fix_ports(&mut group.networks);
+        let mut task_names = Vec::new();
+        let mut leader = false;
+        for task in &mut group.tasks {
+            unique_name(&mut task.name, &mut task_names);
+            fix_ports(&mut task.resources.networks);
+            if system {
+                task.affinities.clear();
+            }
+            if let Some(vault) = &mut task.vault {
+                vault.policies.retain(|p| p != "root");
+            }
+            if task.leader && std::mem::replace(&mut leader, true) {
+                task.leader = false;
+            }
+            let volumes: Vec<&String> = group.volumes.keys().collect();
+            task.volume_mounts.retain(|_| !volumes.is_empty());
+            for (i, mount) in task.volume_mounts.iter_mut().enumerate() {
+                mount.volume = volumes[i % volumes.len()].clone();
+            }
+            let mut destinations = Vec::new();
+            for template in &mut task.templates {
+                let mut destination = template.dest_path.clone();
+                unique_name(&mut destination, &mut destinations);
+                template.dest_path = destination;
+            }
+        }
+
+        let group_labels = port_labels(&group.networks);
+        let task_names: Vec<String> = group.tasks.iter().map(|t| t.name.clone()).collect();
+        for (i, service) in group.services.iter_mut().enumerate() {
+            fix_service(service, &group_labels, Some(&task_names), i);
+        }
+        for task in &mut group.tasks {
+            let mut labels = group_labels.clone();
+            labels.extend(port_labels(&task.resources.networks));
+            for (i, service) in task.services.iter_mut().enumerate() {
+                fix_service(service, &labels, None, i);
+            }
+            if job.parameterized_job.is_some() && task.dispatch_payload.is_none() && task.leader {
+                task.dispatch_payload = Some(DispatchPayloadConfig {
+                    file: "input.json".to_owned(),
+                });
+            }
+        }
+    }
+}
+
+/// Makes `name` unique among `taken` (ignoring case) and records it.
+fn unique_name(name: &mut String, taken: &mut Vec<String>) {
+    let base = name.clone();
+    let mut n = 1;
+    while taken.iter().any(|t| t.eq_ignore_ascii_case(name)) {
+        n += 1;
+        *name = format!("{base}{n}");
+    }
+    taken.push(name.clone());
+}
+
+fn port_labels(networks: &[NetworkResource]) -> Vec<String> {
+    networks
+        .iter()
+        .flat_map(|n| n.ports().map(|p| p.label.clone()))
+        .collect()
+}
+
+/// Points a service and its checks at existing ports and tasks, and keeps
+/// check names, types and `on_update` consistent.
+fn fix_service(
+    service: &mut Service,
+    ports: &[String],
+    group_tasks: Option<&[String]>,
+    index: usize,
+) {
+    service.port_label = ports
+        .get(index % ports.len().max(1))
+        .cloned()
+        .unwrap_or_default();
+    if !service.name.is_empty() {
+        service.name = format!("{}-{index}", service.name);
+    }
+    if service.port_label.is_empty() && !matches!(service.address_mode.as_str(), "driver" | "alloc")
+    {
+        service.address_mode.clear();
+        service.address.clear();
+    }
+    let nomad = service.provider == "nomad";
+    if nomad {
+        service.connect = None;
+    }
+    let has_restart =
+        service.check_restart.is_some() || service.checks.iter().any(|c| c.check_restart.is_some());
+    if has_restart && service.on_update != "require_healthy" {
+        service.on_update.clear();
+    }
+    if let Some(tasks) = group_tasks {
+        service.task_name = tasks.get(index).cloned().unwrap_or_default();
+    }
+    let port = service.port_label.clone();
+    if nomad && port.is_empty() {
+        // Nomad's checks are all network checks: without a port, none.
+        service.checks.clear();
+    }
+    let connect = service.connect.is_some();
+    for (i, check) in service.checks.iter_mut().enumerate() {
+        check.name = format!("check-{i}");
+        let needs_port = matches!(check.r#type.as_str(), "http" | "tcp" | "grpc");
+        let retype = if nomad && !matches!(check.r#type.as_str(), "http" | "tcp") {
+            Some("tcp")
+        } else if needs_port && port.is_empty() && !connect {
+            Some("ttl")
+        } else {
+            None
+        };
+        if let Some(kind) = retype {
+            check.r#type = kind.to_owned();
+            check.path.clear();
+            check.header.clear();
+            check.method.clear();
+            check.protocol.clear();
+            check.command.clear();
+            check.args.clear();
+        }
+        if check.r#type == "script" && service.task_name.is_empty() {
+            check.task_name = group_tasks
+                .and_then(|t| t.first())
+                .cloned()
+                .unwrap_or_default();
+        }
+        if has_restart {
+            check.on_update.clear();
+        }
+    }
+}
+
+/// Whether `key` is an HCL identifier (Connect settings are a block, whose
+/// top-level keys must be attribute or block names).
+fn is_identifier(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
