@@ -28,8 +28,6 @@ mod numeric;
 mod sets;
 mod strings;
 mod yaml;
-mod yaml_decode;
-mod yaml_scalar;
 
 #[cfg(test)]
 mod proptests;
