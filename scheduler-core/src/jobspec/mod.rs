@@ -43,6 +43,7 @@ pub mod files;
 pub mod functions;
 pub mod json;
 pub mod print;
+pub mod types;
 pub mod value;
 pub mod variables;
 

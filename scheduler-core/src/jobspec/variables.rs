@@ -9,218 +9,13 @@
 //! a value for a variable that is not declared is an error at the value.
 
 use super::eval::{EvalError, Evaluator, NOT_READY, Scope};
+use super::types::Type;
 use super::value::Value;
 use hcl::edit::Span;
-use hcl::edit::expr::{Expression, ObjectKey};
+use hcl::edit::expr::Expression;
 use hcl::edit::structure::{self, Structure};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
-
-/// A type constraint from a `variable` block's `type` argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TypeConstraint {
-    /// `any`: no conversion.
-    Any,
-    /// `string`.
-    String,
-    /// `number`.
-    Number,
-    /// `bool`.
-    Bool,
-    /// `list(T)`.
-    List(Box<TypeConstraint>),
-    /// `set(T)`: a list without duplicates.
-    Set(Box<TypeConstraint>),
-    /// `map(T)`.
-    Map(Box<TypeConstraint>),
-    /// `object({name = T, ...})`.
-    Object(BTreeMap<String, TypeConstraint>),
-    /// `tuple([T, ...])`.
-    Tuple(Vec<TypeConstraint>),
-}
-
-impl fmt::Display for TypeConstraint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TypeConstraint::Any => f.write_str("any"),
-            TypeConstraint::String => f.write_str("string"),
-            TypeConstraint::Number => f.write_str("number"),
-            TypeConstraint::Bool => f.write_str("bool"),
-            TypeConstraint::List(t) => write!(f, "list({t})"),
-            TypeConstraint::Set(t) => write!(f, "set({t})"),
-            TypeConstraint::Map(t) => write!(f, "map({t})"),
-            TypeConstraint::Object(fields) => {
-                let inner: Vec<String> = fields.iter().map(|(k, t)| format!("{k} = {t}")).collect();
-                write!(f, "object({{{}}})", inner.join(", "))
-            }
-            TypeConstraint::Tuple(items) => {
-                let inner: Vec<String> = items.iter().map(ToString::to_string).collect();
-                write!(f, "tuple([{}])", inner.join(", "))
-            }
-        }
-    }
-}
-
-impl TypeConstraint {
-    /// Reads a type expression (`string`, `list(map(string))`, `object({a = number})`).
-    pub fn from_expr(expr: &Expression) -> Result<TypeConstraint, EvalError> {
-        let error = |message: String| EvalError {
-            span: expr.span().unwrap_or(0..0),
-            message,
-        };
-        match expr {
-            Expression::Variable(name) => match name.value().as_str() {
-                "any" => Ok(TypeConstraint::Any),
-                "string" => Ok(TypeConstraint::String),
-                "number" => Ok(TypeConstraint::Number),
-                "bool" => Ok(TypeConstraint::Bool),
-                other => Err(error(format!(
-                    "unknown type \"{other}\"; expected string, number, bool, any, list(...), set(...), map(...), object({{...}}) or tuple([...])"
-                ))),
-            },
-            Expression::FuncCall(call) => {
-                let args: Vec<&Expression> = call.args.iter().collect();
-                let name = call.name.name.value().as_str();
-                let [arg] = args.as_slice() else {
-                    return Err(error(format!(
-                        "type {name}(...) takes exactly one argument"
-                    )));
-                };
-                match name {
-                    "list" => Ok(TypeConstraint::List(Box::new(Self::from_expr(arg)?))),
-                    "set" => Ok(TypeConstraint::Set(Box::new(Self::from_expr(arg)?))),
-                    "map" => Ok(TypeConstraint::Map(Box::new(Self::from_expr(arg)?))),
-                    "object" => match arg {
-                        Expression::Object(object) => {
-                            let mut fields = BTreeMap::new();
-                            for (key, value) in object.iter() {
-                                let key = match key {
-                                    ObjectKey::Ident(ident) => ident.value().to_string(),
-                                    ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
-                                    ObjectKey::Expression(other) => {
-                                        return Err(EvalError {
-                                            span: other.span().unwrap_or(0..0),
-                                            message: "object type attribute names must be names or strings".into(),
-                                        });
-                                    }
-                                };
-                                fields.insert(key, Self::from_expr(value.expr())?);
-                            }
-                            Ok(TypeConstraint::Object(fields))
-                        }
-                        _ => Err(error("object(...) takes an object of attribute types, such as object({name = string})".into())),
-                    },
-                    "tuple" => match arg {
-                        Expression::Array(items) => Ok(TypeConstraint::Tuple(
-                            items.iter().map(Self::from_expr).collect::<Result<_, _>>()?,
-                        )),
-                        _ => Err(error("tuple(...) takes a list of types, such as tuple([string, number])".into())),
-                    },
-                    other => Err(error(format!("unknown type constructor \"{other}\""))),
-                }
-            }
-            _ => Err(error(
-                "a type is expected here, such as string or list(string)".into(),
-            )),
-        }
-    }
-
-    /// Converts a value to this type the way HCL does (numbers and bools to
-    /// strings and back, lists to sets, objects to maps), or says why not.
-    pub fn convert(&self, value: Value) -> Result<Value, String> {
-        if matches!(value, Value::Null) || matches!(self, TypeConstraint::Any) {
-            return Ok(value);
-        }
-        match (self, value) {
-            (
-                TypeConstraint::String,
-                value @ (Value::String(_) | Value::Number(_) | Value::Bool(_)),
-            ) => Ok(Value::String(value.to_hcl_string().unwrap_or_default())),
-            (TypeConstraint::Number, Value::Number(n)) => Ok(Value::Number(n)),
-            (TypeConstraint::Number, Value::String(s)) => s
-                .trim()
-                .parse::<i64>()
-                .map(Value::int)
-                .or_else(|_| s.trim().parse::<f64>().map(Value::float))
-                .map_err(|_| format!("a number is required, got {s:?}")),
-            (TypeConstraint::Bool, Value::Bool(b)) => Ok(Value::Bool(b)),
-            (TypeConstraint::Bool, Value::String(s)) if s == "true" || s == "false" => {
-                Ok(Value::Bool(s == "true"))
-            }
-            (TypeConstraint::List(inner), Value::List(items)) => Ok(Value::List(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| inner.convert(v).map_err(|e| format!("element {i}: {e}")))
-                    .collect::<Result<_, _>>()?,
-            )),
-            (TypeConstraint::Set(inner), Value::List(items)) => {
-                let mut out: Vec<Value> = Vec::new();
-                for (i, item) in items.into_iter().enumerate() {
-                    let item = inner
-                        .convert(item)
-                        .map_err(|e| format!("element {i}: {e}"))?;
-                    if !out.contains(&item) {
-                        out.push(item);
-                    }
-                }
-                Ok(Value::List(out))
-            }
-            (TypeConstraint::Map(inner), Value::Object(map)) => Ok(Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| {
-                        inner
-                            .convert(v)
-                            .map(|v| (k.clone(), v))
-                            .map_err(|e| format!("key {k:?}: {e}"))
-                    })
-                    .collect::<Result<_, _>>()?,
-            )),
-            (TypeConstraint::Object(fields), Value::Object(mut map)) => {
-                let mut out = BTreeMap::new();
-                for (name, field_type) in fields {
-                    let value = map
-                        .remove(name)
-                        .ok_or_else(|| format!("attribute \"{name}\" is required"))?;
-                    out.insert(
-                        name.clone(),
-                        field_type
-                            .convert(value)
-                            .map_err(|e| format!("attribute \"{name}\": {e}"))?,
-                    );
-                }
-                if let Some(extra) = map.keys().next() {
-                    return Err(format!("unexpected attribute \"{extra}\""));
-                }
-                Ok(Value::Object(out))
-            }
-            (TypeConstraint::Tuple(types), Value::List(items)) if types.len() == items.len() => {
-                Ok(Value::List(
-                    types
-                        .iter()
-                        .zip(items)
-                        .enumerate()
-                        .map(|(i, (t, v))| t.convert(v).map_err(|e| format!("element {i}: {e}")))
-                        .collect::<Result<_, _>>()?,
-                ))
-            }
-            (expected, value) => Err(format!("{expected} required, got {}", value.type_name())),
-        }
-    }
-
-    /// Whether a `-var` value for this type is taken literally as a string
-    /// (simple types) or parsed as an HCL expression (collections).
-    fn takes_raw_string(&self) -> bool {
-        matches!(
-            self,
-            TypeConstraint::Any
-                | TypeConstraint::String
-                | TypeConstraint::Number
-                | TypeConstraint::Bool
-        )
-    }
-}
 
 /// A declared input variable.
 #[derive(Debug, Clone)]
@@ -228,7 +23,7 @@ pub struct Declaration<'b> {
     /// The variable's name.
     pub name: String,
     /// Its type, `any` when not given.
-    pub type_constraint: TypeConstraint,
+    pub type_constraint: Type,
     /// Its value so far (default, then overridden by later sources).
     pub value: Option<Value>,
     /// Where it is declared.
@@ -291,7 +86,7 @@ impl Evaluator<'_> {
                             Ok(value) => push(
                                 Declaration {
                                     name: attribute.key.value().to_string(),
-                                    type_constraint: TypeConstraint::Any,
+                                    type_constraint: Type::Any,
                                     value: Some(value),
                                     span,
                                     validations: Vec::new(),
@@ -339,7 +134,7 @@ impl Evaluator<'_> {
         }
         let mut declaration = Declaration {
             name,
-            type_constraint: TypeConstraint::Any,
+            type_constraint: Type::Any,
             value: None,
             span,
             validations: Vec::new(),
@@ -348,7 +143,7 @@ impl Evaluator<'_> {
         for structure in block.body.iter() {
             match structure {
                 Structure::Attribute(attribute) => match attribute.key.value().as_str() {
-                    "type" => match TypeConstraint::from_expr(&attribute.value) {
+                    "type" => match Type::from_expr(&attribute.value) {
                         Ok(t) => declaration.type_constraint = t,
                         Err(e) => problems.push(InputProblem::InJob(e)),
                     },
@@ -662,7 +457,7 @@ impl Evaluator<'_> {
     }
 }
 
-fn convert_raw(raw: &str, type_constraint: &TypeConstraint) -> Result<Value, String> {
+fn convert_raw(raw: &str, type_constraint: &Type) -> Result<Value, String> {
     if type_constraint.takes_raw_string() {
         return type_constraint.convert(Value::String(raw.to_owned()));
     }

@@ -2,10 +2,9 @@
 //! `tomap` and `convert(value, type)`, plus the type unification other
 //! functions use when they combine values of different primitive types.
 
-use super::sets::make_set;
-use super::{FunctionContext, string_arg, to_number, to_string, truncate};
+use super::{FunctionContext, string_arg, to_string};
+use crate::jobspec::types::{Type, convert_value};
 use crate::jobspec::value::Value;
-use std::collections::BTreeMap;
 
 type Res = Result<Value, String>;
 
@@ -71,279 +70,8 @@ pub(super) fn tomap(_: &FunctionContext<'_>, args: Vec<Value>) -> Res {
 /// expression (`"list(string)"`, `"object({name = string})"`).
 pub(super) fn convert(_: &FunctionContext<'_>, args: Vec<Value>) -> Res {
     let text = string_arg(&args, 1)?;
-    let ty = parse_type(&text)?;
+    let ty = Type::parse(&text)?;
     convert_value(&args[0], &ty)
-}
-
-/// An HCL type constraint.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Type {
-    Any,
-    String,
-    Number,
-    Bool,
-    List(Box<Type>),
-    Set(Box<Type>),
-    Map(Box<Type>),
-    Tuple(Vec<Type>),
-    /// Attributes with their types and whether they are optional.
-    Object(Vec<(String, Type, bool)>),
-}
-
-impl Type {
-    fn name(&self) -> &'static str {
-        match self {
-            Type::Any => "any",
-            Type::String => "string",
-            Type::Number => "number",
-            Type::Bool => "bool",
-            Type::List(_) => "list",
-            Type::Set(_) => "set",
-            Type::Map(_) => "map",
-            Type::Tuple(_) => "tuple",
-            Type::Object(_) => "object",
-        }
-    }
-}
-
-/// Converts `v` to `ty`; null converts to null of any type.
-pub(crate) fn convert_value(v: &Value, ty: &Type) -> Res {
-    if v.is_null() {
-        return Ok(Value::Null);
-    }
-    let mismatch = || format!("cannot convert {} to {}", v.type_name(), ty.name());
-    match ty {
-        Type::Any => Ok(v.clone()),
-        Type::String => to_string(v).map(Value::String).ok_or_else(mismatch),
-        Type::Number => to_number(v).map(Value::Number).ok_or_else(|| match v {
-            Value::String(s) => format!(
-                "cannot convert {:?} to number; the string must hold a decimal number",
-                truncate(s)
-            ),
-            _ => mismatch(),
-        }),
-        Type::Bool => v.as_bool().map(Value::Bool).ok_or_else(|| match v {
-            Value::String(s) => format!(
-                "cannot convert {:?} to bool; only \"true\" or \"false\" is allowed",
-                truncate(s)
-            ),
-            _ => mismatch(),
-        }),
-        Type::List(elem) | Type::Set(elem) => {
-            let Value::List(items) = v else {
-                return Err(mismatch());
-            };
-            let converted = items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| convert_value(item, elem).map_err(|e| format!("element {i}: {e}")))
-                .collect::<Result<Vec<_>, _>>()?;
-            let converted = unify(converted)
-                .map_err(|e| format!("all elements must have the same type: {e}"))?;
-            if matches!(ty, Type::Set(_)) {
-                make_set(converted).map(Value::List)
-            } else {
-                Ok(Value::List(converted))
-            }
-        }
-        Type::Map(elem) => {
-            let Value::Object(map) = v else {
-                return Err(mismatch());
-            };
-            let mut out = BTreeMap::new();
-            for (key, item) in map {
-                out.insert(
-                    key.clone(),
-                    convert_value(item, elem).map_err(|e| format!("key {key:?}: {e}"))?,
-                );
-            }
-            let keys: Vec<String> = out.keys().cloned().collect();
-            let values = unify(out.into_values().collect())
-                .map_err(|e| format!("all map elements must have the same type: {e}"))?;
-            Ok(Value::Object(keys.into_iter().zip(values).collect()))
-        }
-        Type::Tuple(elems) => {
-            let Value::List(items) = v else {
-                return Err(mismatch());
-            };
-            if items.len() != elems.len() {
-                return Err(format!(
-                    "a tuple of {} elements is required, got {}",
-                    elems.len(),
-                    items.len()
-                ));
-            }
-            items
-                .iter()
-                .zip(elems)
-                .enumerate()
-                .map(|(i, (item, t))| {
-                    convert_value(item, t).map_err(|e| format!("element {i}: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::List)
-        }
-        Type::Object(attrs) => {
-            let Value::Object(map) = v else {
-                return Err(mismatch());
-            };
-            let mut out = BTreeMap::new();
-            for (name, t, optional) in attrs {
-                match map.get(name) {
-                    Some(item) => {
-                        out.insert(
-                            name.clone(),
-                            convert_value(item, t)
-                                .map_err(|e| format!("attribute {name:?}: {e}"))?,
-                        );
-                    }
-                    None if *optional => {
-                        out.insert(name.clone(), Value::Null);
-                    }
-                    None => return Err(format!("attribute {name:?} is required")),
-                }
-            }
-            Ok(Value::Object(out))
-        }
-    }
-}
-
-/// Parses an HCL type expression.
-pub(crate) fn parse_type(text: &str) -> Result<Type, String> {
-    let mut p = TypeParser {
-        chars: text.chars().collect(),
-        pos: 0,
-        depth: 0,
-    };
-    let ty = p.ty(false)?.0;
-    p.skip_space();
-    if p.pos != p.chars.len() {
-        return Err(format!(
-            "unexpected {:?} in type expression {:?}",
-            p.chars[p.pos],
-            truncate(text)
-        ));
-    }
-    Ok(ty)
-}
-
-struct TypeParser {
-    chars: Vec<char>,
-    pos: usize,
-    depth: usize,
-}
-
-impl TypeParser {
-    fn skip_space(&mut self) {
-        while self.chars.get(self.pos).is_some_and(|c| c.is_whitespace()) {
-            self.pos += 1;
-        }
-    }
-
-    fn ident(&mut self) -> String {
-        self.skip_space();
-        let start = self.pos;
-        while self
-            .chars
-            .get(self.pos)
-            .is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-        {
-            self.pos += 1;
-        }
-        self.chars[start..self.pos].iter().collect()
-    }
-
-    fn expect(&mut self, want: char) -> Result<(), String> {
-        self.skip_space();
-        match self.chars.get(self.pos) {
-            Some(&c) if c == want => {
-                self.pos += 1;
-                Ok(())
-            }
-            Some(c) => Err(format!("expected {want:?} in type expression, found {c:?}")),
-            None => Err(format!(
-                "expected {want:?} in type expression, found the end"
-            )),
-        }
-    }
-
-    fn peek(&mut self, want: char) -> bool {
-        self.skip_space();
-        self.chars.get(self.pos) == Some(&want)
-    }
-
-    /// Parses a type; `optional(...)` is accepted only where `allow_optional`.
-    fn ty(&mut self, allow_optional: bool) -> Result<(Type, bool), String> {
-        self.depth += 1;
-        if self.depth > 64 {
-            return Err("the type expression is nested too deeply".to_owned());
-        }
-        let name = self.ident();
-        let result = match name.as_str() {
-            "any" => Type::Any,
-            "string" => Type::String,
-            "number" => Type::Number,
-            "bool" => Type::Bool,
-            "list" | "set" | "map" => {
-                self.expect('(')?;
-                let inner = Box::new(self.ty(false)?.0);
-                self.expect(')')?;
-                match name.as_str() {
-                    "list" => Type::List(inner),
-                    "set" => Type::Set(inner),
-                    _ => Type::Map(inner),
-                }
-            }
-            "optional" if allow_optional => {
-                self.expect('(')?;
-                let inner = self.ty(false)?.0;
-                if self.peek(',') {
-                    return Err("optional attribute defaults are not supported".to_owned());
-                }
-                self.expect(')')?;
-                self.depth -= 1;
-                return Ok((inner, true));
-            }
-            "tuple" => {
-                self.expect('(')?;
-                self.expect('[')?;
-                let mut elems = Vec::new();
-                while !self.peek(']') {
-                    elems.push(self.ty(false)?.0);
-                    if !self.peek(']') {
-                        self.expect(',')?;
-                    }
-                }
-                self.expect(']')?;
-                self.expect(')')?;
-                Type::Tuple(elems)
-            }
-            "object" => {
-                self.expect('(')?;
-                self.expect('{')?;
-                let mut attrs = Vec::new();
-                while !self.peek('}') {
-                    let attr = self.ident();
-                    if attr.is_empty() {
-                        return Err("expected an attribute name in object type".to_owned());
-                    }
-                    self.expect('=')?;
-                    let (t, optional) = self.ty(true)?;
-                    attrs.push((attr, t, optional));
-                    if self.peek(',') {
-                        self.expect(',')?;
-                    }
-                }
-                self.expect('}')?;
-                self.expect(')')?;
-                Type::Object(attrs)
-            }
-            "" => return Err("expected a type name".to_owned()),
-            other => return Err(format!("unknown type {other:?}")),
-        };
-        self.depth -= 1;
-        Ok((result, false))
-    }
 }
 
 #[cfg(test)]
@@ -435,12 +163,12 @@ mod tests {
             vec![n(1), s("list(strin)")],
             "unknown type \"strin\"",
         );
-        fails("convert", vec![n(1), s("list(string")], "expected ')'");
+        fails("convert", vec![n(1), s("list(string")], "invalid type");
         fails(
             "convert",
             vec![strs(&["x"]), s("list(number)")],
             "element 0",
         );
-        assert!(parse_type(&"list(".repeat(100)).is_err());
+        assert!(Type::parse(&"list(".repeat(100)).is_err());
     }
 }

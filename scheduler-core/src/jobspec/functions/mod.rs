@@ -16,7 +16,7 @@
 //! the source text of the type argument.
 
 mod collections;
-mod conversion;
+pub(crate) mod conversion;
 mod crypto;
 mod datetime;
 mod encoding;
@@ -25,7 +25,7 @@ mod format;
 mod lists;
 mod network;
 mod numeric;
-mod sets;
+pub(crate) mod sets;
 mod strings;
 mod yaml;
 
