@@ -12,7 +12,13 @@ use std::process::ExitCode;
 /// Nomad's `nomad` CLI, so `-var`, `-var-file` and friends work with one dash
 /// or two.
 #[derive(Debug, Parser)]
-#[command(name = "sched", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "sched",
+    version,
+    propagate_version = true,
+    about = "Command-line interface of the sched cluster scheduler (Nomad-compatible job files)",
+    after_help = "Examples:\n  sched job validate examples/jobs/*.nomad.hcl\n  sched job validate -var version=v2.0.0 myapp.nomad.hcl\n  sched job inspect redis.nomad.hcl > redis.json\n\nFlags take one dash or two: -var and --var are the same."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
