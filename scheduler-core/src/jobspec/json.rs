@@ -15,7 +15,14 @@ pub fn parse_json(source: &str, file_name: &str) -> Result<ParsedJob, Diagnostic
         path,
         message,
     };
-    let value: serde_json::Value = serde_json::from_str(source).map_err(|e| {
+    // One cheap pass decides the shape (and reports syntax errors) without
+    // building a value tree; the typed pass then reports field paths.
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        #[serde(rename = "Job")]
+        job: Option<serde::de::IgnoredAny>,
+    }
+    let shape: Shape = serde_json::from_str(source).map_err(|e| {
         Diagnostics(vec![error(
             e.line(),
             e.column(),
@@ -23,7 +30,7 @@ pub fn parse_json(source: &str, file_name: &str) -> Result<ParsedJob, Diagnostic
             format!("invalid JSON: {e}"),
         )])
     })?;
-    let wrapped = value.as_object().is_some_and(|o| o.contains_key("Job"));
+    let wrapped = shape.job.is_some();
     let result: Result<Job, _> = if wrapped {
         let deserializer = &mut serde_json::Deserializer::from_str(source);
         serde_path_to_error::deserialize::<_, JobWrapper>(deserializer).map(|w| w.job)

@@ -132,37 +132,72 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
     if rest.is_empty() {
         return None;
     }
-    let mut total: f64 = 0.0;
+    // Exact integer arithmetic in u128, as Go's parser is exact: a float
+    // accumulator would lose nanoseconds past 2^53 ns (about 104 days).
+    let mut total: u128 = 0;
     while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        let whole_len = rest
+            .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+        let whole = &rest[..whole_len];
+        rest = &rest[whole_len..];
+        let fraction = match rest.strip_prefix('.') {
+            Some(after) => {
+                let len = after
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(after.len());
+                rest = &after[len..];
+                &after[..len]
+            }
+            None => "",
+        };
+        if whole.is_empty() && fraction.is_empty() {
             return None;
         }
-        let value: f64 = number.parse().ok()?;
-        rest = &rest[number_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let nanos_per_unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
+        let nanos_per_unit: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return None,
         };
         rest = &rest[unit_len..];
-        total += value * nanos_per_unit;
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().ok()?
+        };
+        let mut value = whole.checked_mul(nanos_per_unit)?;
+        // Fraction digits beyond nanosecond precision are truncated, as in Go.
+        let mut scale = nanos_per_unit;
+        for digit in fraction.bytes() {
+            scale /= 10;
+            if scale == 0 {
+                break;
+            }
+            value = value.checked_add(u128::from(digit - b'0') * scale)?;
+        }
+        total = total.checked_add(value)?;
     }
-    if total > i64::MAX as f64 {
+    let limit = if negative {
+        i64::MAX as u128 + 1
+    } else {
+        i64::MAX as u128
+    };
+    if total > limit {
         return None;
     }
-    let nanos = total.round() as i64;
-    Some(Duration(if negative { -nanos } else { nanos }))
+    let nanos = if negative {
+        (total as i128).wrapping_neg() as i64
+    } else {
+        total as i64
+    };
+    Some(Duration(nanos))
 }
 
 impl fmt::Display for Duration {
@@ -258,7 +293,18 @@ mod tests {
         assert_eq!(Duration::parse("300ms"), Ok(Duration::from_millis(300)));
         assert_eq!(Duration::parse("-2m"), Ok(Duration::from_secs(-120)));
         assert_eq!(Duration::parse("0"), Ok(Duration::ZERO));
-        for bad in ["", "10", "s", "1x", "1..2s", "h1", "-"] {
+        // Exact past 2^53 ns, and the full i64 range, as Go's parser.
+        assert_eq!(
+            Duration::parse("2501h59m59.254740993s").unwrap().as_nanos(),
+            2501 * 3_600_000_000_000 + 59 * 60_000_000_000 + 59_254_740_993
+        );
+        assert_eq!(
+            Duration::parse("-2562047h47m16.854775808s"),
+            Ok(Duration(i64::MIN))
+        );
+        assert!(Duration::parse("2562047h47m16.854775808s").is_err());
+        assert_eq!(Duration::parse(".5s"), Ok(Duration::from_millis(500)));
+        for bad in ["", "10", "s", "1x", "1..2s", "h1", "-", ".s", "1.2.3s"] {
             assert!(Duration::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

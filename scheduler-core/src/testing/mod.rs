@@ -31,7 +31,7 @@
 //! Every generated job is canonical ([`Job::canonicalize`] leaves it
 //! unchanged) and passes [`validate_job`] without errors, for all four job
 //! types, so it can be fed to anything that takes a job: the HCL printer,
-//! the JSON API, the scheduler. [`arbitrary::make_consistent`] is public too,
+//! the JSON API, the scheduler. [`make_consistent`] is public too,
 //! for strategies of your own that draw parts independently and need them
 //! tied together.
 //!
@@ -39,5 +39,7 @@
 //! [`validate_job`]: crate::model::validate::validate_job
 
 pub mod arbitrary;
+mod consistent;
 
 pub use arbitrary::arb_job;
+pub use consistent::make_consistent;

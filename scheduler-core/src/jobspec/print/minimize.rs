@@ -25,26 +25,37 @@ fn trim<T: Clone + PartialEq>(
     for clear in clears {
         let mut trial = current.clone();
         clear(&mut trial);
-        let mut canonical = trial.clone();
-        canon(&mut canonical);
-        if canonical == *target {
-            *current = trial;
+        canon(&mut trial);
+        if trial == *target {
+            clear(current);
         }
     }
 }
 
 /// The smallest job (in the sense above) that canonicalises to `job`.
 pub fn minimize(job: &Job) -> Job {
-    let mut header = job.clone();
-    trim(&mut header, job, Job::canonicalize, job_clears(job));
-    let groups = std::mem::take(&mut header.task_groups);
+    // Job-level fields are tried on the job without its groups, which is
+    // cheap; the groups, complete as they are, do not depend on them, and
+    // one final check with the groups confirms it (else nothing is dropped).
+    let mut target = job.clone();
+    target.task_groups.clear();
+    let mut header = target.clone();
+    trim(&mut header, &target, Job::canonicalize, job_clears(job));
+    let mut check = header.clone();
+    check.task_groups.clone_from(&job.task_groups);
+    check.canonicalize();
+    if check != *job {
+        header = target;
+    }
 
+    // Group fields are tried on the group without its tasks, in a job that
+    // is the trimmed header; the group's canonical form does not depend on
+    // its tasks.
     let mut out = header.clone();
-    for (original, group) in job.task_groups.iter().zip(groups) {
-        let mut target = original.clone();
-        target.tasks.clear();
-        let mut trimmed = group;
+    for original in &job.task_groups {
+        let mut trimmed = original.clone();
         let tasks = std::mem::take(&mut trimmed.tasks);
+        let target = trimmed.clone();
         let canon = |g: &mut TaskGroup| {
             let mut mini = header.clone();
             mini.task_groups = vec![std::mem::take(g)];
@@ -53,16 +64,25 @@ pub fn minimize(job: &Job) -> Job {
         };
         trim(&mut trimmed, &target, canon, group_clears(original));
 
+        // Task fields are tried with the group's canonical restart policy,
+        // which the trimmed group still canonicalises to. Free-form maps are
+        // never defaulted: they are set aside during the trials.
         for (original_task, task) in original.tasks.iter().zip(tasks) {
             let mut trimmed_task = task;
+            let config = std::mem::take(&mut trimmed_task.config);
+            let env = std::mem::take(&mut trimmed_task.env);
+            let meta = std::mem::take(&mut trimmed_task.meta);
+            let mut target = original_task.clone();
+            (target.config, target.env, target.meta) = Default::default();
             let canon =
                 |t: &mut Task| t.canonicalize(&job.name, &original.name, &original.restart_policy);
             trim(
                 &mut trimmed_task,
-                original_task,
+                &target,
                 canon,
                 task_clears(original_task),
             );
+            (trimmed_task.config, trimmed_task.env, trimmed_task.meta) = (config, env, meta);
             trimmed.tasks.push(trimmed_task);
         }
         out.task_groups.push(trimmed);
@@ -70,7 +90,8 @@ pub fn minimize(job: &Job) -> Job {
     out
 }
 
-/// Adds a clearing to `v` (taking `v` first lets the closure's argument type be inferred).
+/// Adds a clearing to `v` (taking `v` first lets the closure's argument
+/// type be inferred).
 fn add<T>(v: &mut Vec<Clear<T>>, f: impl Fn(&mut T) + 'static) {
     v.push(Box::new(f));
 }

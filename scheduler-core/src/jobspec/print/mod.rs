@@ -2,8 +2,9 @@
 //!
 //! [`job_to_hcl`] writes every field the decoder reads, under the decoder's
 //! names, so that parsing the output gives back the same canonical job.
-//! Values that canonicalisation fills in by itself are left out (see
-//! [`minimize`]), which makes the output read like a hand-written file:
+//! Values that canonicalisation fills in by itself are left out (each
+//! omission is checked by canonicalising), so the output reads like a
+//! hand-written file:
 //!
 //! ```
 //! use scheduler_core::jobspec::{parse, print::job_to_hcl, ParseOptions};

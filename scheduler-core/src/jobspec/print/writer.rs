@@ -5,8 +5,10 @@
 //! Strings are written so that the parser reads back exactly the same text:
 //! quotes, backslashes and control characters are escaped, and `${` / `%{`
 //! become `$${` / `%%{` so they are never taken for interpolations or
-//! directives. Multi-line strings that end in a newline are written as
-//! heredocs, like a hand-written template.
+//! directives. The one exception is a plain runtime reference such as
+//! `${attr.kernel.name}` or `${NOMAD_PORT_http}`, which the parser keeps as
+//! written, so it is printed as people write it. Multi-line strings that end
+//! in a newline are written as heredocs, like a hand-written template.
 
 use crate::model::Duration;
 use serde_json::Value as Json;
