@@ -42,6 +42,7 @@ pub mod eval;
 pub mod files;
 pub mod functions;
 pub mod json;
+mod operators;
 pub mod print;
 pub mod types;
 pub mod value;

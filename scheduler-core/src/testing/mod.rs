@@ -39,6 +39,7 @@
 //! [`validate_job`]: crate::model::validate::validate_job
 
 pub mod arbitrary;
+mod arbitrary_parts;
 mod consistent;
 
 pub use arbitrary::arb_job;
