@@ -429,3 +429,17 @@ fn convert_takes_a_type_expression() {
     ));
     assert_eq!(job.task_groups[0].tasks[0].meta["n"], "[\"1\",\"2\"]");
 }
+
+#[test]
+fn sizes_accept_units() {
+    let job = job(&minimal(
+        "      resources {\n        memory     = \"1GiB\"\n        memory_max = \"1.5GB\"\n      }",
+    ));
+    let resources = &job.task_groups[0].tasks[0].resources;
+    assert_eq!(resources.memory_mb().0, 1024);
+    assert_eq!(resources.memory_max_mb.0, 1536);
+    check_errors(
+        &minimal("      resources {\n        memory = \"lots\"\n      }"),
+        &["6:18: argument \"memory\" must be a size in MiB"],
+    );
+}

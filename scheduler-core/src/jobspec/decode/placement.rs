@@ -145,10 +145,10 @@ pub fn resources(block: &BlockReader<'_>) -> Resources {
     let mut resources = Resources {
         cpu: block.int("cpu", "CPU").map(MHz),
         cores: block.int("cores", "Cores").unwrap_or(0),
-        memory_mb: block.int("memory", "MemoryMB").map(MiB),
-        memory_max_mb: MiB(block.int("memory_max", "MemoryMaxMB").unwrap_or(0)),
-        disk_mb: MiB(block.int("disk", "DiskMB").unwrap_or(0)),
-        secrets_mb: MiB(block.int("secrets", "SecretsMB").unwrap_or(0)),
+        memory_mb: block.size_mib("memory", "MemoryMB").map(MiB),
+        memory_max_mb: MiB(block.size_mib("memory_max", "MemoryMaxMB").unwrap_or(0)),
+        disk_mb: MiB(block.size_mib("disk", "DiskMB").unwrap_or(0)),
+        secrets_mb: MiB(block.size_mib("secrets", "SecretsMB").unwrap_or(0)),
         networks: networks(block),
         devices: devices(block),
         ..Resources::default()

@@ -84,7 +84,7 @@ pub fn ephemeral_disk(block: &BlockReader<'_>) -> EphemeralDisk {
     let disk = EphemeralDisk {
         sticky: block.bool("sticky", "Sticky"),
         migrate: block.bool("migrate", "Migrate"),
-        size_mb: block.int("size", "SizeMB").map(MiB),
+        size_mb: block.size_mib("size", "SizeMB").map(MiB),
     };
     block.finish(&[]);
     disk

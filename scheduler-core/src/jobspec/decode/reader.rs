@@ -193,6 +193,21 @@ impl<'a> BlockReader<'a> {
         self.typed(name, json, "a number", Value::as_f64)
     }
 
+    /// A size in MiB: a whole number of MiB, or a string with a unit
+    /// (`"512MB"`, `"1.5GiB"`, `"2048 KiB"`). As everywhere in Nomad, MB
+    /// means MiB; the result must be a whole number of MiB.
+    pub fn size_mib(&self, name: &'static str, json: &'static str) -> Option<i64> {
+        self.typed(
+            name,
+            json,
+            "a size in MiB, such as 512 or \"1GiB\"",
+            |value| match value {
+                Value::String(text) => parse_size_mib(text),
+                other => other.as_i64(),
+            },
+        )
+    }
+
     /// A bool attribute (`"true"`/`"false"` are accepted).
     pub fn bool(&self, name: &'static str, json: &'static str) -> Option<bool> {
         self.typed(name, json, "true or false", Value::as_bool)
@@ -487,5 +502,41 @@ pub fn describe(value: &Value) -> String {
         Value::Object(_) => "an object".to_owned(),
         Value::Null => "null".to_owned(),
         Value::Unknown(expr) => format!("the runtime value ${{{expr}}}"),
+    }
+}
+
+/// Parses `"512"`, `"512MB"`, `"1.5 GiB"`, `"2048KiB"` to whole MiB.
+pub fn parse_size_mib(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let per_mib = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "m" | "mb" | "mib" => 1.0,
+        "k" | "kb" | "kib" => 1.0 / 1024.0,
+        "g" | "gb" | "gib" => 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let mib = number * per_mib;
+    (mib.is_finite() && mib.fract() == 0.0 && mib.abs() < i64::MAX as f64).then_some(mib as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size_mib;
+
+    #[test]
+    fn sizes_read_as_whole_mib() {
+        assert_eq!(parse_size_mib("512"), Some(512));
+        assert_eq!(parse_size_mib("512MB"), Some(512));
+        assert_eq!(parse_size_mib("1.5 GiB"), Some(1536));
+        assert_eq!(parse_size_mib("2048KiB"), Some(2));
+        assert_eq!(parse_size_mib("1gb"), Some(1024));
+        for bad in ["", "MB", "1.5MB", "1000KB", "12 parsecs", "1e9", "-"] {
+            assert_eq!(parse_size_mib(bad), None, "{bad:?}");
+        }
     }
 }

@@ -53,7 +53,7 @@ pub fn task(block: &BlockReader<'_>, name: String) -> Task {
     if let Some(reader) = block.block("logs", "LogConfig") {
         task.log_config = LogConfig {
             max_files: reader.int("max_files", "MaxFiles"),
-            max_file_size_mb: reader.int("max_file_size", "MaxFileSizeMB"),
+            max_file_size_mb: reader.size_mib("max_file_size", "MaxFileSizeMB"),
             enabled: reader.bool("enabled", "Enabled"),
             disabled: reader.bool("disabled", "Disabled").unwrap_or(false),
         };
