@@ -61,7 +61,9 @@
 //! assert!(err.errors().all(|d| d.position.line >= 1));
 //! ```
 
+pub mod feasibility;
 pub mod jobspec;
 pub mod model;
+pub mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

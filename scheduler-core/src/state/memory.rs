@@ -1,0 +1,406 @@
+//! [`MemoryState`]: the in-memory store, and [`MemorySnapshot`], its
+//! read-only, isolated view.
+//!
+//! See [`MemoryState`] for the cost model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::{StateError, StateSnapshot, job_spec_changed};
+use crate::model::{
+    AllocClientStatus, AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job,
+    JobId, Node, NodeId,
+};
+
+/// A job's key: namespace (as stored on the object) and id.
+type JobKey = (String, JobId);
+
+/// An id index: for each key, the set of ids, shared copy-on-write.
+type IdIndex<K, Id> = Arc<BTreeMap<K, Arc<BTreeSet<Id>>>>;
+
+/// A read-only, isolated view of a [`MemoryState`] at one index.
+///
+/// Cloning is O(1). Holding it costs nothing until the store is written to;
+/// see [`MemoryState`] for the copy-on-write cost.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySnapshot {
+    index: u64,
+    nodes: Arc<BTreeMap<NodeId, Arc<Node>>>,
+    nodes_by_class: IdIndex<String, NodeId>,
+    jobs: Arc<BTreeMap<JobKey, Arc<Job>>>,
+    allocs: Arc<BTreeMap<AllocId, Arc<Allocation>>>,
+    allocs_by_node: IdIndex<NodeId, AllocId>,
+    allocs_by_job: IdIndex<JobKey, AllocId>,
+    evals: Arc<BTreeMap<EvalId, Arc<Evaluation>>>,
+    deployments: Arc<BTreeMap<DeploymentId, Arc<Deployment>>>,
+    /// Per job, `(CreateIndex, id)` of its deployments: the last is the latest.
+    deployments_by_job: IdIndex<JobKey, (u64, DeploymentId)>,
+}
+
+/// What [`MemoryState::upsert_job`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobChange {
+    /// The job did not exist; it was stored with its indexes set.
+    Created,
+    /// The specification changed: a new `Version` and `JobModifyIndex`.
+    Updated,
+    /// Only server-managed fields (status, stability) could differ: the
+    /// version and `JobModifyIndex` are kept, `ModifyIndex` moves.
+    Unchanged,
+}
+
+/// The in-memory, mutable cluster state: the simulator's and tests' store.
+///
+/// Every write takes the index it happens at (the raft-style log index; no
+/// clock is read) and fails with [`StateError::IndexRegressed`] if that
+/// index is below the store's; several writes may share an index. Reads go
+/// through [`MemoryState::snapshot`] (owned, isolated) or
+/// [`MemoryState::view`] (borrowed).
+///
+/// # Cost model
+/// Every table is an `Arc<BTreeMap<_, Arc<T>>>`, and every secondary index
+/// an `Arc<BTreeMap<_, Arc<BTreeSet<Id>>>>`. The store *is* its latest
+/// snapshot plus write methods:
+/// - [`MemoryState::snapshot`] clones ten `Arc`s: O(1), whatever the size.
+/// - A write goes through [`Arc::make_mut`]. While no snapshot shares a
+///   table, that is an in-place O(log n) update. The first write to a table
+///   after a snapshot was taken copies that table's map once (O(n) pointer
+///   and id clones, never the objects themselves, which stay shared behind
+///   their own `Arc`), and for an index also copies the one inner set it
+///   touches. Later writes are O(log n) again until the next snapshot.
+///
+/// So the typical loop (a batch of writes, then a snapshot for the
+/// scheduler) pays at most one map copy per touched table per snapshot. A
+/// persistent map (HAMT or B-tree with structural sharing) would make that
+/// O(log n) too; it is not worth a dependency at today's sizes.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryState {
+    current: MemorySnapshot,
+}
+
+impl MemoryState {
+    /// An empty store at index 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The index of the last write.
+    pub fn index(&self) -> u64 {
+        self.current.index
+    }
+
+    /// An owned, isolated snapshot of the current state; O(1).
+    pub fn snapshot(&self) -> MemorySnapshot {
+        self.current.clone()
+    }
+
+    /// The current state, borrowed: no copy at all, for reads between writes.
+    pub fn view(&self) -> &MemorySnapshot {
+        &self.current
+    }
+
+    /// Moves the store's index to `index`, refusing to go backwards.
+    fn advance(&mut self, index: u64) -> Result<(), StateError> {
+        if index < self.current.index {
+            return Err(StateError::IndexRegressed {
+                current: self.current.index,
+                given: index,
+            });
+        }
+        self.current.index = index;
+        Ok(())
+    }
+
+    /// Registers or updates a node. `CreateIndex` is kept from the stored
+    /// node (or set to `index`), `ModifyIndex` is set to `index`; the node's
+    /// `ComputedClass` is taken as given (and the class index follows it).
+    pub fn upsert_node(&mut self, index: u64, mut node: Node) -> Result<(), StateError> {
+        self.advance(index)?;
+        let state = &mut self.current;
+        let previous = state.nodes.get(&node.id).cloned();
+        node.create_index = previous.as_ref().map_or(index, |old| old.create_index);
+        node.modify_index = index;
+        if let Some(old) = &previous {
+            index_remove(&mut state.nodes_by_class, &old.computed_class, &old.id);
+        }
+        index_insert(
+            &mut state.nodes_by_class,
+            node.computed_class.clone(),
+            node.id.clone(),
+        );
+        Arc::make_mut(&mut state.nodes).insert(node.id.clone(), Arc::new(node));
+        Ok(())
+    }
+
+    /// Removes a node; whether it existed. Its allocations stay (they are
+    /// the scheduler's to mark lost), still listed by `allocs_by_node`.
+    pub fn delete_node(&mut self, index: u64, id: &NodeId) -> Result<bool, StateError> {
+        self.advance(index)?;
+        let state = &mut self.current;
+        if !state.nodes.contains_key(id) {
+            return Ok(false);
+        }
+        if let Some(old) = Arc::make_mut(&mut state.nodes).remove(id) {
+            index_remove(&mut state.nodes_by_class, &old.computed_class, id);
+        }
+        Ok(true)
+    }
+
+    /// Registers or updates a job, keeping Nomad's bookkeeping:
+    /// - new job: `CreateIndex`, `ModifyIndex` and `JobModifyIndex` are
+    ///   `index`, `Version` is kept as submitted (normally 0);
+    /// - specification changed ([`job_spec_changed`]): `CreateIndex` kept,
+    ///   `ModifyIndex` and `JobModifyIndex` set to `index`, `Version` becomes
+    ///   the stored version plus one (or the submitted one, if higher);
+    /// - nothing but server-managed fields changed: `Version`,
+    ///   `JobModifyIndex` and `CreateIndex` kept, `ModifyIndex` set to `index`.
+    ///
+    /// Only the current version is kept (no version history yet).
+    pub fn upsert_job(&mut self, index: u64, mut job: Job) -> Result<JobChange, StateError> {
+        self.advance(index)?;
+        let key = (job.namespace.clone(), job.id.clone());
+        let jobs = Arc::make_mut(&mut self.current.jobs);
+        let change = match jobs.get(&key) {
+            None => {
+                job.create_index = index;
+                job.job_modify_index = index;
+                JobChange::Created
+            }
+            Some(old) if job_spec_changed(old, &job) => {
+                job.create_index = old.create_index;
+                job.job_modify_index = index;
+                job.version = job.version.max(old.version + 1);
+                JobChange::Updated
+            }
+            Some(old) => {
+                job.create_index = old.create_index;
+                job.job_modify_index = old.job_modify_index;
+                job.version = old.version;
+                JobChange::Unchanged
+            }
+        };
+        job.modify_index = index;
+        jobs.insert(key, Arc::new(job));
+        Ok(change)
+    }
+
+    /// Removes (purges) a job; whether it existed. Its allocations and
+    /// deployments stay until garbage collection.
+    pub fn delete_job(
+        &mut self,
+        index: u64,
+        namespace: &str,
+        id: &JobId,
+    ) -> Result<bool, StateError> {
+        self.advance(index)?;
+        let key = (namespace.to_owned(), id.clone());
+        if !self.current.jobs.contains_key(&key) {
+            return Ok(false);
+        }
+        Arc::make_mut(&mut self.current.jobs).remove(&key);
+        Ok(true)
+    }
+
+    /// Stores allocations from the servers (a plan's placements and
+    /// updates), in order, as Nomad's `UpsertAllocs` does:
+    /// - new: `CreateIndex`, `ModifyIndex` and `AllocModifyIndex` are `index`;
+    /// - existing: `CreateIndex` kept, the other two set to `index`; the
+    ///   client-owned `TaskStates` are kept, and so are `ClientStatus` and
+    ///   `ClientDescription` unless the write marks it `lost` or `unknown`;
+    /// - an allocation without its `Job` gets the stored allocation's job,
+    ///   or else the job currently stored under its namespace and id.
+    ///
+    /// Moving an allocation to another node or job updates the indexes.
+    pub fn upsert_allocs(&mut self, index: u64, allocs: Vec<Allocation>) -> Result<(), StateError> {
+        self.advance(index)?;
+        for alloc in allocs {
+            self.upsert_alloc(index, alloc);
+        }
+        Ok(())
+    }
+
+    fn upsert_alloc(&mut self, index: u64, mut alloc: Allocation) {
+        let state = &mut self.current;
+        let previous = state.allocs.get(&alloc.id).cloned();
+        alloc.modify_index = index;
+        alloc.alloc_modify_index = index;
+        match &previous {
+            None => alloc.create_index = index,
+            Some(old) => {
+                alloc.create_index = old.create_index;
+                alloc.task_states.clone_from(&old.task_states);
+                if !matches!(
+                    alloc.client_status,
+                    AllocClientStatus::Lost | AllocClientStatus::Unknown
+                ) {
+                    alloc.client_status = old.client_status;
+                    alloc.client_description.clone_from(&old.client_description);
+                }
+                if alloc.job.is_none() {
+                    alloc.job.clone_from(&old.job);
+                }
+            }
+        }
+        if alloc.job.is_none() {
+            let key = (alloc.namespace.0.clone(), alloc.job_id.clone());
+            alloc.job = state.jobs.get(&key).map(|job| Box::new(Job::clone(job)));
+        }
+        if let Some(old) = &previous {
+            index_remove(&mut state.allocs_by_node, &old.node_id, &old.id);
+            let old_key = (old.namespace.0.clone(), old.job_id.clone());
+            index_remove(&mut state.allocs_by_job, &old_key, &old.id);
+        }
+        index_insert(
+            &mut state.allocs_by_node,
+            alloc.node_id.clone(),
+            alloc.id.clone(),
+        );
+        index_insert(
+            &mut state.allocs_by_job,
+            (alloc.namespace.0.clone(), alloc.job_id.clone()),
+            alloc.id.clone(),
+        );
+        Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), Arc::new(alloc));
+    }
+
+    /// Stores an evaluation: `CreateIndex` kept (or set to `index`),
+    /// `ModifyIndex` set to `index`.
+    pub fn upsert_eval(&mut self, index: u64, mut eval: Evaluation) -> Result<(), StateError> {
+        self.advance(index)?;
+        let evals = Arc::make_mut(&mut self.current.evals);
+        eval.create_index = evals.get(&eval.id).map_or(index, |old| old.create_index);
+        eval.modify_index = index;
+        evals.insert(eval.id.clone(), Arc::new(eval));
+        Ok(())
+    }
+
+    /// Stores a deployment: `CreateIndex` kept (or set to `index`),
+    /// `ModifyIndex` set to `index`; the latest-deployment index follows.
+    pub fn upsert_deployment(
+        &mut self,
+        index: u64,
+        mut deployment: Deployment,
+    ) -> Result<(), StateError> {
+        self.advance(index)?;
+        let state = &mut self.current;
+        let previous = state.deployments.get(&deployment.id).cloned();
+        deployment.create_index = previous.as_ref().map_or(index, |old| old.create_index);
+        deployment.modify_index = index;
+        if let Some(old) = &previous {
+            index_remove(
+                &mut state.deployments_by_job,
+                &(old.namespace.0.clone(), old.job_id.clone()),
+                &(old.create_index, old.id.clone()),
+            );
+        }
+        index_insert(
+            &mut state.deployments_by_job,
+            (deployment.namespace.0.clone(), deployment.job_id.clone()),
+            (deployment.create_index, deployment.id.clone()),
+        );
+        Arc::make_mut(&mut state.deployments).insert(deployment.id.clone(), Arc::new(deployment));
+        Ok(())
+    }
+}
+
+/// Adds `id` under `key`, copying only what a live snapshot shares.
+fn index_insert<K: Ord + Clone, Id: Ord + Clone>(index: &mut IdIndex<K, Id>, key: K, id: Id) {
+    let set = Arc::make_mut(index).entry(key).or_default();
+    Arc::make_mut(set).insert(id);
+}
+
+/// Removes `id` from under `key`, dropping the key once its set is empty.
+fn index_remove<K, Q, Id>(index: &mut IdIndex<K, Id>, key: &Q, id: &Id)
+where
+    K: Ord + Clone + std::borrow::Borrow<Q>,
+    Q: Ord + ?Sized,
+    Id: Ord + Clone,
+{
+    if !index.get(key).is_some_and(|set| set.contains(id)) {
+        return;
+    }
+    let map = Arc::make_mut(index);
+    let Some(set) = map.get_mut(key) else {
+        return;
+    };
+    let set = Arc::make_mut(set);
+    set.remove(id);
+    if set.is_empty() {
+        map.remove(key);
+    }
+}
+
+impl MemorySnapshot {
+    fn allocs_in<'a>(
+        &'a self,
+        ids: Option<&'a Arc<BTreeSet<AllocId>>>,
+    ) -> Box<dyn Iterator<Item = &'a Allocation> + 'a> {
+        Box::new(
+            ids.into_iter()
+                .flat_map(|ids| ids.iter())
+                .filter_map(|id| self.allocs.get(id).map(|alloc| &**alloc)),
+        )
+    }
+}
+
+impl StateSnapshot for MemorySnapshot {
+    fn index(&self) -> u64 {
+        self.index
+    }
+
+    fn node(&self, id: &NodeId) -> Option<&Node> {
+        self.nodes.get(id).map(|node| &**node)
+    }
+
+    fn nodes(&self) -> Box<dyn Iterator<Item = &Node> + '_> {
+        Box::new(self.nodes.values().map(|node| &**node))
+    }
+
+    fn nodes_in_class(&self, computed_class: &str) -> Box<dyn Iterator<Item = &Node> + '_> {
+        Box::new(
+            self.nodes_by_class
+                .get(computed_class)
+                .into_iter()
+                .flat_map(|ids| ids.iter())
+                .filter_map(|id| self.node(id)),
+        )
+    }
+
+    fn job(&self, namespace: &str, id: &JobId) -> Option<&Job> {
+        self.jobs
+            .get(&(namespace.to_owned(), id.clone()))
+            .map(|job| &**job)
+    }
+
+    fn alloc(&self, id: &AllocId) -> Option<&Allocation> {
+        self.allocs.get(id).map(|alloc| &**alloc)
+    }
+
+    fn allocs_by_node(&self, node: &NodeId) -> Box<dyn Iterator<Item = &Allocation> + '_> {
+        self.allocs_in(self.allocs_by_node.get(node))
+    }
+
+    fn allocs_by_job(
+        &self,
+        namespace: &str,
+        job: &JobId,
+    ) -> Box<dyn Iterator<Item = &Allocation> + '_> {
+        self.allocs_in(self.allocs_by_job.get(&(namespace.to_owned(), job.clone())))
+    }
+
+    fn evaluation(&self, id: &EvalId) -> Option<&Evaluation> {
+        self.evals.get(id).map(|eval| &**eval)
+    }
+
+    fn deployment(&self, id: &DeploymentId) -> Option<&Deployment> {
+        self.deployments.get(id).map(|deployment| &**deployment)
+    }
+
+    fn latest_deployment(&self, namespace: &str, job: &JobId) -> Option<&Deployment> {
+        let (_, id) = self
+            .deployments_by_job
+            .get(&(namespace.to_owned(), job.clone()))?
+            .last()?;
+        self.deployment(id)
+    }
+}
