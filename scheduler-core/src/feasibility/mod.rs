@@ -5,12 +5,15 @@
 //!   operator semantics, and [`ConstraintMiss`] explaining a failure.
 //! - [`version_match`]: the `version` (go-version) and `semver` (SemVer 2.0)
 //!   matchers behind those operators.
+//! - [`fit`]: the one resource-fit check shared by the scheduler and the
+//!   plan applier.
 //!
 //! `distinct_hosts` and `distinct_property` depend on the other allocations
 //! proposed in a plan, not on the node alone; the node-local check lets them
 //! pass and the placement stage enforces them.
 
 pub mod constraint;
+pub mod fit;
 pub mod version_match;
 
 pub use constraint::{
