@@ -17,6 +17,18 @@ pub enum Severity {
     Warning,
 }
 
+impl Severity {
+    /// `Warning` when `warning` is set, else `Error`: how model-level
+    /// problems (which carry a flag) become diagnostics.
+    pub fn from_warning(warning: bool) -> Severity {
+        if warning {
+            Severity::Warning
+        } else {
+            Severity::Error
+        }
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

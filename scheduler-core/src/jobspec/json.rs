@@ -57,24 +57,12 @@ pub fn parse_json(source: &str, file_name: &str) -> Result<ParsedJob, Diagnostic
     let mut diagnostics = Vec::new();
     for problem in crate::model::validate::validate_job(&job) {
         diagnostics.push(Diagnostic {
-            severity: if problem.warning {
-                Severity::Warning
-            } else {
-                Severity::Error
-            },
+            severity: Severity::from_warning(problem.warning),
             file: file_name.to_owned(),
             position: Position { line: 1, column: 1 },
             path: Some(problem.path.to_json()),
             message: problem.message,
         });
     }
-    let diagnostics = Diagnostics(diagnostics);
-    if diagnostics.has_errors() {
-        Err(diagnostics)
-    } else {
-        Ok(ParsedJob {
-            job,
-            warnings: diagnostics.0,
-        })
-    }
+    ParsedJob::from_diagnostics(job, Diagnostics(diagnostics))
 }

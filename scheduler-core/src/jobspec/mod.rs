@@ -274,11 +274,7 @@ pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diag
     let (mut job, problems, spans) = decode::decode_job(&evaluated);
     let mut decoded_error_paths = Vec::new();
     for problem in problems {
-        let severity = if problem.warning {
-            Severity::Warning
-        } else {
-            Severity::Error
-        };
+        let severity = Severity::from_warning(problem.warning);
         if !problem.warning {
             decoded_error_paths.push(problem.path.clone());
         }
@@ -297,22 +293,24 @@ pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diag
             continue;
         }
         let span = span_for(&problem.path, &spans).unwrap_or_else(|| evaluated.span.clone());
-        let severity = if problem.warning {
-            Severity::Warning
-        } else {
-            Severity::Error
-        };
+        let severity = Severity::from_warning(problem.warning);
         diagnostics.push(located(span, Some(hcl_path), problem.message, severity));
     }
 
-    let diagnostics = finish(diagnostics);
-    if diagnostics.has_errors() {
-        Err(diagnostics)
-    } else {
-        Ok(ParsedJob {
-            job,
-            warnings: diagnostics.0,
-        })
+    ParsedJob::from_diagnostics(job, finish(diagnostics))
+}
+
+impl ParsedJob {
+    /// The job with its warnings, or every diagnostic when any is an error.
+    fn from_diagnostics(job: Job, diagnostics: Diagnostics) -> Result<ParsedJob, Diagnostics> {
+        if diagnostics.has_errors() {
+            Err(diagnostics)
+        } else {
+            Ok(ParsedJob {
+                job,
+                warnings: diagnostics.0,
+            })
+        }
     }
 }
 
