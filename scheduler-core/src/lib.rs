@@ -64,6 +64,9 @@
 pub mod feasibility;
 pub mod jobspec;
 pub mod model;
+pub mod ranking;
+pub mod scheduler;
+pub mod simulate;
 pub mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

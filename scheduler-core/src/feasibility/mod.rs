@@ -13,7 +13,9 @@
 //! pass and the placement stage enforces them.
 
 pub mod constraint;
+pub mod devices;
 pub mod fit;
+pub mod network;
 pub mod version_match;
 
 pub use constraint::{

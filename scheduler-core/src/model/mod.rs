@@ -38,6 +38,7 @@ pub mod allocation;
 pub mod deployment;
 pub mod evaluation;
 pub mod node;
+pub mod node_class;
 pub use allocation::*;
 pub use deployment::*;
 pub use evaluation::*;

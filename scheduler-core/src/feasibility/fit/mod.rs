@@ -54,6 +54,9 @@ pub struct NodeUsage {
     pub ports: BTreeMap<String, BTreeSet<u16>>,
     /// Cores reserved exclusively by allocations.
     pub cores: BTreeSet<u16>,
+    /// Device instances held by allocations, by instance id (unique on a
+    /// node).
+    pub devices: BTreeSet<String>,
 }
 
 impl NodeUsage {
@@ -75,6 +78,9 @@ impl NodeUsage {
             self.cpu += task.cpu.cpu_shares;
             self.cores.extend(task.cpu.reserved_cores.iter().copied());
             self.memory += task.memory.memory_mb;
+            for device in &task.devices {
+                self.devices.extend(device.device_ids.iter().cloned());
+            }
             for network in &task.networks {
                 self.bandwidth += network.mbits();
                 self.add_network_ports(network);

@@ -1,0 +1,1 @@
+//! Ranking: how good a feasible node is for one placement.

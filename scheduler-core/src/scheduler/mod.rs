@@ -1,0 +1,3 @@
+//! The scheduler: `schedule(snapshot, evaluation, env)`.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Cluster files: the nodes of a simulated cluster, in HCL or Nomad API JSON.
