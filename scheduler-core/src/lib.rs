@@ -22,9 +22,82 @@
 //! - [`jobspec`]: HCL job files (HCL2 with variables, locals, functions and
 //!   dynamic blocks) and Nomad API JSON into the model, with every problem
 //!   reported at file, line and column.
+//! - [`state`]: the read-only [`state::StateSnapshot`] the scheduler reads,
+//!   and [`state::MemoryState`], an in-memory store producing snapshots.
+//! - [`scheduler`]: [`scheduler::schedule`], the entry point: feasibility
+//!   ([`feasibility`]), ranking ([`ranking`]), selection, explanations and
+//!   the "why not this node" query ([`scheduler::why_not`]).
+//! - [`plan`]: the plan applier's per-node re-check and applying a plan.
+//! - [`simulate`]: cluster files and an offline simulator (what
+//!   `sched simulate` runs).
 //!
-//! Placement, reconciliation, plans and the pure parts of the control plane
-//! land here next (see `ARCHITECTURE.md`).
+//! Reconciliation of job updates, deployments and preemption land here
+//! next (see `ARCHITECTURE.md`).
+//!
+//! # Example: place a job
+//! ```
+//! use scheduler_core::jobspec::{parse, ParseOptions};
+//! use scheduler_core::model::{EvalId, Evaluation};
+//! use scheduler_core::scheduler::{schedule, SchedulerEnv};
+//! use scheduler_core::simulate::cluster::parse_cluster;
+//! use scheduler_core::state::MemoryState;
+//!
+//! // Three nodes, from the cluster file format `sched simulate` reads.
+//! let cluster = parse_cluster(r#"
+//! node "web" {
+//!   count   = 3
+//!   drivers = ["docker"]
+//!   resources {
+//!     cpu    = 4000
+//!     memory = 8192
+//!     disk   = 100000
+//!   }
+//! }
+//! "#, "cluster.hcl").expect("a valid cluster");
+//!
+//! let job = parse(r#"
+//! job "cache" {
+//!   group "redis" {
+//!     count = 2
+//!     network {
+//!       port "db" {}
+//!     }
+//!     task "redis" {
+//!       driver = "docker"
+//!       config { image = "redis:7" }
+//!       resources { memory = 512 }
+//!     }
+//!   }
+//! }
+//! "#, &ParseOptions::new("cache.nomad.hcl")).expect("a valid job").job;
+//!
+//! let mut state = MemoryState::new();
+//! for node in cluster.nodes {
+//!     state.upsert_node(1, node).unwrap();
+//! }
+//! state.upsert_job(2, job.clone()).unwrap();
+//!
+//! let eval = Evaluation {
+//!     id: EvalId::new("4f1e6d2a-0000-4000-8000-000000000001"),
+//!     job_id: job.id.clone(),
+//!     namespace: job.namespace.as_str().into(),
+//!     eval_type: "service".into(),
+//!     ..Evaluation::default()
+//! };
+//! // Time and the seed are inputs: the same inputs give the same plan.
+//! let env = SchedulerEnv { now: 1_764_000_000_000_000_000, seed: 42 };
+//! let result = schedule(&state.snapshot(), &eval, &env);
+//!
+//! assert!(result.failures.is_empty());
+//! let mut names: Vec<&str> = result.plan.placements().map(|a| a.name.as_str()).collect();
+//! names.sort();
+//! assert_eq!(names, ["cache.redis[0]", "cache.redis[1]"]);
+//! for alloc in result.plan.placements() {
+//!     let port = &alloc.allocated_resources.shared.ports[0];
+//!     assert!((20000..=32000).contains(&port.value)); // a dynamic port, from the seed
+//! }
+//! assert_eq!(result, schedule(&state.snapshot(), &eval, &env));
+//! ```
 //!
 //! # Example: read a job file
 //! ```
@@ -64,6 +137,7 @@
 pub mod feasibility;
 pub mod jobspec;
 pub mod model;
+pub mod plan;
 pub mod ranking;
 pub mod scheduler;
 pub mod simulate;

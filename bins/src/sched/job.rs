@@ -108,14 +108,14 @@ fn inspect(variables: &VariableArgs, file: &Path) -> ExitCode {
     }
 }
 
-fn print_diagnostics(diagnostics: &Diagnostics) {
+pub fn print_diagnostics(diagnostics: &Diagnostics) {
     for diagnostic in &diagnostics.0 {
         eprintln!("{diagnostic}");
     }
 }
 
 /// Reads and parses one job file with the variables given on the command line.
-fn load(variables: &VariableArgs, file: &Path) -> Result<ParsedJob, Diagnostics> {
+pub fn load(variables: &VariableArgs, file: &Path) -> Result<ParsedJob, Diagnostics> {
     let name = file.display().to_string();
     let fail = |message: String| {
         Diagnostics(vec![jobspec::Diagnostic {

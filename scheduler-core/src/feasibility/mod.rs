@@ -21,3 +21,4 @@ pub mod version_match;
 pub use constraint::{
     ConstraintChecker, ConstraintMiss, check_affinity, check_constraint, resolve_target,
 };
+pub use devices::{DeviceAssignment, DeviceRequestMatcher, DeviceShortage, assign_devices};

@@ -408,6 +408,14 @@ pub struct AllocMetric {
     /// Number of identical failed placements folded into this one.
     #[serde(default, deserialize_with = "null_as_default")]
     pub coalesced_failures: u32,
+    /// Why the placement failed, in one line (ours, not Nomad's; absent
+    /// from the JSON when empty, so Nomad's documents round-trip).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub explanation: String,
 }
 
 /// Scores of one candidate node.

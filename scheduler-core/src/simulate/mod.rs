@@ -2,3 +2,8 @@
 //! scheduler would make.
 
 pub mod cluster;
+mod report;
+mod run;
+
+pub use report::{AllocationRow, Dimension, NodeRow, SimulationReport};
+pub use run::{JobOutcome, Simulation};

@@ -11,6 +11,7 @@ use crate::model::{
     AllocClientStatus, AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job,
     JobId, Node, NodeId,
 };
+use crate::scheduler::config::{NodePool, SchedulerConfiguration};
 
 /// A job's key: namespace (as stored on the object) and id.
 type JobKey = (String, JobId);
@@ -35,6 +36,8 @@ pub struct MemorySnapshot {
     deployments: Arc<BTreeMap<DeploymentId, Arc<Deployment>>>,
     /// Per job, `(CreateIndex, id)` of its deployments: the last is the latest.
     deployments_by_job: IdIndex<JobKey, (u64, DeploymentId)>,
+    scheduler_config: Arc<SchedulerConfiguration>,
+    node_pools: Arc<BTreeMap<String, Arc<NodePool>>>,
 }
 
 /// What [`MemoryState::upsert_job`] did.
@@ -263,6 +266,63 @@ impl MemoryState {
         Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), Arc::new(alloc));
     }
 
+    /// Applies what clients report about their allocations (Nomad's
+    /// `UpdateAllocsFromClient`): `ClientStatus`, `ClientDescription`,
+    /// `TaskStates`, `DeploymentStatus` and `NetworkStatus` are copied onto
+    /// the stored allocation; nothing else changes. Unknown allocations are
+    /// skipped (a client may report one the servers already collected).
+    pub fn update_allocs_from_client(
+        &mut self,
+        index: u64,
+        updates: Vec<Allocation>,
+    ) -> Result<(), StateError> {
+        self.advance(index)?;
+        for update in updates {
+            let Some(stored) = self.current.allocs.get(&update.id) else {
+                continue;
+            };
+            let mut alloc = Allocation::clone(stored);
+            alloc.client_status = update.client_status;
+            alloc.client_description = update.client_description;
+            alloc.task_states = update.task_states;
+            alloc.deployment_status = update.deployment_status;
+            alloc.network_status = update.network_status;
+            alloc.modify_index = index;
+            Arc::make_mut(&mut self.current.allocs).insert(alloc.id.clone(), Arc::new(alloc));
+        }
+        Ok(())
+    }
+
+    /// Sets the scheduler configuration: `CreateIndex` kept (or set to
+    /// `index`), `ModifyIndex` set to `index`.
+    pub fn set_scheduler_config(
+        &mut self,
+        index: u64,
+        mut config: SchedulerConfiguration,
+    ) -> Result<(), StateError> {
+        self.advance(index)?;
+        let old = &self.current.scheduler_config;
+        config.create_index = if old.create_index == 0 {
+            index
+        } else {
+            old.create_index
+        };
+        config.modify_index = index;
+        self.current.scheduler_config = Arc::new(config);
+        Ok(())
+    }
+
+    /// Registers or updates a node pool: `CreateIndex` kept (or set to
+    /// `index`), `ModifyIndex` set to `index`.
+    pub fn upsert_node_pool(&mut self, index: u64, mut pool: NodePool) -> Result<(), StateError> {
+        self.advance(index)?;
+        let pools = Arc::make_mut(&mut self.current.node_pools);
+        pool.create_index = pools.get(&pool.name).map_or(index, |old| old.create_index);
+        pool.modify_index = index;
+        pools.insert(pool.name.clone(), Arc::new(pool));
+        Ok(())
+    }
+
     /// Stores an evaluation: `CreateIndex` kept (or set to `index`),
     /// `ModifyIndex` set to `index`.
     pub fn upsert_eval(&mut self, index: u64, mut eval: Evaluation) -> Result<(), StateError> {
@@ -402,5 +462,13 @@ impl StateSnapshot for MemorySnapshot {
             .get(&(namespace.to_owned(), job.clone()))?
             .last()?;
         self.deployment(id)
+    }
+
+    fn scheduler_config(&self) -> SchedulerConfiguration {
+        SchedulerConfiguration::clone(&self.scheduler_config)
+    }
+
+    fn node_pool(&self, name: &str) -> Option<&NodePool> {
+        self.node_pools.get(name).map(|pool| &**pool)
     }
 }

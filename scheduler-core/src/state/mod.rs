@@ -49,6 +49,7 @@ pub use memory::{JobChange, MemorySnapshot, MemoryState};
 use crate::model::{
     AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job, JobId, Node, NodeId,
 };
+use crate::scheduler::config::{NodePool, SchedulerConfiguration};
 
 /// A read-only view of the cluster state at one index.
 ///
@@ -98,6 +99,20 @@ pub trait StateSnapshot {
     /// `CreateIndex`, ties broken by the greatest id. Terminal deployments
     /// count (Nomad's `LatestDeploymentByJobID`).
     fn latest_deployment(&self, namespace: &str, job: &JobId) -> Option<&Deployment>;
+
+    /// The scheduler configuration in force; Nomad's defaults for a store
+    /// that never had one set.
+    fn scheduler_config(&self) -> SchedulerConfiguration {
+        SchedulerConfiguration::default()
+    }
+
+    /// The node pool registered under `name`, if any. Pools need not be
+    /// registered for nodes to use them; a registered pool can choose its
+    /// own placement algorithm.
+    fn node_pool(&self, name: &str) -> Option<&NodePool> {
+        let _ = name;
+        None
+    }
 }
 
 /// Why a store refused a write.

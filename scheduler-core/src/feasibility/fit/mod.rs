@@ -21,8 +21,11 @@
 //! `reserved_host_ports`, nor in the reserved ports of `H` or of those
 //! addresses. Ports recorded without an IP collide on every address, and an
 //! ask on a node with no known address checks every recorded IP. Ports with
-//! `ignore_collision` are not checked. Dynamic port assignment is not done
-//! here.
+//! `ignore_collision` are not checked. A `host_network` written as a node
+//! interpolation (`${meta.net}`) is resolved against the node first. Dynamic
+//! ports are not checked here: their values are picked after the node is
+//! chosen, by [`assign_ports`](super::network::assign_ports), which shares
+//! the address and reservation helpers below.
 //!
 //! Bandwidth: as in Nomad, only legacy task-level networks carry `MBits`;
 //! the node's capacity is the sum of its legacy `NodeResources.Networks`.
@@ -88,8 +91,15 @@ impl NodeUsage {
         }
         let shared = &resources.shared;
         self.disk += shared.disk_mb;
-        for network in &shared.networks {
-            self.add_network_ports(network);
+        // As Nomad's `AddAllocs`: `Shared.Ports` is the record of group
+        // ports, each with its own host IP; `Shared.Networks` is only read
+        // for allocations written before it existed. Reading both would
+        // count every port a second time, on the network's single `ip`,
+        // where it may not be bound at all.
+        if shared.ports.is_empty() {
+            for network in &shared.networks {
+                self.add_network_ports(network);
+            }
         }
         for port in &shared.ports {
             if let Ok(value) = u16::try_from(port.value) {
@@ -98,6 +108,19 @@ impl NodeUsage {
                     .or_default()
                     .insert(value);
             }
+        }
+    }
+
+    /// Whether `port` is taken on the address `ip`: used there, or recorded
+    /// without an address (which collides everywhere). For `ip == ""` (the
+    /// node has no known address for the network) a use on any address
+    /// counts, since the port may end up bound on any of them.
+    pub fn port_used(&self, ip: &str, port: u16) -> bool {
+        let on = |ip: &str| self.ports.get(ip).is_some_and(|used| used.contains(&port));
+        if ip.is_empty() {
+            self.ports.values().any(|used| used.contains(&port))
+        } else {
+            on(ip) || on("")
         }
     }
 
@@ -241,6 +264,23 @@ pub enum Exhausted {
         /// Bandwidth free on the node.
         available: Mbits,
     },
+    /// No host port is free for a dynamic port: every port of the node's
+    /// dynamic range is used, reserved or already given to this allocation
+    /// on every address of the port's host network (or a reserved port list
+    /// that applies cannot be parsed).
+    #[error(
+        "dynamic port selection failed: no free port for {label:?} on host network {host_network:?} in {min}-{max}"
+    )]
+    DynamicPorts {
+        /// The port's label.
+        label: String,
+        /// The host network the port was asked on.
+        host_network: String,
+        /// Lowest port of the node's dynamic range.
+        min: u16,
+        /// Highest port of the node's dynamic range.
+        max: u16,
+    },
 }
 
 impl Exhausted {
@@ -254,6 +294,7 @@ impl Exhausted {
             Exhausted::Disk { .. } => "disk",
             Exhausted::Port(_) => "network: port collision",
             Exhausted::Bandwidth { .. } => "network: bandwidth exceeded",
+            Exhausted::DynamicPorts { .. } => "network: dynamic port selection failed",
         }
     }
 }
@@ -394,12 +435,35 @@ pub fn fit(node: &Node, usage: &NodeUsage, ask: &ResourceAsk) -> Result<(), Exha
 
 /// One node address a host network maps to: its IP and its own reserved
 /// port list.
-struct Address<'a> {
-    ip: &'a str,
-    reserved_ports: &'a str,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Address<'a> {
+    /// The IP address; `""` when unknown.
+    pub(crate) ip: &'a str,
+    /// The address's own reserved ports (`"22,80-90"`).
+    pub(crate) reserved_ports: &'a str,
 }
 
-fn addresses_for<'a>(node: &'a Node, host_network: &str) -> Vec<Address<'a>> {
+/// The name of the host network a port asks for: `default` when unset, and
+/// a node interpolation (`${meta.net}`) resolved against `node`, as Nomad
+/// lets `host_network` vary by node. `None` when the interpolation does not
+/// resolve.
+pub(crate) fn host_network_name(node: &Node, host_network: &str) -> Option<String> {
+    let name = if host_network.starts_with("${") {
+        super::constraint::resolve_target(host_network, node)?
+    } else {
+        host_network.to_owned()
+    };
+    Some(if name.is_empty() {
+        "default".to_owned()
+    } else {
+        name
+    })
+}
+
+/// The node addresses serving `host_network`, in fingerprint order: the
+/// addresses with that alias, or for `default` on a node without any, the
+/// legacy network IPs (older clients fingerprint only those).
+pub(crate) fn addresses_for<'a>(node: &'a Node, host_network: &str) -> Vec<Address<'a>> {
     let resources = &node.node_resources;
     let mut addresses: Vec<Address<'a>> = resources
         .node_networks
@@ -446,13 +510,18 @@ fn check_static_ports(node: &Node, usage: &NodeUsage, ask: &ResourceAsk) -> Resu
         if duplicate || node_reserved_ports.contains(&port) || unaddressed.contains(&port) {
             return Err(Exhausted::Port(port));
         }
-        if let Some(host_network) = node.host_networks.get(&wanted.host_network) {
+        // An unresolvable interpolation is left as written: the network
+        // check rejects such nodes before fit, and as a name no node
+        // address has, it is checked against every recorded IP.
+        let host_network = host_network_name(node, &wanted.host_network)
+            .unwrap_or_else(|| wanted.host_network.clone());
+        if let Some(host_network) = node.host_networks.get(&host_network) {
             match parse_port_list(&host_network.reserved_ports) {
                 Ok(reserved) if !reserved.contains(&port) => {}
                 _ => return Err(Exhausted::Port(port)),
             }
         }
-        let addresses = addresses_for(node, &wanted.host_network);
+        let addresses = addresses_for(node, &host_network);
         if addresses.is_empty() {
             // No known address: any recorded use of the port collides.
             if usage.ports.values().any(|used| used.contains(&port)) {

@@ -351,6 +351,110 @@ fn ports_are_tracked_per_address() {
 }
 
 #[test]
+fn shared_ports_supersede_shared_networks() {
+    // As Nomad's AddAllocs: the flattened `Shared.Ports` is the record when
+    // present; the network copy is not counted again on its single IP.
+    let node = node(4000, 8192, 10_000);
+    let mut alloc = alloc(0, 0, 0, &[]);
+    alloc
+        .allocated_resources
+        .shared
+        .networks
+        .push(NetworkResource {
+            ip: "10.0.0.1".to_owned(),
+            dynamic_ports: vec![static_port(20_001)],
+            ..NetworkResource::default()
+        });
+    let legacy = NodeUsage::of(&node, [alloc.clone()].iter());
+    assert_eq!(
+        legacy.ports,
+        BTreeMap::from([("10.0.0.1".to_owned(), BTreeSet::from([20_001]))])
+    );
+    alloc
+        .allocated_resources
+        .shared
+        .ports
+        .push(AllocatedPortMapping {
+            label: "http".to_owned(),
+            value: 20_001,
+            host_ip: "192.0.2.1".to_owned(),
+            ..AllocatedPortMapping::default()
+        });
+    let current = NodeUsage::of(&node, [alloc].iter());
+    assert_eq!(
+        current.ports,
+        BTreeMap::from([("192.0.2.1".to_owned(), BTreeSet::from([20_001]))])
+    );
+}
+
+#[test]
+fn port_used_by_address() {
+    let mut usage = NodeUsage::default();
+    usage
+        .ports
+        .insert("10.0.0.1".to_owned(), BTreeSet::from([80]));
+    usage.ports.insert(String::new(), BTreeSet::from([22]));
+    // (ip, port, used)
+    let cases = [
+        ("10.0.0.1", 80, true),
+        ("10.0.0.2", 80, false),
+        // Recorded without an address: collides everywhere.
+        ("10.0.0.2", 22, true),
+        // Unknown address: any recorded use counts.
+        ("", 80, true),
+        ("", 22, true),
+        ("", 443, false),
+    ];
+    for (ip, port, want) in cases {
+        assert_eq!(usage.port_used(ip, port), want, "{ip:?} {port}");
+    }
+}
+
+#[test]
+fn interpolated_host_network_for_static_ports() {
+    let mut node = node(4000, 8192, 10_000);
+    node.meta.insert("net".to_owned(), "public".to_owned());
+    node.node_resources.node_networks.push(NodeNetworkResource {
+        mode: "host".to_owned(),
+        addresses: vec![NodeNetworkAddress {
+            alias: "public".to_owned(),
+            address: "192.0.2.1".to_owned(),
+            reserved_ports: "443".to_owned(),
+            ..NodeNetworkAddress::default()
+        }],
+        ..NodeNetworkResource::default()
+    });
+    let mut group = group(100, 100, 100);
+    group.networks.push(NetworkResource {
+        reserved_ports: vec![Port {
+            host_network: "${meta.net}".to_owned(),
+            ..static_port(443)
+        }],
+        ..NetworkResource::default()
+    });
+    // 443 is reserved on the address `${meta.net}` names.
+    assert_eq!(fit_group(&node, &[], &group), Err(Exhausted::Port(443)));
+}
+
+#[test]
+fn dynamic_ports_dimension() {
+    let exhausted = Exhausted::DynamicPorts {
+        label: "http".to_owned(),
+        host_network: "default".to_owned(),
+        min: 20_000,
+        max: 32_000,
+    };
+    assert_eq!(
+        exhausted.dimension(),
+        "network: dynamic port selection failed"
+    );
+    assert_eq!(
+        exhausted.to_string(),
+        "dynamic port selection failed: no free port for \"http\" on host network \"default\" in 20000-32000"
+    );
+}
+
+#[test]
 fn parses_port_lists() {
     assert_eq!(
         parse_port_list("22,80,8000-8002").unwrap(),

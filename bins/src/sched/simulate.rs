@@ -1,0 +1,138 @@
+//! `sched simulate`: register jobs against a cluster file offline and show
+//! where everything would go, with no server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use scheduler_core::jobspec::{self, Diagnostics};
+use scheduler_core::scheduler::why_not;
+use scheduler_core::simulate::cluster::parse_cluster;
+use scheduler_core::simulate::{Simulation, SimulationReport};
+use scheduler_core::state::StateSnapshot;
+
+use crate::job::{VariableArgs, load, print_diagnostics};
+
+/// Flags of `sched simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The cluster: `node` blocks in HCL, or a JSON list of nodes as
+    /// Nomad's API returns them (`.json`).
+    #[arg(long, value_name = "FILE")]
+    cluster: PathBuf,
+    /// A job file to register; repeat to register several, in order (each
+    /// sees the placements of the ones before).
+    #[arg(long = "job", required = true, value_name = "FILE")]
+    jobs: Vec<PathBuf>,
+    /// Seed of every random choice: the same seed gives the same
+    /// placements.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print `{"Allocations": [...], "FailedTGAllocs": {...}, "Nodes": [...]}`
+    /// instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Also say, for every group of every job, why it can or cannot run on
+    /// this node (by name): every reason, not just the first.
+    #[arg(long = "why-not", value_name = "NODE")]
+    why_not: Option<String>,
+    #[command(flatten)]
+    variables: VariableArgs,
+}
+
+/// Runs the simulation. Exits 0 when every allocation was placed, 2 when
+/// some could not be, 1 on bad input.
+pub fn run(args: SimulateArgs) -> ExitCode {
+    let name = args.cluster.display().to_string();
+    let source = match std::fs::read_to_string(&args.cluster) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("{name}: error: cannot read the cluster file: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cluster = match parse_cluster(&source, &name) {
+        Ok(cluster) => cluster,
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut jobs = Vec::new();
+    let mut problems = Diagnostics(Vec::new());
+    for file in &args.jobs {
+        match load(&args.variables, file) {
+            Ok(parsed) => {
+                print_diagnostics(&Diagnostics(parsed.warnings));
+                jobs.push(parsed.job);
+            }
+            Err(diagnostics) => problems.0.extend(diagnostics.0),
+        }
+    }
+    if problems
+        .0
+        .iter()
+        .any(|d| d.severity == jobspec::Severity::Error)
+    {
+        print_diagnostics(&problems);
+        return ExitCode::FAILURE;
+    }
+
+    let mut simulation = match Simulation::new(cluster.nodes, args.seed, 0) {
+        Ok(simulation) => simulation,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for job in &jobs {
+        if let Err(e) = simulation.register(job.clone()) {
+            eprintln!("error: job {:?}: {e}", job.id.as_str());
+            return ExitCode::FAILURE;
+        }
+    }
+    let report = SimulationReport::of(&simulation);
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot encode the report: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", report.render_table());
+    }
+    if let Some(node_name) = &args.why_not {
+        let state = simulation.state().view();
+        let Some(node) = state.nodes().find(|n| &n.name == node_name) else {
+            eprintln!("error: --why-not: no node named {node_name:?} in {name}");
+            return ExitCode::FAILURE;
+        };
+        println!("\nWhy (not) {node_name}");
+        for job in &jobs {
+            for group in &job.task_groups {
+                match why_not(state, job, &group.name, &node.id) {
+                    Ok(verdict) if verdict.placeable => println!(
+                        "  {}/{}: fits, score {:.3}",
+                        job.id.as_str(),
+                        group.name,
+                        verdict.score.unwrap_or_default()
+                    ),
+                    Ok(verdict) => {
+                        println!("  {}/{}: does not fit", job.id.as_str(), group.name);
+                        for reason in verdict.reasons {
+                            println!("    - {reason}");
+                        }
+                    }
+                    Err(e) => println!("  {}/{}: {e}", job.id.as_str(), group.name),
+                }
+            }
+        }
+    }
+    if report.failed_tg_allocs.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}

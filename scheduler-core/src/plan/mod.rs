@@ -1,0 +1,254 @@
+//! Plans after scheduling: the plan applier's check of every node against
+//! the latest state, and applying the accepted part to a
+//! [`MemoryState`].
+//!
+//! A scheduler works on a snapshot; by the time its plan reaches the
+//! applier, other plans may have landed. Like Nomad's plan applier, the
+//! check re-fits every node the plan places on, with the plan's own stops
+//! and preemptions applied, and drops the nodes that no longer fit (a
+//! partial commit), unless the job asked for all-at-once. This per-node
+//! re-fit is the only conflict detection, so it must be exact: it uses the
+//! same resource rules as placement.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::feasibility::fit::{NodeUsage, parse_port_list};
+use crate::model::{AllocDesiredStatus, AllocId, Allocation, Node, NodeId};
+use crate::scheduler::Plan;
+use crate::state::{MemoryState, StateError, StateSnapshot};
+
+/// What the applier accepted of a plan.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PlanResult {
+    /// Accepted stops, per node.
+    pub node_update: BTreeMap<NodeId, Vec<Allocation>>,
+    /// Accepted placements and updates, per node.
+    pub node_allocation: BTreeMap<NodeId, Vec<Allocation>>,
+    /// Accepted preemptions, per node.
+    pub node_preemptions: BTreeMap<NodeId, Vec<Allocation>>,
+    /// Nodes refused, with why.
+    pub rejected: BTreeMap<NodeId, String>,
+    /// When some node was refused: the index the scheduler must at least
+    /// see before retrying (the snapshot's), else 0.
+    pub refresh_index: u64,
+}
+
+impl PlanResult {
+    /// Whether every node of the plan was accepted.
+    pub fn is_full_commit(&self) -> bool {
+        self.rejected.is_empty()
+    }
+}
+
+/// Checks `plan` against `snapshot` (the latest state) node by node.
+pub fn check_plan(snapshot: &dyn StateSnapshot, plan: &Plan) -> PlanResult {
+    let mut result = PlanResult::default();
+    let nodes: BTreeSet<&NodeId> = plan
+        .node_allocation
+        .keys()
+        .chain(plan.node_update.keys())
+        .chain(plan.node_preemptions.keys())
+        .collect();
+    for node_id in nodes {
+        match check_node(snapshot, plan, node_id) {
+            Ok(()) => {
+                let take = |map: &BTreeMap<NodeId, Vec<Allocation>>| {
+                    map.get(node_id).filter(|list| !list.is_empty()).cloned()
+                };
+                if let Some(list) = take(&plan.node_update) {
+                    result.node_update.insert(node_id.clone(), list);
+                }
+                if let Some(list) = take(&plan.node_allocation) {
+                    result.node_allocation.insert(node_id.clone(), list);
+                }
+                if let Some(list) = take(&plan.node_preemptions) {
+                    result.node_preemptions.insert(node_id.clone(), list);
+                }
+            }
+            Err(reason) => {
+                result.rejected.insert(node_id.clone(), reason);
+            }
+        }
+    }
+    if !result.rejected.is_empty() {
+        result.refresh_index = snapshot.index();
+        if plan.all_at_once {
+            result.node_update.clear();
+            result.node_allocation.clear();
+            result.node_preemptions.clear();
+        }
+    }
+    result
+}
+
+/// Nomad's `evaluateNodePlan`.
+fn check_node(snapshot: &dyn StateSnapshot, plan: &Plan, node_id: &NodeId) -> Result<(), String> {
+    let placed = plan
+        .node_allocation
+        .get(node_id)
+        .map_or(&[][..], Vec::as_slice);
+    if placed.is_empty() {
+        // Only stops and evictions: always fine.
+        return Ok(());
+    }
+    let node = snapshot
+        .node(node_id)
+        .ok_or_else(|| "node does not exist".to_owned())?;
+    if !node.is_ready() {
+        return Err(format!("node is {:?}", node.status).to_lowercase());
+    }
+    let existing: BTreeSet<&AllocId> = snapshot
+        .allocs_by_node(node_id)
+        .filter(|a| !a.is_terminal())
+        .map(|a| &a.id)
+        .collect();
+    let in_place_only = placed.iter().all(|a| existing.contains(&a.id));
+    if !node.is_eligible() && !in_place_only {
+        return Err("node is not eligible for new placements".to_owned());
+    }
+    let removed: BTreeSet<&AllocId> = plan
+        .node_update
+        .get(node_id)
+        .into_iter()
+        .flatten()
+        .chain(plan.node_preemptions.get(node_id).into_iter().flatten())
+        .chain(placed)
+        .map(|a| &a.id)
+        .collect();
+    let proposed: Vec<&Allocation> = snapshot
+        .allocs_by_node(node_id)
+        .filter(|a| !a.is_terminal() && !removed.contains(&a.id))
+        .chain(placed.iter().filter(|a| !a.is_terminal()))
+        .collect();
+    allocs_fit(node, &proposed)
+}
+
+/// Whether a set of allocations fits on a node together: capacity in
+/// every dimension, no host port used twice on an address or reserved, no
+/// core or device instance given twice (Nomad's `AllocsFit`).
+pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), String> {
+    let reserved_ports = parse_port_list(&node.reserved_resources.networks.reserved_host_ports)
+        .map_err(|e| format!("node reserved ports: {e}"))?;
+    let mut usage = NodeUsage::default();
+    let mut ports: BTreeSet<(String, u16)> = BTreeSet::new();
+    let mut cores: BTreeSet<u16> = BTreeSet::new();
+    let mut devices: BTreeSet<&str> = BTreeSet::new();
+    for alloc in allocs {
+        for (ip, port) in alloc_ports(alloc) {
+            if reserved_ports.contains(&port) {
+                return Err(format!("port collision: {port} is reserved on the node"));
+            }
+            let clash = ports.contains(&(ip.clone(), port))
+                || (ip.is_empty() && ports.iter().any(|(_, p)| *p == port))
+                || ports.contains(&(String::new(), port));
+            if clash {
+                return Err(format!("port collision: {port} is used twice"));
+            }
+            ports.insert((ip, port));
+        }
+        for task in alloc.allocated_resources.tasks.values() {
+            for core in &task.cpu.reserved_cores {
+                if !cores.insert(*core) {
+                    return Err(format!("core {core} is given twice"));
+                }
+            }
+            for device in &task.devices {
+                for id in &device.device_ids {
+                    if !devices.insert(id) {
+                        return Err(format!("device {id} is given twice"));
+                    }
+                }
+            }
+        }
+        usage.add(alloc);
+    }
+    let resources = &node.node_resources;
+    let reserved = &node.reserved_resources;
+    let check = |dimension: &str, used: i64, capacity: i64| {
+        if used > capacity {
+            Err(format!("{dimension} exhausted: {used} used of {capacity}"))
+        } else {
+            Ok(())
+        }
+    };
+    check(
+        "cpu",
+        usage.cpu.0,
+        resources.cpu.cpu_shares.0 - reserved.cpu.cpu_shares.0,
+    )?;
+    check(
+        "memory",
+        usage.memory.0,
+        resources.memory.memory_mb.0 - reserved.memory.memory_mb.0,
+    )?;
+    check(
+        "disk",
+        usage.disk.0,
+        resources.disk.disk_mb.0 - reserved.disk.disk_mb.0,
+    )?;
+    if usage.bandwidth.0 > 0 {
+        let capacity: i64 = resources.networks.iter().map(|n| n.mbits().0).sum();
+        check("bandwidth", usage.bandwidth.0, capacity)?;
+    }
+    Ok(())
+}
+
+/// The host ports one allocation holds, each once, with their address.
+fn alloc_ports(alloc: &Allocation) -> BTreeSet<(String, u16)> {
+    let resources = &alloc.allocated_resources;
+    let mut out = BTreeSet::new();
+    // Group ports appear twice, as `Shared.Ports` and in
+    // `Shared.Networks`; like Nomad's network index (and `NodeUsage::add`),
+    // read the networks only when there are no port mappings.
+    let shared_networks: &[_] = if resources.shared.ports.is_empty() {
+        &resources.shared.networks
+    } else {
+        &[]
+    };
+    let networks = resources
+        .tasks
+        .values()
+        .flat_map(|task| &task.networks)
+        .chain(shared_networks);
+    for network in networks {
+        for port in network.ports() {
+            if port.ignore_collision {
+                continue;
+            }
+            if let Ok(value) = u16::try_from(port.value)
+                && value > 0
+            {
+                out.insert((network.ip.clone(), value));
+            }
+        }
+    }
+    for port in &resources.shared.ports {
+        if port.ignore_collision {
+            continue;
+        }
+        if let Ok(value) = u16::try_from(port.value)
+            && value > 0
+        {
+            out.insert((port.host_ip.clone(), value));
+        }
+    }
+    out
+}
+
+/// Writes the accepted part of a plan into `state` at `index`: stops and
+/// preemptions (marked `stop`/`evict`) and placements.
+pub fn apply_plan(
+    state: &mut MemoryState,
+    index: u64,
+    result: &PlanResult,
+) -> Result<(), StateError> {
+    let mut writes: Vec<Allocation> = Vec::new();
+    writes.extend(result.node_update.values().flatten().cloned());
+    writes.extend(result.node_preemptions.values().flatten().map(|alloc| {
+        let mut evicted = alloc.clone();
+        evicted.desired_status = AllocDesiredStatus::Evict;
+        evicted
+    }));
+    writes.extend(result.node_allocation.values().flatten().cloned());
+    state.upsert_allocs(index, writes)
+}

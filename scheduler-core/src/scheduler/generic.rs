@@ -1,0 +1,226 @@
+//! Service and batch jobs: bring each group to its count, choosing nodes
+//! with the placement stages.
+//!
+//! The reconciliation here is deliberately the simple part: stop
+//! everything when the job is stopped or gone, stop allocations of groups
+//! that no longer exist, stop the highest indexes above the count, and
+//! place missing indexes from the lowest free one. A failed allocation
+//! frees its index and its replacement avoids the node it failed on (the
+//! reschedule penalty). Updates between job versions, deployments,
+//! reschedule policies, lost and draining nodes belong to the reconciler.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::candidates::{ShuffledNodes, base_nodes, job_pool};
+use super::explain::explain_failure;
+use super::proposed::Proposed;
+use super::run::Run;
+use super::select::GroupPlacer;
+use crate::model::{AllocClientStatus, AllocMetric, Allocation, Job, JobType, NodeId, TaskGroup};
+
+/// Nomad's description for allocations stopped because the job stopped.
+const STOP_JOB: &str = "alloc not needed as job is stopped";
+/// ... because their group left the job or the count went down.
+const STOP_UNNEEDED: &str = "alloc not needed due to job update";
+
+/// The index in an allocation name `job.group[3]`.
+pub fn name_index(name: &str) -> Option<u32> {
+    let open = name.rfind('[')?;
+    name[open + 1..].strip_suffix(']')?.parse().ok()
+}
+
+/// One allocation to place: its name and, for a replacement, the
+/// allocation it replaces.
+struct Placement<'s> {
+    name: String,
+    previous: Option<&'s Allocation>,
+}
+
+/// Schedules a service or batch job.
+pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
+    let snapshot = run.snapshot;
+    let allocs: Vec<&'s Allocation> = snapshot
+        .allocs_by_job(run.eval.namespace.as_str(), &run.eval.job_id)
+        .collect();
+
+    let Some(job) = job.filter(|job| !job.stop) else {
+        for alloc in allocs.iter().filter(|a| !a.is_terminal()) {
+            run.stop(alloc, STOP_JOB);
+        }
+        return;
+    };
+
+    let groups: BTreeSet<&str> = job.task_groups.iter().map(|g| g.name.as_str()).collect();
+    let mut stops: Vec<&'s Allocation> = allocs
+        .iter()
+        .copied()
+        .filter(|a| !a.is_terminal() && !groups.contains(a.task_group.as_str()))
+        .collect();
+
+    let mut placements: Vec<(usize, Vec<Placement<'s>>)> = Vec::new();
+    for (index, group) in job.task_groups.iter().enumerate() {
+        let (group_stops, group_places) = reconcile_group(job, group, &allocs);
+        stops.extend(group_stops);
+        placements.push((index, group_places));
+    }
+
+    let mut proposed = Proposed::new(snapshot, job);
+    for alloc in &stops {
+        proposed.stop(alloc);
+        run.stop(alloc, STOP_UNNEEDED);
+    }
+    if placements.iter().all(|(_, p)| p.is_empty()) {
+        return;
+    }
+
+    let base = base_nodes(snapshot, job);
+    let algorithm = run.config.algorithm_for(snapshot.node_pool(job_pool(job)));
+    let node_count = base.nodes.len();
+    let mut order = ShuffledNodes::new(base.nodes.clone(), run.shuffle_rng());
+    let mut placers: Vec<GroupPlacer<'s, 's>> = job
+        .task_groups
+        .iter()
+        .map(|group| GroupPlacer::new(snapshot, job, group, &proposed, algorithm, node_count))
+        .collect();
+
+    for (group_index, group_placements) in placements {
+        let group = &job.task_groups[group_index];
+        for placement in group_placements {
+            if run.failed(&group.name) {
+                run.fail(&group.name, AllocMetric::default);
+                continue;
+            }
+            let penalized: BTreeSet<NodeId> = placement
+                .previous
+                .map(|previous| previous.node_id.clone())
+                .into_iter()
+                .collect();
+            let mut metric = AllocMetric::default();
+            let choice = placers[group_index].select(
+                &mut order,
+                &mut proposed,
+                &penalized,
+                &mut run.port_rng,
+                &mut metric,
+            );
+            match choice {
+                Some(choice) => {
+                    for (index, placer) in placers.iter_mut().enumerate() {
+                        if index == group_index {
+                            placer.record(choice.node);
+                        } else {
+                            placer.record_other(choice.node);
+                        }
+                    }
+                    let alloc = run.new_allocation(
+                        job,
+                        group,
+                        placement.name,
+                        &choice,
+                        metric,
+                        placement.previous,
+                    );
+                    proposed.place(alloc.clone());
+                    run.plan.push_placement(alloc);
+                }
+                None => {
+                    metric.node_pool = job_pool(job).to_owned();
+                    metric.nodes_in_pool = base.nodes_in_pool;
+                    metric.nodes_available = base.available_by_datacenter.clone();
+                    metric.explanation = explain_failure(&metric, &base.left_out, group, job);
+                    run.fail(&group.name, || metric);
+                }
+            }
+        }
+    }
+
+    for placer in &placers {
+        for (class, eligible) in placer.class_eligibility() {
+            let entry = run.class_eligibility.entry(class.clone()).or_insert(false);
+            *entry |= eligible;
+        }
+        run.escaped |= placer.escapes_class();
+    }
+}
+
+/// Decides a group's stops and placements from its allocations.
+fn reconcile_group<'s>(
+    job: &Job,
+    group: &TaskGroup,
+    allocs: &[&'s Allocation],
+) -> (Vec<&'s Allocation>, Vec<Placement<'s>>) {
+    let count = u32::try_from(group.count.unwrap_or(1).max(0)).unwrap_or(u32::MAX);
+    let in_group = || {
+        allocs
+            .iter()
+            .copied()
+            .filter(|a| a.task_group == group.name)
+    };
+
+    // Live allocations hold their index; so do finished batch allocations,
+    // which are done, not missing.
+    let mut live: Vec<&'s Allocation> = in_group().filter(|a| !a.is_terminal()).collect();
+    live.sort_by_key(|a| (name_index(&a.name).unwrap_or(u32::MAX), a.id.clone()));
+    let completed: Vec<&'s Allocation> = if job.job_type == JobType::Batch {
+        in_group()
+            .filter(|a| a.client_status == AllocClientStatus::Complete && !a.server_terminal())
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    // Scale down: the highest indexes go first.
+    let mut stops = Vec::new();
+    let occupied = u32::try_from(live.len() + completed.len()).unwrap_or(u32::MAX);
+    let excess = usize::try_from(occupied.saturating_sub(count)).unwrap_or(0);
+    for alloc in live.iter().rev().take(excess.min(live.len())) {
+        stops.push(*alloc);
+    }
+    let kept: BTreeSet<u32> = live
+        .iter()
+        .filter(|a| !stops.iter().any(|s| s.id == a.id))
+        .chain(completed.iter())
+        .filter_map(|a| name_index(&a.name))
+        .collect();
+
+    // Failed allocations not yet replaced, by index: their replacement
+    // carries them as the previous allocation.
+    let mut failed: BTreeMap<u32, &'s Allocation> = BTreeMap::new();
+    for alloc in in_group() {
+        if alloc.client_status == AllocClientStatus::Failed
+            && !alloc.server_terminal()
+            && alloc.next_allocation.as_str().is_empty()
+            && let Some(index) = name_index(&alloc.name)
+        {
+            failed.entry(index).or_insert(alloc);
+        }
+    }
+
+    let kept_count = live.len() - stops.len() + completed.len();
+    let missing = count.saturating_sub(u32::try_from(kept_count).unwrap_or(u32::MAX));
+    let mut placements = Vec::new();
+    let mut index = 0u32;
+    while u32::try_from(placements.len()).unwrap_or(u32::MAX) < missing {
+        if !kept.contains(&index) {
+            placements.push(Placement {
+                name: format!("{}.{}[{index}]", job.id.as_str(), group.name),
+                previous: failed.get(&index).copied(),
+            });
+        }
+        index += 1;
+    }
+    (stops, placements)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_indexes() {
+        assert_eq!(name_index("web.api[3]"), Some(3));
+        assert_eq!(name_index("a.b[c][12]"), Some(12));
+        assert_eq!(name_index("web.api"), None);
+        assert_eq!(name_index("web.api[x]"), None);
+    }
+}

@@ -1,0 +1,861 @@
+//! Placement as a user meets it: register a job against a cluster, read
+//! where its allocations went and why some could not go anywhere.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use scheduler_core::feasibility::fit::NodeUsage;
+use scheduler_core::jobspec::{ParseOptions, parse};
+use scheduler_core::model::{
+    AllocClientStatus, Allocation, DrainStrategy, DriverInfo, Job, MHz, Mbits, MiB,
+    NetworkResource, Node, NodeDevice, NodeDeviceResource, NodeId, NodeNetworkAddress,
+    NodeNetworkResource, NodeStatus, SchedulingEligibility,
+};
+use scheduler_core::plan::allocs_fit;
+use scheduler_core::scheduler::{SchedulerAlgorithm, SchedulerConfiguration, why_not};
+use scheduler_core::simulate::{JobOutcome, Simulation};
+use scheduler_core::state::StateSnapshot;
+
+const NOW: i64 = 1_764_000_000_000_000_000;
+
+/// A ready node with docker and exec, 4000 MHz, 8 GiB, 100 GB disk.
+fn node(name: &str) -> Node {
+    let ip = format!(
+        "10.0.0.{}",
+        name.bytes().map(u32::from).sum::<u32>() % 250 + 1
+    );
+    let mut node = Node {
+        id: NodeId::new(format!("00000000-0000-4000-8000-{:012x}", fnv(name))),
+        name: name.to_owned(),
+        datacenter: "dc1".into(),
+        node_pool: "default".into(),
+        status: NodeStatus::Ready,
+        ..Node::default()
+    };
+    node.attributes.insert("kernel.name".into(), "linux".into());
+    node.attributes
+        .insert("unique.hostname".into(), name.to_owned());
+    for driver in ["docker", "exec"] {
+        node.drivers.insert(
+            driver.into(),
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..DriverInfo::default()
+            },
+        );
+    }
+    let resources = &mut node.node_resources;
+    resources.cpu.cpu_shares = MHz(4000);
+    resources.cpu.total_cpu_cores = 4;
+    resources.memory.memory_mb = MiB(8192);
+    resources.disk.disk_mb = MiB(100_000);
+    resources.networks = vec![NetworkResource {
+        device: "eth0".into(),
+        ip: ip.clone(),
+        mbits: Some(Mbits(1000)),
+        ..NetworkResource::default()
+    }];
+    resources.node_networks = vec![NodeNetworkResource {
+        mode: "host".into(),
+        device: "eth0".into(),
+        addresses: vec![NodeNetworkAddress {
+            alias: "default".into(),
+            address: ip,
+            ..NodeNetworkAddress::default()
+        }],
+        ..NodeNetworkResource::default()
+    }];
+    resources.min_dynamic_port = 20000;
+    resources.max_dynamic_port = 32000;
+    node
+}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3) & 0xffff_ffff_ffff
+    })
+}
+
+fn finish(mut nodes: Vec<Node>) -> Vec<Node> {
+    for node in &mut nodes {
+        node.compute_class();
+    }
+    nodes
+}
+
+fn nodes(count: usize, prefix: &str) -> Vec<Node> {
+    (0..count).map(|i| node(&format!("{prefix}-{i}"))).collect()
+}
+
+fn job(source: &str) -> Job {
+    parse(source, &ParseOptions::new("test.nomad.hcl"))
+        .unwrap_or_else(|e| panic!("job does not parse: {e}"))
+        .job
+}
+
+fn simulate(nodes: Vec<Node>, seed: u64) -> Simulation {
+    Simulation::new(finish(nodes), seed, NOW).expect("nodes register")
+}
+
+fn register(sim: &mut Simulation, source: &str) -> JobOutcome {
+    sim.register(job(source)).expect("job registers").clone()
+}
+
+/// Live allocations of a job, by node name.
+fn placements(sim: &Simulation, job: &str) -> BTreeMap<String, Vec<Allocation>> {
+    let state = sim.state().view();
+    let mut out: BTreeMap<String, Vec<Allocation>> = BTreeMap::new();
+    for alloc in state.allocs_by_job("default", &job.into()) {
+        if !alloc.is_terminal() {
+            out.entry(alloc.node_name.clone())
+                .or_default()
+                .push(alloc.clone());
+        }
+    }
+    out
+}
+
+fn placed_count(sim: &Simulation, job: &str) -> usize {
+    placements(sim, job).values().map(Vec::len).sum()
+}
+
+/// Every node's live allocations fit it together.
+fn assert_no_overcommit(sim: &Simulation) {
+    let state = sim.state().view();
+    for node in state.nodes() {
+        let live: Vec<&Allocation> = state
+            .allocs_by_node(&node.id)
+            .filter(|a| !a.is_terminal())
+            .collect();
+        allocs_fit(node, &live)
+            .unwrap_or_else(|e| panic!("node {} over-committed: {e}", node.name));
+    }
+}
+
+const WEB: &str = r#"
+job "web" {
+  datacenters = ["dc1"]
+  group "api" {
+    count = 6
+    network {
+      port "http" {}
+    }
+    task "server" {
+      driver = "docker"
+      config { image = "nginx" }
+      resources {
+        cpu    = 500
+        memory = 1024
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn places_every_allocation_with_names_resources_and_ports() {
+    let mut sim = simulate(nodes(4, "n"), 1);
+    let outcome = register(&mut sim, WEB);
+    assert!(
+        outcome.result.failures.is_empty(),
+        "{:?}",
+        outcome.result.failures
+    );
+    assert!(outcome.plan_result.is_full_commit());
+    let placed = placements(&sim, "web");
+    let mut names: Vec<String> = placed.values().flatten().map(|a| a.name.clone()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        (0..6).map(|i| format!("web.api[{i}]")).collect::<Vec<_>>()
+    );
+    for alloc in placed.values().flatten() {
+        let task = &alloc.allocated_resources.tasks["server"];
+        assert_eq!(task.cpu.cpu_shares, MHz(500));
+        assert_eq!(task.memory.memory_mb, MiB(1024));
+        assert_eq!(alloc.allocated_resources.shared.disk_mb, MiB(300));
+        let ports = &alloc.allocated_resources.shared.ports;
+        assert_eq!(ports.len(), 1);
+        assert_eq!(ports[0].label, "http");
+        assert!((20000..=32000).contains(&ports[0].value), "{ports:?}");
+        assert!(!alloc.metrics.score_meta_data.is_empty());
+    }
+    assert_no_overcommit(&sim);
+}
+
+#[test]
+fn same_seed_same_result_byte_for_byte() {
+    let run = |seed| {
+        let mut sim = simulate(nodes(20, "n"), seed);
+        let outcome = register(&mut sim, WEB);
+        serde_json::to_string(&outcome.result).expect("serialises")
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7), run(8), "another seed should choose differently");
+}
+
+#[test]
+fn constraints_filter_nodes_and_failures_name_every_reason() {
+    let mut cluster = nodes(6, "linux");
+    for node in cluster.iter_mut().take(2) {
+        node.attributes
+            .insert("kernel.name".into(), "darwin".into());
+        node.drivers.remove("docker");
+    }
+    let mut sim = simulate(cluster, 3);
+    let outcome = register(
+        &mut sim,
+        r#"
+job "pinned" {
+  datacenters = ["dc1"]
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value     = "linux"
+  }
+  group "g" {
+    count = 10
+    task "t" {
+      driver = "docker"
+      resources {
+        cpu    = 1000
+        memory = 2048
+      }
+    }
+  }
+}
+"#,
+    );
+    // 4 linux nodes with room for 4 x (4000 MHz / 1000) = 16 by cpu,
+    // 4 x (8192 / 2048) = 16 by memory, but disk 300 MB is fine: all 10 fit.
+    assert!(outcome.result.failures.is_empty());
+    for name in placements(&sim, "pinned").keys() {
+        assert!(!["linux-0", "linux-1"].contains(&name.as_str()), "{name}");
+    }
+
+    // Ask for more than the linux nodes hold: the failure explains itself.
+    let outcome = register(
+        &mut sim,
+        r#"
+job "pinned2" {
+  datacenters = ["dc1"]
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value     = "linux"
+  }
+  group "g" {
+    count = 3
+    task "t" {
+      driver = "docker"
+      resources {
+        cpu    = 500
+        memory = 9000
+      }
+    }
+  }
+}
+"#,
+    );
+    let failure = &outcome.result.failures[0];
+    let metric = &failure.metric;
+    assert_eq!(failure.task_group, "g");
+    assert_eq!(metric.nodes_evaluated, 6);
+    assert_eq!(metric.nodes_filtered, 2);
+    // Both failing checks of the darwin nodes are counted, not only the first.
+    assert_eq!(metric.constraint_filtered["${attr.kernel.name} = linux"], 2);
+    assert_eq!(metric.constraint_filtered["missing drivers"], 2);
+    assert_eq!(metric.nodes_exhausted, 4);
+    // Memory is short everywhere; nodes the first job filled report cpu,
+    // the first dimension checked.
+    assert_eq!(metric.dimension_exhausted.values().sum::<u32>(), 4);
+    assert!(metric.dimension_exhausted["memory"] >= 1);
+    assert!(
+        metric.explanation.contains("6 nodes evaluated")
+            && metric.explanation.contains("${attr.kernel.name} = linux")
+            && metric.explanation.contains("memory"),
+        "{}",
+        metric.explanation
+    );
+    assert_eq!(failure.unplaced, 3);
+    assert_eq!(metric.coalesced_failures, 2);
+    // A blocked evaluation waits for capacity, knowing which classes could help.
+    let blocked = &outcome.result.created_evals[0];
+    assert_eq!(blocked.status.to_string_lossy(), "blocked");
+    assert!(blocked.class_eligibility.values().any(|eligible| *eligible));
+    assert!(
+        blocked
+            .class_eligibility
+            .values()
+            .any(|eligible| !*eligible)
+    );
+    assert_eq!(outcome.result.eval_update.blocked_eval, blocked.id);
+    assert_eq!(outcome.result.eval_update.queued_allocations["g"], 3);
+}
+
+trait Lossy {
+    fn to_string_lossy(&self) -> String;
+}
+impl<T: serde::Serialize> Lossy for T {
+    fn to_string_lossy(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+#[test]
+fn unusable_nodes_are_never_chosen() {
+    let mut cluster = nodes(8, "n");
+    cluster[0].status = NodeStatus::Down;
+    cluster[1].scheduling_eligibility = SchedulingEligibility::Ineligible;
+    cluster[2].drain_strategy = Some(DrainStrategy::default());
+    cluster[3].datacenter = "dc2".into();
+    cluster[4].node_pool = "gpu".into();
+    let mut sim = simulate(cluster, 5);
+    let outcome = register(
+        &mut sim,
+        r#"
+job "spread-out" {
+  datacenters = ["dc*"]
+  group "g" {
+    count = 3
+    constraint { operator = "distinct_hosts" }
+    task "t" {
+      driver = "exec"
+      resources { memory = 128 }
+    }
+  }
+}
+"#,
+    );
+    assert!(
+        outcome.result.failures.is_empty(),
+        "{:?}",
+        outcome.result.failures
+    );
+    let used: BTreeSet<String> = placements(&sim, "spread-out").into_keys().collect();
+    // dc2 matches the glob; the down, ineligible, draining and other-pool nodes do not count.
+    let allowed: BTreeSet<String> = ["n-3", "n-5", "n-6", "n-7"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert!(used.is_subset(&allowed), "{used:?}");
+    assert_eq!(used.len(), 3);
+
+    let outcome = register(
+        &mut sim,
+        r#"
+job "too-many" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 5
+    constraint { operator = "distinct_hosts" }
+    task "t" {
+      driver = "exec"
+      resources { memory = 128 }
+    }
+  }
+}
+"#,
+    );
+    let failure = &outcome.result.failures[0];
+    assert_eq!(failure.unplaced, 2);
+    assert!(
+        failure.metric.explanation.contains("distinct_hosts"),
+        "{}",
+        failure.metric.explanation
+    );
+    assert!(
+        failure.metric.explanation.contains("1 not ready"),
+        "{}",
+        failure.metric.explanation
+    );
+    assert!(
+        failure.metric.explanation.contains("1 draining"),
+        "{}",
+        failure.metric.explanation
+    );
+}
+
+#[test]
+fn distinct_property_limits_allocations_per_value() {
+    let mut cluster = nodes(6, "n");
+    for (i, node) in cluster.iter_mut().enumerate() {
+        node.meta.insert("rack".into(), format!("r{}", i % 3));
+    }
+    let mut sim = simulate(cluster, 9);
+    let outcome = register(
+        &mut sim,
+        r#"
+job "racked" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 7
+    constraint {
+      operator  = "distinct_property"
+      attribute = "${meta.rack}"
+      value     = "2"
+    }
+    task "t" {
+      driver = "exec"
+      resources { memory = 128 }
+    }
+  }
+}
+"#,
+    );
+    assert_eq!(placed_count(&sim, "racked"), 6);
+    assert_eq!(outcome.result.failures[0].unplaced, 1);
+    let state = sim.state().view();
+    let mut per_rack: BTreeMap<String, u32> = BTreeMap::new();
+    for alloc in placements(&sim, "racked").values().flatten() {
+        let node = state.node(&alloc.node_id).expect("node");
+        *per_rack.entry(node.meta["rack"].clone()).or_default() += 1;
+    }
+    assert_eq!(
+        per_rack.values().copied().collect::<Vec<_>>(),
+        vec![2, 2, 2]
+    );
+}
+
+#[test]
+fn static_ports_never_collide() {
+    let mut sim = simulate(nodes(2, "n"), 2);
+    let outcome = register(
+        &mut sim,
+        r#"
+job "lb" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 3
+    network {
+      port "http" { static = 80 }
+    }
+    task "t" {
+      driver = "exec"
+      resources { memory = 64 }
+    }
+  }
+}
+"#,
+    );
+    assert_eq!(placed_count(&sim, "lb"), 2);
+    let failure = &outcome.result.failures[0];
+    assert_eq!(
+        failure.metric.dimension_exhausted["network: port collision"],
+        2
+    );
+    assert_no_overcommit(&sim);
+}
+
+#[test]
+fn spread_with_targets_and_even_spread() {
+    let mut cluster = nodes(10, "n");
+    for (i, node) in cluster.iter_mut().enumerate() {
+        node.meta
+            .insert("zone".into(), if i < 5 { "a" } else { "b" }.into());
+    }
+    let mut sim = simulate(cluster, 4);
+    register(
+        &mut sim,
+        r#"
+job "targets" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 10
+    spread {
+      attribute = "${meta.zone}"
+      target "a" { percent = 70 }
+      target "b" { percent = 30 }
+    }
+    task "t" {
+      driver = "exec"
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
+"#,
+    );
+    let zone_counts = |sim: &Simulation, job: &str| {
+        let state = sim.state().view();
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        for alloc in placements(sim, job).values().flatten() {
+            let node = state.node(&alloc.node_id).expect("node");
+            *counts.entry(node.meta["zone"].clone()).or_default() += 1;
+        }
+        counts
+    };
+    assert_eq!(
+        zone_counts(&sim, "targets"),
+        [("a".into(), 7), ("b".into(), 3)].into()
+    );
+
+    register(
+        &mut sim,
+        r#"
+job "even" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 9
+    spread { attribute = "${meta.zone}" }
+    task "t" {
+      driver = "exec"
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
+"#,
+    );
+    let even = zone_counts(&sim, "even");
+    let (a, b) = (even["a"], even["b"]);
+    assert_eq!(a + b, 9);
+    assert!(a.abs_diff(b) <= 1, "{even:?}");
+}
+
+#[test]
+fn affinity_prefers_matching_nodes() {
+    let mut cluster = nodes(12, "n");
+    for node in cluster.iter_mut().take(3) {
+        node.node_class = "fast".into();
+    }
+    let mut sim = simulate(cluster, 11);
+    register(
+        &mut sim,
+        r#"
+job "picky" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 3
+    affinity {
+      attribute = "${node.class}"
+      value     = "fast"
+      weight    = 100
+    }
+    task "t" {
+      driver = "exec"
+      resources { memory = 64 }
+    }
+  }
+}
+"#,
+    );
+    for name in placements(&sim, "picky").keys() {
+        assert!(["n-0", "n-1", "n-2"].contains(&name.as_str()), "{name}");
+    }
+}
+
+#[test]
+fn binpack_fills_nodes_and_spread_algorithm_evens_them_out() {
+    // Two single-allocation jobs on two nodes (both nodes are always
+    // scored): binpack stacks them, the spread algorithm separates them.
+    let source = |name: &str| {
+        format!(
+            r#"
+job "{name}" {{
+  datacenters = ["dc1"]
+  group "g" {{
+    task "t" {{
+      driver = "exec"
+      resources {{
+        cpu    = 1000
+        memory = 1024
+      }}
+    }}
+  }}
+}}
+"#
+        )
+    };
+    let nodes_used = |algorithm| {
+        let mut sim = simulate(nodes(2, "n"), 21);
+        sim.state_mut()
+            .set_scheduler_config(
+                100,
+                SchedulerConfiguration {
+                    scheduler_algorithm: algorithm,
+                    ..SchedulerConfiguration::default()
+                },
+            )
+            .expect("config");
+        register(&mut sim, &source("a"));
+        register(&mut sim, &source("b"));
+        let a = placements(&sim, "a").into_keys().next().expect("a placed");
+        let b = placements(&sim, "b").into_keys().next().expect("b placed");
+        BTreeSet::from([a, b]).len()
+    };
+    assert_eq!(nodes_used(SchedulerAlgorithm::Binpack), 1);
+    assert_eq!(nodes_used(SchedulerAlgorithm::Spread), 2);
+}
+
+#[test]
+fn system_jobs_run_once_on_every_feasible_node() {
+    let mut cluster = nodes(5, "n");
+    cluster[0]
+        .attributes
+        .insert("kernel.name".into(), "windows".into());
+    cluster[1].status = NodeStatus::Down;
+    let mut sim = simulate(cluster, 8);
+    let source = r#"
+job "agent" {
+  datacenters = ["dc1"]
+  type = "system"
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value     = "linux"
+  }
+  group "g" {
+    task "t" {
+      driver = "exec"
+      resources { memory = 64 }
+    }
+  }
+}
+"#;
+    let outcome = register(&mut sim, source);
+    assert!(outcome.result.failures.is_empty());
+    let placed = placements(&sim, "agent");
+    assert_eq!(
+        placed.keys().cloned().collect::<Vec<_>>(),
+        ["n-2", "n-3", "n-4"]
+    );
+    assert!(
+        placed
+            .values()
+            .all(|allocs| allocs.len() == 1 && allocs[0].name == "agent.g[0]")
+    );
+    // Registering again changes nothing.
+    let outcome = register(&mut sim, source);
+    assert!(outcome.result.plan.is_no_op());
+}
+
+#[test]
+fn scale_down_stops_the_highest_indexes_and_stop_stops_all() {
+    let mut sim = simulate(nodes(3, "n"), 6);
+    register(&mut sim, WEB);
+    let outcome = register(&mut sim, &WEB.replace("count = 6", "count = 2"));
+    let mut stopped: Vec<String> = outcome
+        .result
+        .plan
+        .stops()
+        .map(|a| a.name.clone())
+        .collect();
+    stopped.sort();
+    assert_eq!(
+        stopped,
+        ["web.api[2]", "web.api[3]", "web.api[4]", "web.api[5]"]
+    );
+    let mut left: Vec<String> = placements(&sim, "web")
+        .values()
+        .flatten()
+        .map(|a| a.name.clone())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["web.api[0]", "web.api[1]"]);
+
+    let mut stopped_job = job(WEB);
+    stopped_job.stop = true;
+    sim.register(stopped_job).expect("registers");
+    assert_eq!(placed_count(&sim, "web"), 0);
+}
+
+#[test]
+fn a_failed_allocation_is_replaced_away_from_its_node() {
+    let mut sim = simulate(nodes(3, "n"), 12);
+    register(&mut sim, &WEB.replace("count = 6", "count = 1"));
+    let first = placements(&sim, "web")
+        .into_values()
+        .flatten()
+        .next()
+        .expect("placed");
+    let mut failed = first.clone();
+    failed.client_status = AllocClientStatus::Failed;
+    let index = sim.state().index() + 1;
+    sim.state_mut()
+        .update_allocs_from_client(index, vec![failed])
+        .expect("client update");
+    let outcome = register(
+        &mut sim,
+        &WEB.replace("count = 6", "count = 1")
+            .replace("nginx", "nginx:2"),
+    );
+    let replacement = outcome.result.plan.placements().next().expect("replaced");
+    assert_eq!(replacement.name, "web.api[0]");
+    let scores = &replacement.metrics.score_meta_data;
+    let penalized = scores
+        .iter()
+        .find(|s| s.node_id == first.node_id)
+        .map(|s| s.scores.contains_key("node-reschedule-penalty"));
+    assert_ne!(replacement.node_id, first.node_id);
+    assert_ne!(penalized, Some(false));
+}
+
+#[test]
+fn devices_are_given_per_instance() {
+    let mut cluster = nodes(3, "n");
+    cluster[0].node_resources.devices = vec![NodeDeviceResource {
+        vendor: "nvidia".into(),
+        device_type: "gpu".into(),
+        name: "A100".into(),
+        instances: (0..2)
+            .map(|i| NodeDevice {
+                id: format!("GPU-{i}"),
+                healthy: true,
+                ..NodeDevice::default()
+            })
+            .collect(),
+        ..NodeDeviceResource::default()
+    }];
+    let mut sim = simulate(cluster, 13);
+    let outcome = register(
+        &mut sim,
+        r#"
+job "train" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 3
+    task "t" {
+      driver = "docker"
+      resources {
+        memory = 256
+        device "nvidia/gpu" { count = 1 }
+      }
+    }
+  }
+}
+"#,
+    );
+    let placed = placements(&sim, "train");
+    assert_eq!(placed.keys().cloned().collect::<Vec<_>>(), ["n-0"]);
+    let mut given: Vec<String> = placed["n-0"]
+        .iter()
+        .flat_map(|a| a.allocated_resources.tasks["t"].devices.iter())
+        .flat_map(|d| d.device_ids.clone())
+        .collect();
+    given.sort();
+    assert_eq!(given, ["GPU-0", "GPU-1"]);
+    let failure = &outcome.result.failures[0];
+    assert_eq!(failure.unplaced, 1);
+    assert_eq!(failure.metric.constraint_filtered["missing devices"], 2);
+    assert_eq!(failure.metric.dimension_exhausted["devices"], 1);
+}
+
+#[test]
+fn why_not_gives_every_reason_for_one_node() {
+    let mut cluster = nodes(2, "n");
+    cluster[1]
+        .attributes
+        .insert("kernel.name".into(), "darwin".into());
+    cluster[1].drivers.remove("docker");
+    cluster[1].node_resources.memory.memory_mb = MiB(512);
+    let sim = simulate(cluster, 1);
+    let job = job(r#"
+job "web" {
+  datacenters = ["dc1"]
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value     = "linux"
+  }
+  group "api" {
+    task "server" {
+      driver = "docker"
+      resources { memory = 1024 }
+    }
+  }
+}
+"#);
+    let state = sim.state().view();
+    let bad = state
+        .nodes()
+        .find(|n| n.name == "n-1")
+        .expect("n-1")
+        .id
+        .clone();
+    let verdict = why_not(state, &job, "api", &bad).expect("verdict");
+    assert!(!verdict.placeable);
+    let text = verdict.reasons.join("\n");
+    assert!(text.contains("${attr.kernel.name} = linux"), "{text}");
+    assert!(text.contains("docker"), "{text}");
+    assert!(text.contains("memory"), "{text}");
+    assert_eq!(verdict.reasons.len(), 3, "{text}");
+
+    let good = state
+        .nodes()
+        .find(|n| n.name == "n-0")
+        .expect("n-0")
+        .id
+        .clone();
+    let verdict = why_not(state, &job, "api", &good).expect("verdict");
+    assert!(verdict.placeable, "{:?}", verdict.reasons);
+    assert!(verdict.score.is_some());
+    assert!(why_not(state, &job, "nope", &good).is_err());
+}
+
+#[test]
+fn plan_check_rejects_a_node_that_filled_up_meanwhile() {
+    let mut sim = simulate(nodes(1, "n"), 1);
+    let source = r#"
+job "big" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "exec"
+      resources { memory = 6000 }
+    }
+  }
+}
+"#;
+    let first = job(source);
+    let mut second = job(&source.replace("\"big\"", "\"big2\""));
+    second.id = "big2".into();
+    // Both evaluations are scheduled against the same snapshot ...
+    let state = sim.state_mut();
+    state.upsert_job(10, first.clone()).expect("job");
+    state.upsert_job(10, second.clone()).expect("job");
+    let snapshot = state.snapshot();
+    let env = scheduler_core::scheduler::SchedulerEnv { now: NOW, seed: 1 };
+    let mut evals = Vec::new();
+    for (i, job) in [&first, &second].into_iter().enumerate() {
+        evals.push(scheduler_core::model::Evaluation {
+            id: format!("00000000-0000-4000-8000-00000000000{i}")
+                .as_str()
+                .into(),
+            namespace: "default".into(),
+            job_id: job.id.clone(),
+            eval_type: "service".into(),
+            ..Default::default()
+        });
+    }
+    let results: Vec<_> = evals
+        .iter()
+        .map(|eval| scheduler_core::scheduler::schedule(&snapshot, eval, &env))
+        .collect();
+    assert!(results.iter().all(|r| r.failures.is_empty()));
+    // ... and the second plan no longer fits once the first is applied.
+    let accepted = scheduler_core::plan::check_plan(state.view(), &results[0].plan);
+    assert!(accepted.is_full_commit());
+    scheduler_core::plan::apply_plan(state, 11, &accepted).expect("apply");
+    let refused = scheduler_core::plan::check_plan(state.view(), &results[1].plan);
+    assert_eq!(refused.rejected.len(), 1);
+    assert!(
+        refused
+            .rejected
+            .values()
+            .next()
+            .expect("reason")
+            .contains("memory")
+    );
+    assert_eq!(refused.refresh_index, 11);
+    let usage = NodeUsage::of(
+        state.view().nodes().next().expect("node"),
+        state
+            .view()
+            .allocs_by_node(&state.view().nodes().next().expect("node").id),
+    );
+    assert_eq!(usage.memory, MiB(6000));
+}
