@@ -107,90 +107,152 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     pattern[p..].iter().all(|&c| c == b'*')
 }
 
-/// Why a single node is not a base candidate, or `None` when it is.
-pub fn base_rejection(job: &Job, node: &Node) -> Option<String> {
-    let pool = job_pool(job);
-    if !pool_matches(pool, &node.node_pool) {
-        return Some(format!(
-            "node is in node pool {:?}, the job uses {pool:?}",
-            node.node_pool
-        ));
-    }
-    if !datacenter_matches(&job.datacenters, &node.datacenter) {
-        return Some(format!(
-            "node is in datacenter {:?}, the job runs in {:?}",
-            node.datacenter, job.datacenters
-        ));
-    }
-    if node.status != NodeStatus::Ready {
-        return Some(format!("node is {:?}, not ready", node.status).to_lowercase());
-    }
-    if node.is_draining() {
-        return Some("node is draining".to_owned());
-    }
-    if !node.is_eligible() {
-        return Some("node is ineligible for scheduling".to_owned());
-    }
-    None
+/// Why a node is left out before any check of the job's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftOut {
+    /// In another node pool.
+    OtherPool,
+    /// In a datacenter the job does not list.
+    OtherDatacenter,
+    /// Not `ready`.
+    NotReady,
+    /// Being drained.
+    Draining,
+    /// Marked ineligible.
+    Ineligible,
 }
 
-/// Collects the job's base nodes in one pass over the snapshot.
-pub fn base_nodes<'s>(snapshot: &'s dyn StateSnapshot, job: &Job) -> BaseNodes<'s> {
+impl BaseCounts {
+    /// Counts one node left out.
+    pub fn add(&mut self, reason: LeftOut) {
+        let counter = match reason {
+            LeftOut::OtherPool => &mut self.other_pool,
+            LeftOut::OtherDatacenter => &mut self.other_datacenter,
+            LeftOut::NotReady => &mut self.not_ready,
+            LeftOut::Draining => &mut self.draining,
+            LeftOut::Ineligible => &mut self.ineligible,
+        };
+        *counter += 1;
+    }
+}
+
+/// Whether the job may use the node at all; cheap, no allocation.
+pub fn left_out(job: &Job, node: &Node) -> Option<LeftOut> {
+    if !pool_matches(job_pool(job), &node.node_pool) {
+        Some(LeftOut::OtherPool)
+    } else if !datacenter_matches(&job.datacenters, &node.datacenter) {
+        Some(LeftOut::OtherDatacenter)
+    } else if node.status != NodeStatus::Ready {
+        Some(LeftOut::NotReady)
+    } else if node.is_draining() {
+        Some(LeftOut::Draining)
+    } else if !node.is_eligible() {
+        Some(LeftOut::Ineligible)
+    } else {
+        None
+    }
+}
+
+/// Why a single node is not a base candidate, in words, or `None` when it
+/// is.
+pub fn base_rejection(job: &Job, node: &Node) -> Option<String> {
     let pool = job_pool(job);
+    left_out(job, node).map(|reason| match reason {
+        LeftOut::OtherPool => format!(
+            "node is in node pool {:?}, the job uses {pool:?}",
+            node.node_pool
+        ),
+        LeftOut::OtherDatacenter => format!(
+            "node is in datacenter {:?}, the job runs in {:?}",
+            node.datacenter, job.datacenters
+        ),
+        LeftOut::NotReady => format!("node is {:?}, not ready", node.status).to_lowercase(),
+        LeftOut::Draining => "node is draining".to_owned(),
+        LeftOut::Ineligible => "node is ineligible for scheduling".to_owned(),
+    })
+}
+
+/// Collects the job's base nodes in one pass over the snapshot (system
+/// jobs visit every node anyway; other jobs call it only to explain a
+/// failure).
+pub fn base_nodes<'s>(snapshot: &'s dyn StateSnapshot, job: &Job) -> BaseNodes<'s> {
     let mut base = BaseNodes::default();
     for node in snapshot.nodes() {
-        if !pool_matches(pool, &node.node_pool) {
-            base.left_out.other_pool += 1;
-            continue;
+        match left_out(job, node) {
+            Some(reason) => {
+                base.left_out.add(reason);
+                if reason != LeftOut::OtherPool {
+                    base.nodes_in_pool += 1;
+                }
+            }
+            None => {
+                base.nodes_in_pool += 1;
+                *base
+                    .available_by_datacenter
+                    .entry(node.datacenter.clone())
+                    .or_default() += 1;
+                base.nodes.push(node);
+            }
         }
-        base.nodes_in_pool += 1;
-        if !datacenter_matches(&job.datacenters, &node.datacenter) {
-            base.left_out.other_datacenter += 1;
-            continue;
-        }
-        if node.status != NodeStatus::Ready {
-            base.left_out.not_ready += 1;
-            continue;
-        }
-        if node.is_draining() {
-            base.left_out.draining += 1;
-            continue;
-        }
-        if !node.is_eligible() {
-            base.left_out.ineligible += 1;
-            continue;
-        }
-        *base
-            .available_by_datacenter
-            .entry(node.datacenter.clone())
-            .or_default() += 1;
-        base.nodes.push(node);
     }
     base
 }
 
-/// Nodes in a seeded random order, shuffled lazily: position `i` is fixed
-/// the first time it is read (Fisher–Yates from the front), so a placement
-/// that looks at a dozen nodes of 50,000 pays for a dozen swaps, and the
-/// order is the same however far it is read.
+/// Where the shuffle keeps the permutation.
+#[derive(Debug, Clone)]
+enum Permutation {
+    /// Every position, for walks that will read a good part of the order.
+    Dense(Vec<u32>),
+    /// Only the positions a swap touched, for walks that read a few: no
+    /// O(n) work at all.
+    Sparse(BTreeMap<usize, usize>),
+}
+
+/// Every node of the snapshot in a seeded random order, shuffled lazily:
+/// position `i` is fixed the first time it is read (Fisher–Yates from the
+/// front), so a placement that looks at a dozen nodes of 50,000 pays for a
+/// dozen swaps, and the order is the same however far it is read. Nodes are
+/// reached through [`StateSnapshot::node_at`], so nothing scans the cluster.
 ///
 /// Placements continue where the previous one stopped (Nomad's round robin
 /// over its shuffled list), so successive placements of a job start at
 /// different nodes.
-#[derive(Debug, Clone)]
 pub struct ShuffledNodes<'s> {
-    nodes: Vec<&'s Node>,
+    snapshot: &'s dyn StateSnapshot,
+    len: usize,
+    permutation: Permutation,
     fixed: usize,
     rng: ChaCha8Rng,
     /// Where the next pass starts.
     cursor: usize,
 }
 
+impl std::fmt::Debug for ShuffledNodes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShuffledNodes")
+            .field("len", &self.len)
+            .field("fixed", &self.fixed)
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'s> ShuffledNodes<'s> {
-    /// Shuffles `nodes` with `rng`.
-    pub fn new(nodes: Vec<&'s Node>, rng: ChaCha8Rng) -> Self {
+    /// The snapshot's nodes, shuffled with `rng`. `expected_reads` guesses
+    /// how many positions the walk will read; past a hundredth of the
+    /// nodes a dense permutation (O(n) to set up, O(1) per read) beats a
+    /// sparse one (O(log k) per read).
+    pub fn new(snapshot: &'s dyn StateSnapshot, rng: ChaCha8Rng, expected_reads: usize) -> Self {
+        let len = snapshot.node_count();
+        let permutation = if expected_reads.saturating_mul(100) >= len {
+            Permutation::Dense((0..u32::try_from(len).unwrap_or(u32::MAX)).collect())
+        } else {
+            Permutation::Sparse(BTreeMap::new())
+        };
         ShuffledNodes {
-            nodes,
+            snapshot,
+            len,
+            permutation,
             fixed: 0,
             rng,
             cursor: 0,
@@ -199,23 +261,40 @@ impl<'s> ShuffledNodes<'s> {
 
     /// Number of nodes.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.len
     }
 
     /// Whether there are no nodes.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.len == 0
+    }
+
+    fn slot(&self, position: usize) -> usize {
+        match &self.permutation {
+            Permutation::Dense(slots) => slots[position] as usize,
+            Permutation::Sparse(moved) => moved.get(&position).copied().unwrap_or(position),
+        }
     }
 
     /// The node at shuffled position `index` (`index < len`).
     pub fn get(&mut self, index: usize) -> &'s Node {
-        let len = self.nodes.len();
         while self.fixed <= index {
-            let pick = self.rng.random_range(self.fixed..len);
-            self.nodes.swap(self.fixed, pick);
+            let pick = self.rng.random_range(self.fixed..self.len);
+            match &mut self.permutation {
+                Permutation::Dense(slots) => slots.swap(self.fixed, pick),
+                Permutation::Sparse(moved) => {
+                    let here = moved.get(&self.fixed).copied().unwrap_or(self.fixed);
+                    let there = moved.get(&pick).copied().unwrap_or(pick);
+                    moved.insert(self.fixed, there);
+                    moved.insert(pick, here);
+                }
+            }
             self.fixed += 1;
         }
-        self.nodes[index]
+        let slot = self.slot(index);
+        self.snapshot
+            .node_at(slot)
+            .expect("node_at answers for every position below node_count")
     }
 
     /// Where the next pass starts.
@@ -225,19 +304,16 @@ impl<'s> ShuffledNodes<'s> {
 
     /// Sets where the next pass starts (wrapped to the length).
     pub fn set_cursor(&mut self, position: usize) {
-        self.cursor = if self.nodes.is_empty() {
+        self.cursor = if self.len == 0 {
             0
         } else {
-            position % self.nodes.len()
+            position % self.len
         };
     }
 
-    /// The whole order, shuffling what is left.
-    pub fn all(&mut self) -> &[&'s Node] {
-        if !self.nodes.is_empty() {
-            self.get(self.nodes.len() - 1);
-        }
-        &self.nodes
+    /// The random stream, for other seeded choices of the same walk.
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
     }
 }
 
@@ -269,28 +345,39 @@ mod tests {
     }
 
     #[test]
-    fn lazy_shuffle_is_a_permutation_and_independent_of_read_pattern() {
+    fn lazy_shuffle_is_a_permutation_whatever_the_read_pattern_or_storage() {
+        let mut state = crate::state::MemoryState::new();
         let nodes: Vec<Node> = (0..50)
             .map(|i| Node {
-                name: format!("n{i}"),
+                id: crate::model::NodeId::new(format!("id-{i:02}")),
+                name: format!("n{i:02}"),
                 ..Node::default()
             })
             .collect();
-        let refs: Vec<&Node> = nodes.iter().collect();
-        let mut a = ShuffledNodes::new(refs.clone(), ChaCha8Rng::seed_from_u64(7));
-        let mut b = ShuffledNodes::new(refs, ChaCha8Rng::seed_from_u64(7));
-        let first_three: Vec<String> = (0..3).map(|i| a.get(i).name.clone()).collect();
-        let all_b: Vec<String> = b.all().iter().map(|n| n.name.clone()).collect();
-        assert_eq!(first_three, all_b[..3]);
-        let all_a: Vec<String> = a.all().iter().map(|n| n.name.clone()).collect();
-        assert_eq!(all_a, all_b);
-        let mut sorted = all_a.clone();
+        state.upsert_nodes(1, nodes).expect("nodes");
+        let snapshot = state.snapshot();
+        let read = |expected_reads: usize, pattern: &[usize]| {
+            let mut order =
+                ShuffledNodes::new(&snapshot, ChaCha8Rng::seed_from_u64(7), expected_reads);
+            let mut seen: Vec<String> =
+                pattern.iter().map(|i| order.get(*i).name.clone()).collect();
+            seen.extend((0..50).map(|i| order.get(i).name.clone()));
+            seen
+        };
+        let dense = read(50, &[]);
+        let sparse = read(0, &[]);
+        assert_eq!(dense, sparse, "dense and sparse permutations agree");
+        let jumpy = read(0, &[40, 3, 49]);
+        assert_eq!(
+            jumpy[3..],
+            sparse[..],
+            "reading ahead first changes nothing"
+        );
+        let mut sorted = dense.clone();
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), 50);
-        assert_ne!(
-            all_a[..10],
-            (0..10).map(|i| format!("n{i}")).collect::<Vec<_>>()[..]
-        );
+        let identity: Vec<String> = (0..10).map(|i| format!("n{i:02}")).collect();
+        assert_ne!(dense[..10], identity[..]);
     }
 }

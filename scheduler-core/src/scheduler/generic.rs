@@ -73,15 +73,20 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
         return;
     }
 
-    let base = base_nodes(snapshot, job);
     let algorithm = run.config.algorithm_for(snapshot.node_pool(job_pool(job)));
-    let node_count = base.nodes.len();
-    let mut order = ShuffledNodes::new(base.nodes.clone(), run.shuffle_rng());
+    let node_count = snapshot.node_count();
+    let to_place: usize = placements.iter().map(|(_, p)| p.len()).sum();
+    // Each placement reads about 2 log2(n) positions of the order.
+    let expected_reads =
+        to_place.saturating_mul(2 * (usize::BITS - node_count.leading_zeros()) as usize);
+    let mut order = ShuffledNodes::new(snapshot, run.shuffle_rng(), expected_reads);
     let mut placers: Vec<GroupPlacer<'s, 's>> = job
         .task_groups
         .iter()
         .map(|group| GroupPlacer::new(snapshot, job, group, &proposed, algorithm, node_count))
         .collect();
+    // Computed only to explain a failure: the walk itself never scans.
+    let mut base = None;
 
     for (group_index, group_placements) in placements {
         let group = &job.task_groups[group_index];
@@ -124,6 +129,7 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
                     run.plan.push_placement(alloc);
                 }
                 None => {
+                    let base = base.get_or_insert_with(|| base_nodes(snapshot, job));
                     metric.node_pool = job_pool(job).to_owned();
                     metric.nodes_in_pool = base.nodes_in_pool;
                     metric.nodes_available = base.available_by_datacenter.clone();

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rand_chacha::ChaCha8Rng;
 
-use super::candidates::ShuffledNodes;
+use super::candidates::{ShuffledNodes, left_out};
 use super::config::SchedulerAlgorithm;
 use super::feasible::{Filters, GroupFeasibility};
 use super::proposed::{PlacementRules, Proposed};
@@ -40,6 +40,7 @@ use crate::ranking::{
     AffinityScorer, RESCHEDULE_PENALTY, ScoreCard, SpreadScorer, fit_score, job_anti_affinity,
 };
 use crate::state::StateSnapshot;
+use rand::seq::SliceRandom;
 
 /// How many of the best candidates' scores a metric keeps (Nomad keeps 5).
 const SCORES_KEPT: usize = 5;
@@ -120,6 +121,7 @@ struct Buckets<'s> {
 
 /// Places the allocations of one task group.
 pub struct GroupPlacer<'s, 'j> {
+    snapshot: &'s dyn StateSnapshot,
     job: &'j Job,
     group: &'j TaskGroup,
     feasibility: GroupFeasibility<'j>,
@@ -147,7 +149,7 @@ impl std::fmt::Debug for GroupPlacer<'_, '_> {
 
 impl<'s, 'j> GroupPlacer<'s, 'j> {
     /// Prepares the placement of `group`: its checks, rules, ask and
-    /// scorers. `node_count` is the number of base nodes (for the limit).
+    /// scorers. `node_count` is the number of nodes (for the limit).
     pub fn new(
         snapshot: &'s dyn StateSnapshot,
         job: &'j Job,
@@ -184,6 +186,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
             _ => log2.max(2),
         };
         GroupPlacer {
+            snapshot,
             job,
             group,
             feasibility: GroupFeasibility::new(job, group),
@@ -284,6 +287,9 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         while visited < len && candidates.len() < self.limit {
             let node = order.get((start + visited) % len);
             visited += 1;
+            if left_out(self.job, node).is_some() {
+                continue;
+            }
             if let Outcome::Scored(candidate) = self.evaluate(node, &mut walk, metric) {
                 if candidate.score <= 0.0 && skipped.len() < SKIP_NON_POSITIVE {
                     skipped.push(candidate);
@@ -375,8 +381,12 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         let mut metric = AllocMetric::default();
         let mut by_key: BTreeMap<(Vec<Option<String>>, u64), usize> = BTreeMap::new();
         let mut buckets: Vec<Bucket<'s>> = Vec::new();
-        let nodes: Vec<&'s Node> = order.all().to_vec();
-        for node in nodes {
+        let job = self.job;
+        for node in self
+            .snapshot
+            .nodes()
+            .filter(|node| left_out(job, node).is_none())
+        {
             metric.nodes_evaluated += 1;
             let filters = self.feasibility.check(node);
             if !filters.is_empty() {
@@ -394,6 +404,11 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                 });
             }
             buckets[index].nodes.push(node);
+        }
+        // Inside a bucket, nodes are visited in a seeded random order, as
+        // in the plain walk.
+        for bucket in &mut buckets {
+            bucket.nodes.shuffle(order.rng());
         }
         Buckets { buckets, metric }
     }

@@ -54,7 +54,7 @@ pub fn schedule_system<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
 
     let base = base_nodes(snapshot, job);
     let algorithm = run.config.algorithm_for(snapshot.node_pool(job_pool(job)));
-    let node_count = base.nodes.len();
+    let node_count = snapshot.node_count();
     let mut placers: Vec<GroupPlacer<'s, 's>> = job
         .task_groups
         .iter()
@@ -70,6 +70,14 @@ pub fn schedule_system<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
             match placers[group_index].place_on(node, &mut proposed, &mut run.port_rng, &mut metric)
             {
                 NodeAttempt::Placed(choice) => {
+                    // distinct_property counts what this evaluation places.
+                    for (index, placer) in placers.iter_mut().enumerate() {
+                        if index == group_index {
+                            placer.record(choice.node);
+                        } else {
+                            placer.record_other(choice.node);
+                        }
+                    }
                     let name = format!("{}.{}[0]", job.id.as_str(), group.name);
                     let alloc = run.new_allocation(job, group, name, &choice, metric, None);
                     proposed.place(alloc.clone());

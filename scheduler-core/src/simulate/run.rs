@@ -39,9 +39,7 @@ impl Simulation {
     /// (Unix nanoseconds) is stamped on what is created.
     pub fn new(nodes: Vec<Node>, seed: u64, now: i64) -> Result<Self, StateError> {
         let mut state = MemoryState::new();
-        for node in nodes {
-            state.upsert_node(state.index() + 1, node)?;
-        }
+        state.upsert_nodes(1, nodes)?;
         Ok(Simulation {
             state,
             seed,

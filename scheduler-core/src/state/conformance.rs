@@ -385,6 +385,15 @@ fn check_consistent(snapshot: &dyn StateSnapshot) -> Result<(), TestCaseError> {
         is_ascending(listed.iter().map(|node| &node.id)),
         "nodes() ordered by id"
     );
+    prop_assert_eq!(snapshot.node_count(), listed.len(), "node_count()");
+    let by_position: Vec<&Node> = (0..snapshot.node_count())
+        .filter_map(|position| snapshot.node_at(position))
+        .collect();
+    prop_assert_eq!(&by_position, &listed, "node_at(i) is the i-th of nodes()");
+    prop_assert!(
+        snapshot.node_at(listed.len()).is_none(),
+        "node_at past the end"
+    );
 
     for class in CLASSES {
         let indexed: Vec<&NodeId> = snapshot

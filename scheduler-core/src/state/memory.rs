@@ -27,6 +27,9 @@ type IdIndex<K, Id> = Arc<BTreeMap<K, Arc<BTreeSet<Id>>>>;
 pub struct MemorySnapshot {
     index: u64,
     nodes: Arc<BTreeMap<NodeId, Arc<Node>>>,
+    /// The nodes again, as a vector in id order: random access for the
+    /// scheduler's sampling (`node_at`).
+    node_list: Arc<Vec<Arc<Node>>>,
     nodes_by_class: IdIndex<String, NodeId>,
     jobs: Arc<BTreeMap<JobKey, Arc<Job>>>,
     allocs: Arc<BTreeMap<AllocId, Arc<Allocation>>>,
@@ -64,7 +67,7 @@ pub enum JobChange {
 /// Every table is an `Arc<BTreeMap<_, Arc<T>>>`, and every secondary index
 /// an `Arc<BTreeMap<_, Arc<BTreeSet<Id>>>>`. The store *is* its latest
 /// snapshot plus write methods:
-/// - [`MemoryState::snapshot`] clones ten `Arc`s: O(1), whatever the size.
+/// - [`MemoryState::snapshot`] clones a dozen `Arc`s: O(1), whatever the size.
 /// - A write goes through [`Arc::make_mut`]. While no snapshot shares a
 ///   table, that is an in-place O(log n) update. The first write to a table
 ///   after a snapshot was taken copies that table's map once (O(n) pointer
@@ -131,7 +134,37 @@ impl MemoryState {
             node.computed_class.clone(),
             node.id.clone(),
         );
-        Arc::make_mut(&mut state.nodes).insert(node.id.clone(), Arc::new(node));
+        let node = Arc::new(node);
+        let list = Arc::make_mut(&mut state.node_list);
+        match list.binary_search_by(|listed| listed.id.cmp(&node.id)) {
+            Ok(position) => list[position] = node.clone(),
+            Err(position) => list.insert(position, node.clone()),
+        }
+        Arc::make_mut(&mut state.nodes).insert(node.id.clone(), node);
+        Ok(())
+    }
+
+    /// Registers or updates many nodes at one index, as a bulk load: the
+    /// same result as [`MemoryState::upsert_node`] for each, but the
+    /// position index is rebuilt once (O(n)) instead of shifted per node.
+    pub fn upsert_nodes(&mut self, index: u64, nodes: Vec<Node>) -> Result<(), StateError> {
+        self.advance(index)?;
+        for mut node in nodes {
+            let state = &mut self.current;
+            let previous = state.nodes.get(&node.id).cloned();
+            node.create_index = previous.as_ref().map_or(index, |old| old.create_index);
+            node.modify_index = index;
+            if let Some(old) = &previous {
+                index_remove(&mut state.nodes_by_class, &old.computed_class, &old.id);
+            }
+            index_insert(
+                &mut state.nodes_by_class,
+                node.computed_class.clone(),
+                node.id.clone(),
+            );
+            Arc::make_mut(&mut state.nodes).insert(node.id.clone(), Arc::new(node));
+        }
+        self.current.node_list = Arc::new(self.current.nodes.values().cloned().collect());
         Ok(())
     }
 
@@ -145,6 +178,10 @@ impl MemoryState {
         }
         if let Some(old) = Arc::make_mut(&mut state.nodes).remove(id) {
             index_remove(&mut state.nodes_by_class, &old.computed_class, id);
+        }
+        let list = Arc::make_mut(&mut state.node_list);
+        if let Ok(position) = list.binary_search_by(|listed| listed.id.cmp(id)) {
+            list.remove(position);
         }
         Ok(true)
     }
@@ -414,6 +451,14 @@ impl StateSnapshot for MemorySnapshot {
 
     fn nodes(&self) -> Box<dyn Iterator<Item = &Node> + '_> {
         Box::new(self.nodes.values().map(|node| &**node))
+    }
+
+    fn node_count(&self) -> usize {
+        self.node_list.len()
+    }
+
+    fn node_at(&self, position: usize) -> Option<&Node> {
+        self.node_list.get(position).map(|node| &**node)
     }
 
     fn nodes_in_class(&self, computed_class: &str) -> Box<dyn Iterator<Item = &Node> + '_> {

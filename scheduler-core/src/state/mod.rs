@@ -66,6 +66,20 @@ pub trait StateSnapshot {
     /// Every node, in ascending id order.
     fn nodes(&self) -> Box<dyn Iterator<Item = &Node> + '_>;
 
+    /// The number of nodes. Stores should answer in O(1); the default
+    /// counts.
+    fn node_count(&self) -> usize {
+        self.nodes().count()
+    }
+
+    /// The node at `position` of [`StateSnapshot::nodes`]' order (ascending
+    /// id), `None` past the end. The scheduler samples nodes at random
+    /// positions so that placing one allocation does not scan every node;
+    /// stores should answer in O(1) or O(log n). The default walks.
+    fn node_at(&self, position: usize) -> Option<&Node> {
+        self.nodes().nth(position)
+    }
+
     /// Nodes whose `ComputedClass` is `computed_class`, in ascending id order.
     fn nodes_in_class(&self, computed_class: &str) -> Box<dyn Iterator<Item = &Node> + '_>;
 

@@ -1,6 +1,9 @@
 //! Unit tests for device requests: one `check(rule, expected)` table for the
 //! operators, then feasibility and assignment scenarios.
 
+use std::borrow::Cow;
+
+use super::value::{Number, UNITS, Value, lookup_unit, parse_literal};
 use super::*;
 use crate::model::{
     Affinity, Constraint, NodeDevice, NodeDeviceAttribute, NodeDeviceResource, NodeResources,

@@ -35,7 +35,12 @@
 //! minus the reserved and used ones, and also consumes `cores × MHz per
 //! core` of CPU, as Nomad's rank iterator sets its `CpuShares`.
 //!
-//! Not yet checked: devices, exclusive host volumes, `NodeMaxAllocs`.
+//! Devices are not part of this check: instances are given (and checked
+//! free and healthy) during placement by
+//! [`assign_devices`](super::devices::assign_devices), and an instance given
+//! to two allocations is caught by [`allocs_fit`](crate::plan::allocs_fit).
+//!
+//! Not yet checked: exclusive host volumes, `NodeMaxAllocs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
