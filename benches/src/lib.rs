@@ -1,6 +1,8 @@
 //! Shared helpers for the benches: the job-spec fixture corpus and large
 //! generated jobs.
 
+pub mod cluster;
+
 use scheduler_core::jobspec::{ParseOptions, parse};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

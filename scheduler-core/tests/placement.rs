@@ -6,68 +6,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use scheduler_core::feasibility::fit::NodeUsage;
 use scheduler_core::jobspec::{ParseOptions, parse};
 use scheduler_core::model::{
-    AllocClientStatus, Allocation, DrainStrategy, DriverInfo, Job, MHz, Mbits, MiB,
-    NetworkResource, Node, NodeDevice, NodeDeviceResource, NodeId, NodeNetworkAddress,
-    NodeNetworkResource, NodeStatus, SchedulingEligibility,
+    AllocClientStatus, Allocation, DrainStrategy, Job, MHz, MiB, Node, NodeDevice,
+    NodeDeviceResource, NodeStatus, SchedulingEligibility,
 };
 use scheduler_core::plan::allocs_fit;
 use scheduler_core::scheduler::{SchedulerAlgorithm, SchedulerConfiguration, why_not};
-use scheduler_core::simulate::{JobOutcome, Simulation};
+use scheduler_core::simulate::{JobOutcome, NodeBuilder, Simulation};
 use scheduler_core::state::StateSnapshot;
 
 const NOW: i64 = 1_764_000_000_000_000_000;
 
 /// A ready node with docker and exec, 4000 MHz, 8 GiB, 100 GB disk.
 fn node(name: &str) -> Node {
-    let ip = format!(
-        "10.0.0.{}",
-        name.bytes().map(u32::from).sum::<u32>() % 250 + 1
-    );
-    let mut node = Node {
-        id: NodeId::new(format!("00000000-0000-4000-8000-{:012x}", fnv(name))),
-        name: name.to_owned(),
-        datacenter: "dc1".into(),
-        node_pool: "default".into(),
-        status: NodeStatus::Ready,
-        ..Node::default()
-    };
-    node.attributes.insert("kernel.name".into(), "linux".into());
-    node.attributes
-        .insert("unique.hostname".into(), name.to_owned());
-    for driver in ["docker", "exec"] {
-        node.drivers.insert(
-            driver.into(),
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                ..DriverInfo::default()
-            },
-        );
-    }
-    let resources = &mut node.node_resources;
-    resources.cpu.cpu_shares = MHz(4000);
-    resources.cpu.total_cpu_cores = 4;
-    resources.memory.memory_mb = MiB(8192);
-    resources.disk.disk_mb = MiB(100_000);
-    resources.networks = vec![NetworkResource {
-        device: "eth0".into(),
-        ip: ip.clone(),
-        mbits: Some(Mbits(1000)),
-        ..NetworkResource::default()
-    }];
-    resources.node_networks = vec![NodeNetworkResource {
-        mode: "host".into(),
-        device: "eth0".into(),
-        addresses: vec![NodeNetworkAddress {
-            alias: "default".into(),
-            address: ip,
-            ..NodeNetworkAddress::default()
-        }],
-        ..NodeNetworkResource::default()
-    }];
-    resources.min_dynamic_port = 20000;
-    resources.max_dynamic_port = 32000;
-    node
+    let position = usize::try_from(fnv(name) % 60_000).expect("small");
+    NodeBuilder::new(name, position)
+        .without_driver("raw_exec")
+        .build()
 }
 
 fn fnv(text: &str) -> u64 {
@@ -201,6 +155,7 @@ fn constraints_filter_nodes_and_failures_name_every_reason() {
         node.attributes
             .insert("kernel.name".into(), "darwin".into());
         node.drivers.remove("docker");
+        node.attributes.remove("driver.docker");
     }
     let mut sim = simulate(cluster, 3);
     let outcome = register(
@@ -752,6 +707,7 @@ fn why_not_gives_every_reason_for_one_node() {
         .attributes
         .insert("kernel.name".into(), "darwin".into());
     cluster[1].drivers.remove("docker");
+    cluster[1].attributes.remove("driver.docker");
     cluster[1].node_resources.memory.memory_mb = MiB(512);
     let sim = simulate(cluster, 1);
     let job = job(r#"
@@ -858,4 +814,59 @@ job "big" {
             .allocs_by_node(&state.view().nodes().next().expect("node").id),
     );
     assert_eq!(usage.memory, MiB(6000));
+}
+
+#[test]
+fn a_node_pool_can_choose_its_own_algorithm() {
+    use scheduler_core::scheduler::{NodePool, config::NodePoolSchedulerConfiguration};
+    let source = |name: &str, pool: &str| {
+        format!(
+            r#"
+job "{name}" {{
+  datacenters = ["dc1"]
+  node_pool   = "{pool}"
+  group "g" {{
+    task "t" {{
+      driver = "exec"
+      resources {{
+        cpu    = 1000
+        memory = 1024
+      }}
+    }}
+  }}
+}}
+"#
+        )
+    };
+    let mut cluster = nodes(4, "n");
+    for node in cluster.iter_mut().skip(2) {
+        node.node_pool = "batch".into();
+    }
+    let mut sim = simulate(cluster, 5);
+    // The cluster packs; the "batch" pool spreads.
+    sim.state_mut()
+        .upsert_node_pool(
+            100,
+            NodePool {
+                name: "batch".into(),
+                scheduler_configuration: Some(NodePoolSchedulerConfiguration {
+                    scheduler_algorithm: Some(SchedulerAlgorithm::Spread),
+                    ..NodePoolSchedulerConfiguration::default()
+                }),
+                ..NodePool::default()
+            },
+        )
+        .expect("pool");
+    for (job, pool) in [
+        ("a", "default"),
+        ("b", "default"),
+        ("c", "batch"),
+        ("d", "batch"),
+    ] {
+        register(&mut sim, &source(job, pool));
+    }
+    let node_of = |job: &str| placements(&sim, job).into_keys().next().expect("placed");
+    assert_eq!(node_of("a"), node_of("b"), "the default pool packs");
+    assert_ne!(node_of("c"), node_of("d"), "the batch pool spreads");
+    assert!(["n-2", "n-3"].contains(&node_of("c").as_str()));
 }

@@ -125,7 +125,7 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
                         metric,
                         placement.previous,
                     );
-                    proposed.place(alloc.clone());
+                    proposed.place(&alloc);
                     run.plan.push_placement(alloc);
                 }
                 None => {

@@ -14,7 +14,8 @@ use crate::state::StateSnapshot;
 pub struct Proposed<'s> {
     snapshot: &'s dyn StateSnapshot,
     stopped: BTreeSet<AllocId>,
-    placed: BTreeMap<NodeId, Vec<Allocation>>,
+    /// What the plan's placements hold, per node.
+    placed: BTreeMap<NodeId, NodeUsage>,
     usage: BTreeMap<NodeId, NodeUsage>,
     /// Live allocations of the job per node and group.
     job_groups: BTreeMap<NodeId, BTreeMap<String, u32>>,
@@ -69,9 +70,9 @@ impl<'s> Proposed<'s> {
     }
 
     /// Applies a placement.
-    pub fn place(&mut self, alloc: Allocation) {
+    pub fn place(&mut self, alloc: &Allocation) {
         if let Some(usage) = self.usage.get_mut(&alloc.node_id) {
-            usage.add(&alloc);
+            usage.add(alloc);
         }
         *self
             .job_groups
@@ -82,7 +83,7 @@ impl<'s> Proposed<'s> {
         self.placed
             .entry(alloc.node_id.clone())
             .or_default()
-            .push(alloc);
+            .add(alloc);
     }
 
     /// What the node's allocations hold with the plan applied.
@@ -95,8 +96,8 @@ impl<'s> Proposed<'s> {
                 .allocs_by_node(&node.id)
                 .filter(|alloc| !stopped.contains(&alloc.id));
             let mut usage = NodeUsage::of(node, existing);
-            for alloc in placed.get(&node.id).into_iter().flatten() {
-                usage.add(alloc);
+            if let Some(planned) = placed.get(&node.id) {
+                usage.absorb(planned);
             }
             usage
         })
@@ -284,6 +285,9 @@ impl PlacementRules {
         proposed: &Proposed<'_>,
     ) -> Vec<(String, String)> {
         let mut broken = Vec::new();
+        if !self.distinct_hosts_job && !self.distinct_hosts_group && self.properties.is_empty() {
+            return broken;
+        }
         let (in_group, in_job) = proposed.job_allocs_on(&node.id, group);
         if self.distinct_hosts_job && in_job > 0 {
             broken.push((

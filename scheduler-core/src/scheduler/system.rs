@@ -80,7 +80,7 @@ pub fn schedule_system<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
                     }
                     let name = format!("{}.{}[0]", job.id.as_str(), group.name);
                     let alloc = run.new_allocation(job, group, name, &choice, metric, None);
-                    proposed.place(alloc.clone());
+                    proposed.place(&alloc);
                     run.plan.push_placement(alloc);
                 }
                 NodeAttempt::Infeasible => {}

@@ -2,8 +2,11 @@
 //! scheduler would make.
 
 pub mod cluster;
+mod node_builder;
 mod report;
 mod run;
+
+pub use node_builder::NodeBuilder;
 
 pub use report::{AllocationRow, Dimension, NodeRow, SimulationReport};
 pub use run::{JobOutcome, Simulation};

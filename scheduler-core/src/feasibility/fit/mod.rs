@@ -79,6 +79,20 @@ impl NodeUsage {
         usage
     }
 
+    /// Adds everything `other` holds (another set of allocations on the
+    /// same node).
+    pub fn absorb(&mut self, other: &NodeUsage) {
+        self.cpu += other.cpu;
+        self.memory += other.memory;
+        self.disk += other.disk;
+        self.bandwidth += other.bandwidth;
+        for (ip, ports) in &other.ports {
+            self.ports.entry(ip.clone()).or_default().extend(ports);
+        }
+        self.cores.extend(&other.cores);
+        self.devices.extend(other.devices.iter().cloned());
+    }
+
     /// Adds one allocation's resources, terminal or not.
     pub fn add(&mut self, alloc: &Allocation) {
         let resources = &alloc.allocated_resources;

@@ -1,0 +1,392 @@
+//! Deterministic clusters and jobs for the placement benches.
+//!
+//! Nodes come in four shapes (4,000 MHz / 8 GiB up to 16,000 MHz / 64 GiB),
+//! two operating systems and [`RACKS`] racks (`meta.rack`), with a handful
+//! of node classes, so computed classes repeat (4 x 2 x 25 = 200 classes
+//! whatever the cluster size) and the per-class feasibility memo works as it
+//! would on a real fleet. Everything is a pure function of the node's index.
+
+use scheduler_core::jobspec::{ParseOptions, parse};
+use scheduler_core::model::{
+    DriverInfo, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, MHz, Mbits, MiB, Namespace,
+    NetworkResource, Node, NodeId, NodeNetworkAddress, NodeNetworkResource, NodeStatus,
+};
+use scheduler_core::scheduler::{SchedulerAlgorithm, SchedulerConfiguration, SchedulerEnv};
+use scheduler_core::simulate::Simulation;
+use scheduler_core::state::{MemorySnapshot, MemoryState};
+use std::fmt::Write as _;
+
+/// Number of racks (`meta.rack` = `r00` .. `r24`).
+pub const RACKS: usize = 25;
+
+/// The time every bench schedules at (Unix nanoseconds).
+pub const NOW: i64 = 1_764_000_000_000_000_000;
+
+/// The seed every bench schedules with.
+pub const SEED: u64 = 42;
+
+/// The environment every bench schedules in.
+pub fn env() -> SchedulerEnv {
+    SchedulerEnv {
+        now: NOW,
+        seed: SEED,
+    }
+}
+
+/// Node shapes: class name, MHz, cores, MiB.
+const SHAPES: [(&str, i64, u16, i64); 4] = [
+    ("small", 4_000, 4, 8_192),
+    ("medium", 8_000, 8, 16_384),
+    ("large", 12_000, 12, 32_768),
+    ("xlarge", 16_000, 16, 65_536),
+];
+
+/// Operating systems, alternating in blocks of four nodes so every shape
+/// appears with both.
+const OSES: [&str; 2] = ["ubuntu", "debian"];
+
+/// Node `index` of a cluster: ready, in `dc1`, pool `default`, with docker
+/// and exec, a shape, an OS, a rack and its computed class.
+pub fn node(index: usize) -> Node {
+    let (class, mhz, cores, mib) = SHAPES[index % SHAPES.len()];
+    let os = OSES[(index / SHAPES.len()) % OSES.len()];
+    let rack = format!("r{:02}", (index / (SHAPES.len() * OSES.len())) % RACKS);
+    let ip = format!(
+        "10.{}.{}.{}",
+        (index >> 16) & 0xff,
+        (index >> 8) & 0xff,
+        index & 0xff
+    );
+    let name = format!("node-{index:06}");
+    let mut node = Node {
+        id: NodeId::new(format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            mix(index as u64) & 0xffff_ffff,
+            index
+        )),
+        name: name.clone(),
+        datacenter: "dc1".into(),
+        node_pool: "default".into(),
+        node_class: class.into(),
+        status: NodeStatus::Ready,
+        ..Node::default()
+    };
+    let attributes = [
+        ("kernel.name", "linux".to_owned()),
+        ("kernel.version", "6.1.0".to_owned()),
+        ("os.name", os.to_owned()),
+        (
+            "os.version",
+            if os == "ubuntu" { "24.04" } else { "12" }.to_owned(),
+        ),
+        ("cpu.arch", "amd64".to_owned()),
+        ("cpu.numcores", cores.to_string()),
+        ("driver.docker", "1".to_owned()),
+        ("driver.exec", "1".to_owned()),
+        ("unique.hostname", name),
+        ("unique.network.ip-address", ip.clone()),
+    ];
+    for (key, value) in attributes {
+        node.attributes.insert(key.to_owned(), value);
+    }
+    node.meta.insert("rack".into(), rack);
+    for driver in ["docker", "exec"] {
+        node.drivers.insert(
+            driver.into(),
+            DriverInfo {
+                detected: true,
+                healthy: true,
+                ..DriverInfo::default()
+            },
+        );
+    }
+    let resources = &mut node.node_resources;
+    resources.cpu.cpu_shares = MHz(mhz);
+    resources.cpu.total_cpu_cores = cores;
+    resources.memory.memory_mb = MiB(mib);
+    resources.disk.disk_mb = MiB(200_000);
+    resources.networks = vec![NetworkResource {
+        device: "eth0".into(),
+        ip: ip.clone(),
+        mbits: Some(Mbits(10_000)),
+        ..NetworkResource::default()
+    }];
+    resources.node_networks = vec![NodeNetworkResource {
+        mode: "host".into(),
+        device: "eth0".into(),
+        addresses: vec![NodeNetworkAddress {
+            alias: "default".into(),
+            address: ip,
+            ..NodeNetworkAddress::default()
+        }],
+        ..NodeNetworkResource::default()
+    }];
+    resources.min_dynamic_port = 20_000;
+    resources.max_dynamic_port = 32_000;
+    node.reserved_resources.cpu.cpu_shares = MHz(100);
+    node.reserved_resources.memory.memory_mb = MiB(256);
+    node.compute_class();
+    node
+}
+
+/// `count` nodes, indexes `0..count`.
+pub fn nodes(count: usize) -> Vec<Node> {
+    (0..count).map(node).collect()
+}
+
+/// splitmix64: a stable hash of an index, for ids.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A service job with one group of one docker task.
+#[derive(Debug, Clone)]
+pub struct ServiceJob {
+    /// Job id.
+    pub name: String,
+    /// The group's count.
+    pub count: u32,
+    /// CPU in MHz.
+    pub cpu: u32,
+    /// Memory in MiB.
+    pub memory: u32,
+    /// A job-level `attribute = value` constraint (`${attr.os.name}`, `ubuntu`).
+    pub constraint: Option<(String, String)>,
+    /// A group-level `spread { attribute = ... }` (even spread).
+    pub spread: Option<String>,
+}
+
+impl ServiceJob {
+    /// `count` allocations of `cpu` MHz and `memory` MiB, no constraint,
+    /// no spread.
+    pub fn new(name: &str, count: u32, cpu: u32, memory: u32) -> Self {
+        ServiceJob {
+            name: name.to_owned(),
+            count,
+            cpu,
+            memory,
+            constraint: None,
+            spread: None,
+        }
+    }
+
+    /// Adds a job-level constraint `attribute = value`.
+    pub fn constraint(mut self, attribute: &str, value: &str) -> Self {
+        self.constraint = Some((attribute.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds a group-level even spread over `attribute`.
+    pub fn spread(mut self, attribute: &str) -> Self {
+        self.spread = Some(attribute.to_owned());
+        self
+    }
+
+    /// The job as HCL.
+    pub fn hcl(&self) -> String {
+        let mut out = format!(
+            "job \"{}\" {{\n  datacenters = [\"dc1\"]\n  type = \"service\"\n",
+            self.name
+        );
+        if let Some((attribute, value)) = &self.constraint {
+            let _ = write!(
+                out,
+                "  constraint {{\n    attribute = \"{attribute}\"\n    value     = \"{value}\"\n  }}\n"
+            );
+        }
+        let _ = write!(out, "  group \"app\" {{\n    count = {}\n", self.count);
+        if let Some(attribute) = &self.spread {
+            let _ = writeln!(
+                out,
+                "    spread {{\n      attribute = \"{attribute}\"\n    }}"
+            );
+        }
+        let _ = write!(
+            out,
+            "    task \"server\" {{\n      driver = \"docker\"\n      config {{\n        image = \"registry.example/app:1\"\n      }}\n      resources {{\n        cpu    = {}\n        memory = {}\n      }}\n    }}\n  }}\n}}\n",
+            self.cpu, self.memory
+        );
+        out
+    }
+
+    /// The parsed, canonical job.
+    ///
+    /// # Panics
+    /// If the generated HCL does not parse (a bug in this builder).
+    pub fn build(&self) -> Job {
+        parse(
+            &self.hcl(),
+            &ParseOptions::new(format!("{}.hcl", self.name)),
+        )
+        .unwrap_or_else(|e| panic!("generated job {} does not parse: {e}", self.name))
+        .job
+    }
+}
+
+/// A pending registration evaluation for `job` (`id` must be unique in the
+/// state it is scheduled against only if it is stored; it is not).
+pub fn evaluation(job: &Job, id: u64) -> Evaluation {
+    Evaluation {
+        id: EvalId::new(format!("eeeeeeee-0000-4000-8000-{id:012x}")),
+        namespace: Namespace::new(job.namespace.clone()),
+        priority: i32::try_from(job.priority.unwrap_or(50)).unwrap_or(50),
+        eval_type: job.job_type.as_str().to_owned(),
+        triggered_by: EvalTrigger::JobRegister,
+        job_id: job.id.clone(),
+        job_modify_index: job.job_modify_index,
+        status: EvalStatus::Pending,
+        create_time: NOW,
+        modify_time: NOW,
+        ..Evaluation::default()
+    }
+}
+
+/// A state ready for one `schedule` call: the snapshot holds the cluster
+/// and the job, and the evaluation points at the job.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The snapshot to schedule against.
+    pub snapshot: MemorySnapshot,
+    /// The evaluation to process.
+    pub eval: Evaluation,
+    /// Nodes in the cluster.
+    pub nodes: usize,
+    /// Live allocations already in the cluster.
+    pub allocations: usize,
+}
+
+/// Registers `job` in `state` and returns the scenario to time.
+///
+/// # Panics
+/// If the store refuses the job (it does not for generated jobs).
+pub fn scenario(mut state: MemoryState, job: Job, nodes: usize, allocations: usize) -> Scenario {
+    let eval = evaluation(&job, 1);
+    state
+        .upsert_job(state.index() + 1, job)
+        .expect("the job registers");
+    Scenario {
+        snapshot: state.snapshot(),
+        eval,
+        nodes,
+        allocations,
+    }
+}
+
+/// An empty cluster of `count` nodes.
+///
+/// # Panics
+/// If the store refuses a node (it does not for generated nodes).
+pub fn empty_cluster(count: usize) -> MemoryState {
+    let mut state = MemoryState::new();
+    for node in nodes(count) {
+        state
+            .upsert_node(state.index() + 1, node)
+            .expect("the node registers");
+    }
+    state
+}
+
+/// A cluster of `count` nodes about half full: `jobs` service jobs of
+/// 1,000 MHz / 2 GiB allocations, `allocs_per_node / jobs` per node each,
+/// placed through [`Simulation`] (scheduled, plan-checked, applied) under
+/// the spread algorithm so the load is even, then the configuration is set
+/// back to binpack (the default) for whatever is timed next. The average
+/// node has 10,000 MHz, so 5 allocations per node hold half the CPU.
+/// Returns the state and the number of live allocations.
+///
+/// # Panics
+/// If the simulation's store refuses a write.
+pub fn loaded_cluster(count: usize, jobs: usize, allocs_per_node: usize) -> (MemoryState, usize) {
+    let mut sim = Simulation::new(nodes(count), SEED, NOW).expect("nodes register");
+    set_algorithm(sim.state_mut(), SchedulerAlgorithm::Spread);
+    let per_job = u32::try_from(count * allocs_per_node / jobs).expect("count fits u32");
+    for j in 0..jobs {
+        sim.register(ServiceJob::new(&format!("fill-{j:02}"), per_job, 1_000, 2_048).build())
+            .expect("fill job registers");
+    }
+    let mut state = sim.state().clone();
+    drop(sim);
+    set_algorithm(&mut state, SchedulerAlgorithm::Binpack);
+    let live = {
+        use scheduler_core::state::StateSnapshot;
+        let view = state.view();
+        view.nodes()
+            .map(|node| {
+                view.allocs_by_node(&node.id)
+                    .filter(|alloc| !alloc.is_terminal())
+                    .count()
+            })
+            .sum()
+    };
+    (state, live)
+}
+
+fn set_algorithm(state: &mut MemoryState, algorithm: SchedulerAlgorithm) {
+    let config = SchedulerConfiguration {
+        scheduler_algorithm: algorithm,
+        ..SchedulerConfiguration::default()
+    };
+    state
+        .set_scheduler_config(state.index() + 1, config)
+        .expect("configuration stored");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scheduler_core::scheduler::schedule;
+    use scheduler_core::state::StateSnapshot;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn nodes_are_deterministic_and_classes_repeat() {
+        assert_eq!(node(17), node(17));
+        let cluster = nodes(1_000);
+        let classes: BTreeSet<&str> = cluster.iter().map(|n| n.computed_class.as_str()).collect();
+        assert_eq!(classes.len(), 4 * 2 * RACKS);
+        let ids: BTreeSet<&NodeId> = cluster.iter().map(|n| &n.id).collect();
+        assert_eq!(ids.len(), 1_000);
+        let ubuntu = cluster
+            .iter()
+            .filter(|n| n.attributes["os.name"] == "ubuntu")
+            .count();
+        assert_eq!(ubuntu, 500);
+    }
+
+    #[test]
+    fn the_jobs_place() {
+        let job = ServiceJob::new("one", 1, 100, 128)
+            .constraint("${attr.os.name}", "ubuntu")
+            .build();
+        let s = scenario(empty_cluster(100), job, 100, 0);
+        let result = schedule(&s.snapshot, &s.eval, &env());
+        assert!(result.failures.is_empty(), "{:?}", result.failures);
+        let spread = ServiceJob::new("spread", 50, 100, 128)
+            .spread("${meta.rack}")
+            .build();
+        let s = scenario(empty_cluster(100), spread, 100, 0);
+        let result = schedule(&s.snapshot, &s.eval, &env());
+        assert!(result.failures.is_empty(), "{:?}", result.failures);
+    }
+
+    #[test]
+    fn the_loaded_cluster_is_about_half_full() {
+        let (state, live) = loaded_cluster(200, 4, 5);
+        assert_eq!(live, 1_000);
+        let view = state.view();
+        let (mut used, mut total) = (0i64, 0i64);
+        for node in view.nodes() {
+            total += node.node_resources.cpu.cpu_shares.0;
+            used += view
+                .allocs_by_node(&node.id)
+                .flat_map(|a| a.allocated_resources.tasks.values())
+                .map(|t| t.cpu.cpu_shares.0)
+                .sum::<i64>();
+        }
+        let share = used as f64 / total as f64;
+        assert!((0.45..=0.55).contains(&share), "{share}");
+    }
+}
