@@ -7,12 +7,9 @@
 //! would on a real fleet. Everything is a pure function of the node's index.
 
 use scheduler_core::jobspec::{ParseOptions, parse};
-use scheduler_core::model::{
-    DriverInfo, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, MHz, Mbits, MiB, Namespace,
-    NetworkResource, Node, NodeId, NodeNetworkAddress, NodeNetworkResource, NodeStatus,
-};
+use scheduler_core::model::{EvalId, EvalStatus, EvalTrigger, Evaluation, Job, Namespace, Node};
 use scheduler_core::scheduler::{SchedulerAlgorithm, SchedulerConfiguration, SchedulerEnv};
-use scheduler_core::simulate::Simulation;
+use scheduler_core::simulate::{NodeBuilder, Simulation};
 use scheduler_core::state::{MemorySnapshot, MemoryState};
 use std::fmt::Write as _;
 
@@ -51,95 +48,27 @@ pub fn node(index: usize) -> Node {
     let (class, mhz, cores, mib) = SHAPES[index % SHAPES.len()];
     let os = OSES[(index / SHAPES.len()) % OSES.len()];
     let rack = format!("r{:02}", (index / (SHAPES.len() * OSES.len())) % RACKS);
-    let ip = format!(
-        "10.{}.{}.{}",
-        (index >> 16) & 0xff,
-        (index >> 8) & 0xff,
-        index & 0xff
-    );
-    let name = format!("node-{index:06}");
-    let mut node = Node {
-        id: NodeId::new(format!(
-            "{:08x}-0000-4000-8000-{:012x}",
-            mix(index as u64) & 0xffff_ffff,
-            index
-        )),
-        name: name.clone(),
-        datacenter: "dc1".into(),
-        node_pool: "default".into(),
-        node_class: class.into(),
-        status: NodeStatus::Ready,
-        ..Node::default()
-    };
-    let attributes = [
-        ("kernel.name", "linux".to_owned()),
-        ("kernel.version", "6.1.0".to_owned()),
-        ("os.name", os.to_owned()),
-        (
-            "os.version",
-            if os == "ubuntu" { "24.04" } else { "12" }.to_owned(),
-        ),
-        ("cpu.arch", "amd64".to_owned()),
-        ("cpu.numcores", cores.to_string()),
-        ("driver.docker", "1".to_owned()),
-        ("driver.exec", "1".to_owned()),
-        ("unique.hostname", name),
-        ("unique.network.ip-address", ip.clone()),
-    ];
-    for (key, value) in attributes {
-        node.attributes.insert(key.to_owned(), value);
-    }
-    node.meta.insert("rack".into(), rack);
-    for driver in ["docker", "exec"] {
-        node.drivers.insert(
-            driver.into(),
-            DriverInfo {
-                detected: true,
-                healthy: true,
-                ..DriverInfo::default()
-            },
-        );
-    }
-    let resources = &mut node.node_resources;
-    resources.cpu.cpu_shares = MHz(mhz);
-    resources.cpu.total_cpu_cores = cores;
-    resources.memory.memory_mb = MiB(mib);
-    resources.disk.disk_mb = MiB(200_000);
-    resources.networks = vec![NetworkResource {
-        device: "eth0".into(),
-        ip: ip.clone(),
-        mbits: Some(Mbits(10_000)),
-        ..NetworkResource::default()
-    }];
-    resources.node_networks = vec![NodeNetworkResource {
-        mode: "host".into(),
-        device: "eth0".into(),
-        addresses: vec![NodeNetworkAddress {
-            alias: "default".into(),
-            address: ip,
-            ..NodeNetworkAddress::default()
-        }],
-        ..NodeNetworkResource::default()
-    }];
-    resources.min_dynamic_port = 20_000;
-    resources.max_dynamic_port = 32_000;
-    node.reserved_resources.cpu.cpu_shares = MHz(100);
-    node.reserved_resources.memory.memory_mb = MiB(256);
-    node.compute_class();
-    node
+    NodeBuilder::new(&format!("node-{index:06}"), index)
+        .class(class)
+        .cpu(mhz)
+        .cores(cores)
+        .memory(mib)
+        .disk(200_000)
+        .network_mbits(10_000)
+        .reserved(100, 256)
+        .without_driver("raw_exec")
+        .attribute("kernel.version", "6.1.0")
+        .attribute("os.name", os)
+        .attribute("os.version", if os == "ubuntu" { "24.04" } else { "12" })
+        .attribute("cpu.arch", "amd64")
+        .attribute("cpu.numcores", &cores.to_string())
+        .meta("rack", &rack)
+        .build()
 }
 
 /// `count` nodes, indexes `0..count`.
 pub fn nodes(count: usize) -> Vec<Node> {
     (0..count).map(node).collect()
-}
-
-/// splitmix64: a stable hash of an index, for ids.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A service job with one group of one docker task.
@@ -347,7 +276,7 @@ mod tests {
         let cluster = nodes(1_000);
         let classes: BTreeSet<&str> = cluster.iter().map(|n| n.computed_class.as_str()).collect();
         assert_eq!(classes.len(), 4 * 2 * RACKS);
-        let ids: BTreeSet<&NodeId> = cluster.iter().map(|n| &n.id).collect();
+        let ids: BTreeSet<&scheduler_core::model::NodeId> = cluster.iter().map(|n| &n.id).collect();
         assert_eq!(ids.len(), 1_000);
         let ubuntu = cluster
             .iter()

@@ -14,6 +14,8 @@ use crate::state::StateSnapshot;
 pub struct Proposed<'s> {
     snapshot: &'s dyn StateSnapshot,
     stopped: BTreeSet<AllocId>,
+    /// Nodes with a stopped allocation, whose usage is summed afresh.
+    stopped_on: BTreeSet<NodeId>,
     /// What the plan's placements hold, per node.
     placed: BTreeMap<NodeId, NodeUsage>,
     usage: BTreeMap<NodeId, NodeUsage>,
@@ -48,6 +50,7 @@ impl<'s> Proposed<'s> {
         Proposed {
             snapshot,
             stopped: BTreeSet::new(),
+            stopped_on: BTreeSet::new(),
             placed: BTreeMap::new(),
             usage: BTreeMap::new(),
             job_groups,
@@ -60,6 +63,7 @@ impl<'s> Proposed<'s> {
         if !self.stopped.insert(alloc.id.clone()) {
             return;
         }
+        self.stopped_on.insert(alloc.node_id.clone());
         self.usage.remove(&alloc.node_id);
         if !alloc.is_terminal()
             && let Some(groups) = self.job_groups.get_mut(&alloc.node_id)
@@ -90,12 +94,17 @@ impl<'s> Proposed<'s> {
     pub fn usage(&mut self, node: &Node) -> &NodeUsage {
         let snapshot = self.snapshot;
         let stopped = &self.stopped;
+        let stopped_on = &self.stopped_on;
         let placed = &self.placed;
         self.usage.entry(node.id.clone()).or_insert_with(|| {
-            let existing = snapshot
-                .allocs_by_node(&node.id)
-                .filter(|alloc| !stopped.contains(&alloc.id));
-            let mut usage = NodeUsage::of(node, existing);
+            let mut usage = if stopped_on.contains(&node.id) {
+                let existing = snapshot
+                    .allocs_by_node(&node.id)
+                    .filter(|alloc| !stopped.contains(&alloc.id));
+                NodeUsage::of(node, existing)
+            } else {
+                snapshot.node_usage(node)
+            };
             if let Some(planned) = placed.get(&node.id) {
                 usage.absorb(planned);
             }

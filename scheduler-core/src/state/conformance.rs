@@ -386,6 +386,16 @@ fn check_consistent(snapshot: &dyn StateSnapshot) -> Result<(), TestCaseError> {
         "nodes() ordered by id"
     );
     prop_assert_eq!(snapshot.node_count(), listed.len(), "node_count()");
+    for node in &listed {
+        let summed =
+            crate::feasibility::fit::NodeUsage::of(node, snapshot.allocs_by_node(&node.id));
+        prop_assert_eq!(
+            snapshot.node_usage(node),
+            summed,
+            "node_usage({})",
+            node.id.as_str()
+        );
+    }
     let by_position: Vec<&Node> = (0..snapshot.node_count())
         .filter_map(|position| snapshot.node_at(position))
         .collect();

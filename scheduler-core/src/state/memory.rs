@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::{StateError, StateSnapshot, job_spec_changed};
+use crate::feasibility::fit::NodeUsage;
 use crate::model::{
     AllocClientStatus, AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job,
     JobId, Node, NodeId,
@@ -42,6 +43,9 @@ pub struct MemorySnapshot {
     allocs: Arc<BTreeMap<AllocId, Arc<Allocation>>>,
     allocs_by_node: AllocIndex<NodeId>,
     allocs_by_job: AllocIndex<JobKey>,
+    /// What each node's live allocations hold, kept as allocations are
+    /// written, so the scheduler reads one entry per node it considers.
+    usage_by_node: Arc<BTreeMap<NodeId, Arc<NodeUsage>>>,
     evals: Arc<BTreeMap<EvalId, Arc<Evaluation>>>,
     deployments: Arc<BTreeMap<DeploymentId, Arc<Deployment>>>,
     /// Per job, `(CreateIndex, id)` of its deployments: the last is the latest.
@@ -298,6 +302,9 @@ impl MemoryState {
             alloc_index_remove(&mut state.allocs_by_node, &old.node_id, &old.id);
             let old_key = (old.namespace.0.clone(), old.job_id.clone());
             alloc_index_remove(&mut state.allocs_by_job, &old_key, &old.id);
+            if old.node_id != alloc.node_id {
+                refresh_usage(state, &old.node_id);
+            }
         }
         store_alloc(state, Arc::new(alloc));
     }
@@ -410,7 +417,33 @@ fn store_alloc(state: &mut MemorySnapshot, alloc: Arc<Allocation>) {
         .entry((alloc.namespace.0.clone(), alloc.job_id.clone()))
         .or_default();
     Arc::make_mut(by_job).insert(alloc.id.clone(), alloc.clone());
+    let node = alloc.node_id.clone();
     Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), alloc);
+    refresh_usage(state, &node);
+}
+
+/// Recomputes what a node's live allocations hold (O(allocations on the
+/// node); exact even when two allocations share a port, which subtracting
+/// one allocation could not be).
+fn refresh_usage(state: &mut MemorySnapshot, node: &NodeId) {
+    let mut usage = NodeUsage::default();
+    let mut any = false;
+    for alloc in state
+        .allocs_by_node
+        .get(node)
+        .into_iter()
+        .flat_map(|allocs| allocs.values())
+        .filter(|alloc| !alloc.is_terminal())
+    {
+        usage.add(alloc);
+        any = true;
+    }
+    let table = Arc::make_mut(&mut state.usage_by_node);
+    if any {
+        table.insert(node.clone(), Arc::new(usage));
+    } else {
+        table.remove(node);
+    }
 }
 
 /// Removes an allocation from under `key` of an allocation index, dropping
@@ -490,6 +523,13 @@ impl StateSnapshot for MemorySnapshot {
 
     fn node_count(&self) -> usize {
         self.node_list.len()
+    }
+
+    fn node_usage(&self, node: &Node) -> NodeUsage {
+        self.usage_by_node
+            .get(&node.id)
+            .map(|usage| NodeUsage::clone(usage))
+            .unwrap_or_default()
     }
 
     fn node_at(&self, position: usize) -> Option<&Node> {

@@ -46,6 +46,7 @@ mod memory;
 
 pub use memory::{JobChange, MemorySnapshot, MemoryState};
 
+use crate::feasibility::fit::NodeUsage;
 use crate::model::{
     AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job, JobId, Node, NodeId,
 };
@@ -78,6 +79,14 @@ pub trait StateSnapshot {
     /// stores should answer in O(1) or O(log n). The default walks.
     fn node_at(&self, position: usize) -> Option<&Node> {
         self.nodes().nth(position)
+    }
+
+    /// What the node's non-terminal allocations hold together (cpu,
+    /// memory, disk, ports, cores, devices). The scheduler asks for every
+    /// node it considers; stores should keep it as allocations are written.
+    /// The default sums [`StateSnapshot::allocs_by_node`].
+    fn node_usage(&self, node: &Node) -> NodeUsage {
+        NodeUsage::of(node, self.allocs_by_node(&node.id))
     }
 
     /// Nodes whose `ComputedClass` is `computed_class`, in ascending id order.
