@@ -13,7 +13,7 @@ use super::candidates::{BaseCounts, base_rejection, job_pool};
 use super::feasible::GroupFeasibility;
 use super::proposed::{PlacementRules, Proposed};
 use super::select::{GroupPlacer, NodeAttempt};
-use crate::feasibility::devices::{DeviceRequestMatcher, assign_devices};
+use crate::feasibility::devices::{DeviceRequestMatcher, assign_devices, group_device_matchers};
 use crate::feasibility::fit::{ResourceAsk, fit};
 use crate::feasibility::network::assign_ports;
 use crate::model::{AllocMetric, Job, NodeId, TaskGroup};
@@ -143,19 +143,7 @@ pub fn why_not(
     if let Err(exhausted) = fit(node, &usage, &ask) {
         verdict.reasons.push(exhausted.to_string());
     }
-    let devices: Vec<(String, Vec<DeviceRequestMatcher>)> = group
-        .tasks
-        .iter()
-        .map(|task| {
-            let matchers = task
-                .resources
-                .devices
-                .iter()
-                .filter_map(|r| DeviceRequestMatcher::new(r).ok())
-                .collect();
-            (task.name.clone(), matchers)
-        })
-        .collect();
+    let devices = group_device_matchers(group);
     let tasks: Vec<(&str, &[DeviceRequestMatcher])> = devices
         .iter()
         .filter(|(_, m)| !m.is_empty())

@@ -14,14 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::candidates::{ShuffledNodes, base_nodes, job_pool};
 use super::explain::explain_failure;
 use super::proposed::Proposed;
-use super::run::Run;
+use super::run::{Run, STOP_UNNEEDED};
 use super::select::GroupPlacer;
 use crate::model::{AllocClientStatus, AllocMetric, Allocation, Job, JobType, NodeId, TaskGroup};
-
-/// Nomad's description for allocations stopped because the job stopped.
-const STOP_JOB: &str = "alloc not needed as job is stopped";
-/// ... because their group left the job or the count went down.
-const STOP_UNNEEDED: &str = "alloc not needed due to job update";
 
 /// The index in an allocation name `job.group[3]`.
 pub fn name_index(name: &str) -> Option<u32> {
@@ -39,14 +34,7 @@ struct Placement<'s> {
 /// Schedules a service or batch job.
 pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
     let snapshot = run.snapshot;
-    let allocs: Vec<&'s Allocation> = snapshot
-        .allocs_by_job(run.eval.namespace.as_str(), &run.eval.job_id)
-        .collect();
-
-    let Some(job) = job.filter(|job| !job.stop) else {
-        for alloc in allocs.iter().filter(|a| !a.is_terminal()) {
-            run.stop(alloc, STOP_JOB);
-        }
+    let Some((job, allocs)) = run.job_and_allocs(job) else {
         return;
     };
 
@@ -140,13 +128,7 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
         }
     }
 
-    for placer in &placers {
-        for (class, eligible) in placer.class_eligibility() {
-            let entry = run.class_eligibility.entry(class.clone()).or_insert(false);
-            *entry |= eligible;
-        }
-        run.escaped |= placer.escapes_class();
-    }
+    run.learn_classes(&placers);
 }
 
 /// Decides a group's stops and placements from its allocations.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::SchedulerEnv;
 use super::config::SchedulerConfiguration;
 use super::result::{PlacementFailure, Plan, SchedulerResult};
-use super::select::Choice;
+use super::select::{Choice, GroupPlacer};
 use crate::model::{
     AllocClientStatus, AllocDesiredStatus, AllocId, AllocMetric, AllocTaskLifecycle,
     AllocatedCpuResources, AllocatedMemoryResources, AllocatedResources, AllocatedSharedResources,
@@ -18,6 +18,11 @@ use crate::model::{
     Namespace, TaskGroup,
 };
 use crate::state::StateSnapshot;
+
+/// Nomad's description for allocations stopped because the job stopped.
+const STOP_JOB: &str = "alloc not needed as job is stopped";
+/// ... because their group left the job or the count went down.
+pub const STOP_UNNEEDED: &str = "alloc not needed due to job update";
 
 /// Independent random streams, so a change in how many ports one placement
 /// draws never reshuffles the nodes of the next.
@@ -190,6 +195,38 @@ impl<'s> Run<'s> {
             create_time: self.env.now,
             modify_time: self.env.now,
             ..Allocation::default()
+        }
+    }
+
+    /// The job's allocations. When the job is gone or stopped, stops every
+    /// live one and returns `None`; otherwise returns the job with them.
+    pub fn job_and_allocs(
+        &mut self,
+        job: Option<&'s Job>,
+    ) -> Option<(&'s Job, Vec<&'s Allocation>)> {
+        let allocs: Vec<&'s Allocation> = self
+            .snapshot
+            .allocs_by_job(self.eval.namespace.as_str(), &self.eval.job_id)
+            .collect();
+        match job.filter(|job| !job.stop) {
+            Some(job) => Some((job, allocs)),
+            None => {
+                for alloc in allocs.iter().filter(|a| !a.is_terminal()) {
+                    self.stop(alloc, STOP_JOB);
+                }
+                None
+            }
+        }
+    }
+
+    /// Merges what the placers learnt about computed classes, for the
+    /// blocked evaluation.
+    pub fn learn_classes(&mut self, placers: &[GroupPlacer<'_, '_>]) {
+        for placer in placers {
+            for (class, eligible) in placer.class_eligibility() {
+                *self.class_eligibility.entry(class.clone()).or_insert(false) |= eligible;
+            }
+            self.escaped |= placer.escapes_class();
         }
     }
 

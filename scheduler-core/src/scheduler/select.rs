@@ -30,7 +30,9 @@ use super::candidates::{ShuffledNodes, left_out};
 use super::config::SchedulerAlgorithm;
 use super::feasible::{Filters, GroupFeasibility};
 use super::proposed::{PlacementRules, Proposed};
-use crate::feasibility::devices::{DeviceAssignment, DeviceRequestMatcher, assign_devices};
+use crate::feasibility::devices::{
+    DeviceAssignment, DeviceRequestMatcher, assign_devices, group_device_matchers,
+};
 use crate::feasibility::fit::{
     Exhausted, NodeUsage, ResourceAsk, fit, mhz_per_core, schedulable_cores,
 };
@@ -158,20 +160,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         algorithm: SchedulerAlgorithm,
         node_count: usize,
     ) -> Self {
-        let devices = group
-            .tasks
-            .iter()
-            .filter(|task| !task.resources.devices.is_empty())
-            .map(|task| {
-                let matchers = task
-                    .resources
-                    .devices
-                    .iter()
-                    .filter_map(|request| DeviceRequestMatcher::new(request).ok())
-                    .collect();
-                (task.name.clone(), matchers)
-            })
-            .collect();
+        let devices = group_device_matchers(group);
         let mut spread = SpreadScorer::new(job, group);
         for (node_id, count) in proposed.group_nodes(&group.name) {
             if let Some(node) = snapshot.node(&node_id) {

@@ -12,20 +12,14 @@ use std::collections::BTreeSet;
 use super::candidates::{base_nodes, job_pool};
 use super::explain::explain_failure;
 use super::proposed::Proposed;
-use super::run::Run;
+use super::run::{Run, STOP_UNNEEDED};
 use super::select::{GroupPlacer, NodeAttempt};
-use crate::model::{AllocClientStatus, AllocMetric, Allocation, Job, JobType, NodeId};
+use crate::model::{AllocClientStatus, AllocMetric, Job, JobType, NodeId};
 
 /// Schedules a system or sysbatch job.
 pub fn schedule_system<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
     let snapshot = run.snapshot;
-    let allocs: Vec<&'s Allocation> = snapshot
-        .allocs_by_job(run.eval.namespace.as_str(), &run.eval.job_id)
-        .collect();
-    let Some(job) = job.filter(|job| !job.stop) else {
-        for alloc in allocs.iter().filter(|a| !a.is_terminal()) {
-            run.stop(alloc, "alloc not needed as job is stopped");
-        }
+    let Some((job, allocs)) = run.job_and_allocs(job) else {
         return;
     };
 
@@ -36,7 +30,7 @@ pub fn schedule_system<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
         .filter(|a| !a.is_terminal() && !groups.contains(a.task_group.as_str()))
     {
         proposed.stop(alloc);
-        run.stop(alloc, "alloc not needed due to job update");
+        run.stop(alloc, STOP_UNNEEDED);
     }
 
     // Which (node, group) pairs already have an allocation that counts.
@@ -96,11 +90,5 @@ pub fn schedule_system<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
         }
     }
 
-    for placer in &placers {
-        for (class, eligible) in placer.class_eligibility() {
-            let entry = run.class_eligibility.entry(class.clone()).or_insert(false);
-            *entry |= eligible;
-        }
-        run.escaped |= placer.escapes_class();
-    }
+    run.learn_classes(&placers);
 }

@@ -350,3 +350,25 @@ fn sorted_groups(node: &Node) -> impl Iterator<Item = &NodeDeviceResource> {
     });
     groups.into_iter()
 }
+
+/// The device requests of a group's tasks, prepared: one entry per task
+/// that asks for devices, in task order. Requests that cannot be prepared
+/// are left out here; the feasibility check reports them.
+pub fn group_device_matchers(
+    group: &crate::model::TaskGroup,
+) -> Vec<(String, Vec<DeviceRequestMatcher>)> {
+    group
+        .tasks
+        .iter()
+        .filter(|task| !task.resources.devices.is_empty())
+        .map(|task| {
+            let matchers = task
+                .resources
+                .devices
+                .iter()
+                .filter_map(|request| DeviceRequestMatcher::new(request).ok())
+                .collect();
+            (task.name.clone(), matchers)
+        })
+        .collect()
+}
