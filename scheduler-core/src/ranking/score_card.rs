@@ -25,21 +25,50 @@ pub const PREEMPTION: &str = "preemption";
 /// spread) is absent rather than 0: the mean is over what was added, so a
 /// job without affinities is not penalised against one with them. Keeping
 /// the components, not just the mean, lets a plan explain its choice.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// The components live inline (at most [`ScoreCard::CAPACITY`]): the
+/// scheduler builds one card per node it considers, and a heap allocation
+/// each was a measurable share of a placement on a large cluster.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoreCard {
-    /// `(name, value)` in the order added; names are this module's constants.
-    pub components: Vec<(&'static str, f64)>,
+    slots: [(&'static str, f64); ScoreCard::CAPACITY],
+    len: usize,
+}
+
+impl Default for ScoreCard {
+    fn default() -> Self {
+        ScoreCard {
+            slots: [("", 0.0); ScoreCard::CAPACITY],
+            len: 0,
+        }
+    }
 }
 
 impl ScoreCard {
+    /// How many components a card holds: one of each kind this module
+    /// names, with room to spare.
+    pub const CAPACITY: usize = 8;
+
     /// An empty card.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds a component.
+    /// `(name, value)` in the order added; names are this module's
+    /// constants.
+    pub fn components(&self) -> &[(&'static str, f64)] {
+        &self.slots[..self.len]
+    }
+
+    /// Adds a component. A card is full after [`ScoreCard::CAPACITY`]
+    /// components; more would be a bug in the caller, and are ignored in
+    /// release builds rather than aborting a placement.
     pub fn push(&mut self, name: &'static str, value: f64) {
-        self.components.push((name, value));
+        debug_assert!(self.len < Self::CAPACITY, "score card full");
+        if let Some(slot) = self.slots.get_mut(self.len) {
+            *slot = (name, value);
+            self.len += 1;
+        }
     }
 
     /// Adds a component if there is one: the scorers return `None` exactly
@@ -52,7 +81,7 @@ impl ScoreCard {
 
     /// The value of the first component called `name`.
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.components
+        self.components()
             .iter()
             .find(|(component, _)| *component == name)
             .map(|&(_, value)| value)
@@ -61,13 +90,13 @@ impl ScoreCard {
     /// The mean of the components, summed in the order added (as Nomad does,
     /// so the bits match); 0 when there are none.
     pub fn final_score(&self) -> f64 {
-        if self.components.is_empty() {
+        if self.len == 0 {
             return 0.0;
         }
         let sum = self
-            .components
+            .components()
             .iter()
             .fold(0.0, |sum, &(_, value)| sum + value);
-        sum / self.components.len() as f64
+        sum / self.len as f64
     }
 }

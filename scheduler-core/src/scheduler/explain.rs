@@ -172,7 +172,7 @@ pub fn why_not(
             verdict.score = Some(choice.card.final_score());
             verdict.scores = choice
                 .card
-                .components
+                .components()
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), *value))
                 .collect();

@@ -92,24 +92,25 @@ impl<'s> Proposed<'s> {
 
     /// What the node's allocations hold with the plan applied.
     pub fn usage(&mut self, node: &Node) -> &NodeUsage {
-        let snapshot = self.snapshot;
-        let stopped = &self.stopped;
-        let stopped_on = &self.stopped_on;
-        let placed = &self.placed;
-        self.usage.entry(node.id.clone()).or_insert_with(|| {
-            let mut usage = if stopped_on.contains(&node.id) {
-                let existing = snapshot
+        // Look up before inserting: most calls hit, and an entry() would
+        // clone the id every time.
+        if !self.usage.contains_key(&node.id) {
+            let mut usage = if self.stopped_on.contains(&node.id) {
+                let stopped = &self.stopped;
+                let existing = self
+                    .snapshot
                     .allocs_by_node(&node.id)
                     .filter(|alloc| !stopped.contains(&alloc.id));
                 NodeUsage::of(node, existing)
             } else {
-                snapshot.node_usage(node)
+                self.snapshot.node_usage(node)
             };
-            if let Some(planned) = placed.get(&node.id) {
+            if let Some(planned) = self.placed.get(&node.id) {
                 usage.absorb(planned);
             }
-            usage
-        })
+            self.usage.insert(node.id.clone(), usage);
+        }
+        &self.usage[&node.id]
     }
 
     /// Live allocations of the job on the node: of `group`, and of any group.

@@ -667,7 +667,7 @@ fn record_scores(metric: &mut AllocMetric, candidates: &[Candidate<'_>]) {
             node_id: candidate.node.id.clone(),
             scores: candidate
                 .card
-                .components
+                .components()
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), *value))
                 .collect(),

@@ -19,8 +19,8 @@ fn final_score_is_the_mean_of_what_was_added() {
     // (0.8 − 0.5 + 0.3) / 3; the absent spread does not count as a 0.
     assert_close(card.final_score(), 0.2);
     assert_eq!(
-        card.components,
-        vec![
+        card.components(),
+        [
             (BINPACK, 0.8),
             (JOB_ANTI_AFFINITY, -0.5),
             (NODE_AFFINITY, 0.3)
