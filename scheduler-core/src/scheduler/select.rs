@@ -69,6 +69,9 @@ pub struct Choice<'s> {
 }
 
 /// What trying one given node gave.
+// The large variant is the common one and lives for one call; boxing it
+// would allocate for every node tried.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum NodeAttempt<'s> {
     /// Placed.
@@ -95,6 +98,8 @@ struct Walk<'w, 's> {
 }
 
 /// What evaluating one node found.
+// As for `NodeAttempt`: no allocation per node evaluated.
+#[allow(clippy::large_enum_variant)]
 enum Outcome<'s> {
     /// Left out of this selection after its ports or cores ran out.
     Excluded,
