@@ -65,6 +65,12 @@ pub fn resolve_target(target: &str, node: &Node) -> Option<String> {
     resolve(target, node).map(str::to_owned)
 }
 
+/// [`resolve_target`] without copying: the value borrowed from the node
+/// (or the literal from `target`), for hot paths.
+pub fn resolve_target_str<'a>(target: &'a str, node: &'a Node) -> Option<&'a str> {
+    resolve(target, node)
+}
+
 /// [`resolve_target`] without copying.
 fn resolve<'a>(target: &'a str, node: &'a Node) -> Option<&'a str> {
     if !target.starts_with("${") {

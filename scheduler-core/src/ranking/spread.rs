@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::feasibility::resolve_target;
+use crate::feasibility::constraint::resolve_target_str;
 use crate::model::{Job, Node, Spread, TaskGroup};
 
 /// The target that stands for every attribute value a spread does not list.
@@ -100,11 +100,13 @@ impl SpreadBlock {
 
     /// The node's value of the attribute; `None` when it has none (an empty
     /// attribute resolves to nothing, as in Nomad's `getProperty`).
-    fn value_of(&self, node: &Node) -> Option<String> {
+    fn value_of<'a>(&'a self, node: &'a Node) -> Option<&'a str> {
         if self.attribute.is_empty() {
             return None;
         }
-        resolve_target(&self.attribute, node)
+        // Borrowed: scoring runs for every node considered, and copying the
+        // value each time was a visible cost of spread placements.
+        resolve_target_str(&self.attribute, node)
     }
 
     /// Allocations counted against `value`'s target: the value's own count
@@ -127,10 +129,10 @@ impl SpreadBlock {
             return -1.0;
         };
         if self.desired.is_empty() {
-            return self.even_boost(&value);
+            return self.even_boost(value);
         }
-        let key = if self.listed.contains(&value) {
-            value.as_str()
+        let key = if self.listed.contains(value) {
+            value
         } else {
             IMPLICIT_TARGET
         };
@@ -152,7 +154,7 @@ impl SpreadBlock {
         } else {
             f64::from(self.weight) / f64::from(sum_weights)
         };
-        let used = (self.used(&value) + 1) as f64;
+        let used = (self.used(value) + 1) as f64;
         ((desired - used) / desired) * weight
     }
 
@@ -205,7 +207,7 @@ impl SpreadScorer {
     /// Blocks whose attribute the node lacks ignore it, as Nomad does.
     pub fn add(&mut self, node: &Node) {
         for block in &mut self.blocks {
-            if let Some(value) = block.value_of(node) {
+            if let Some(value) = block.value_of(node).map(str::to_owned) {
                 *block.counts.entry(value).or_insert(0) += 1;
             }
         }
@@ -215,7 +217,7 @@ impl SpreadScorer {
     /// planned stop). Never goes below zero.
     pub fn remove(&mut self, node: &Node) {
         for block in &mut self.blocks {
-            let Some(value) = block.value_of(node) else {
+            let Some(value) = block.value_of(node).map(str::to_owned) else {
                 continue;
             };
             if let Some(count) = block.counts.get_mut(&value) {
@@ -267,7 +269,7 @@ impl SpreadScorer {
     pub fn values(&self, node: &Node) -> Vec<Option<String>> {
         self.blocks
             .iter()
-            .map(|block| block.value_of(node))
+            .map(|block| block.value_of(node).map(str::to_owned))
             .collect()
     }
 
@@ -280,7 +282,9 @@ impl SpreadScorer {
     /// `node`'s value of the first spread's attribute; `None` when there is
     /// no spread or the node lacks the attribute.
     pub fn first_value(&self, node: &Node) -> Option<String> {
-        self.blocks.first().and_then(|block| block.value_of(node))
+        self.blocks
+            .first()
+            .and_then(|block| block.value_of(node).map(str::to_owned))
     }
 
     /// How many allocations the scorer counts on `value` of the first

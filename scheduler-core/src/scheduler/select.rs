@@ -95,6 +95,16 @@ struct Walk<'w, 's> {
     proposed: &'w mut Proposed<'s>,
     penalized: &'w BTreeSet<NodeId>,
     excluded: &'w BTreeSet<NodeId>,
+    /// Inside a bucket: the node-affinity and spread components, the same
+    /// for every node of the bucket, computed once.
+    statics: Option<StaticComponents>,
+}
+
+/// The attribute-only score components of a bucket's nodes.
+#[derive(Debug, Clone, Copy)]
+struct StaticComponents {
+    affinity: Option<f64>,
+    spread: Option<f64>,
 }
 
 /// What evaluating one node found.
@@ -241,6 +251,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                 proposed: &mut *proposed,
                 penalized,
                 excluded: &excluded,
+                statics: None,
             };
             let candidates = if self.bucketed() {
                 self.pass_buckets(order, walk, metric)
@@ -324,6 +335,10 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         let mut removed = AllocMetric::default();
         for (_, index) in ranked {
             let bucket = &mut buckets.buckets[index];
+            walk.statics = bucket.nodes.first().map(|node| StaticComponents {
+                affinity: self.affinity.score(node),
+                spread: self.spread.score(node),
+            });
             let mut skipped = Vec::new();
             let mut examined = 0;
             let mut position = bucket.cursor;
@@ -464,7 +479,14 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                 }
             }
         };
-        let card = self.score(node, usage, collisions, walk.penalized, devices.as_ref());
+        let card = self.score(
+            node,
+            usage,
+            collisions,
+            walk.penalized,
+            walk.statics,
+            devices.as_ref(),
+        );
         let score = card.final_score();
         Outcome::Scored(Candidate {
             node,
@@ -480,8 +502,13 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         usage: &NodeUsage,
         collisions: u32,
         penalized: &BTreeSet<NodeId>,
+        statics: Option<StaticComponents>,
         devices: Option<&DeviceAssignment>,
     ) -> ScoreCard {
+        let statics = statics.unwrap_or_else(|| StaticComponents {
+            affinity: self.affinity.score(node),
+            spread: self.spread.score(node),
+        });
         let cores_cpu = MHz(mhz_per_core(node)
             .0
             .saturating_mul(i64::try_from(self.ask.cores).unwrap_or(i64::MAX)));
@@ -501,10 +528,10 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         if penalized.contains(&node.id) {
             card.push("node-reschedule-penalty", RESCHEDULE_PENALTY);
         }
-        if let Some(score) = self.affinity.score(node) {
+        if let Some(score) = statics.affinity {
             card.push("node-affinity", score);
         }
-        if let Some(score) = self.spread.score(node) {
+        if let Some(score) = statics.spread {
             card.push("allocation-spread", score);
         }
         if let Some(score) = devices.and_then(|d| d.affinity_score) {
@@ -579,6 +606,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
             proposed: &mut *proposed,
             penalized: &penalized,
             excluded: &excluded,
+            statics: None,
         };
         match self.evaluate(node, &mut walk, metric) {
             Outcome::Scored(candidate) => {
