@@ -139,6 +139,7 @@ pub mod jobspec;
 pub mod model;
 pub mod plan;
 pub mod ranking;
+pub mod reconcile;
 pub mod scheduler;
 pub mod simulate;
 pub mod state;
