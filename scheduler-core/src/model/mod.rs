@@ -9,6 +9,7 @@
 pub mod ids;
 pub mod path;
 pub mod serde_util;
+pub mod timestamp;
 pub mod units;
 pub mod validate;
 

@@ -66,6 +66,7 @@
 //!   until the deployment watcher marks it) is [`held_by_deployment`]; the
 //!   caller checks it before [`decide`], as Nomad does before anything else.
 
+use crate::model::timestamp::parse_rfc3339_nanos;
 use crate::model::{
     AllocClientStatus, AllocId, Allocation, Deployment, Duration, EvalId, RescheduleEvent,
     ReschedulePolicy, RescheduleTracker, TaskGroup,
@@ -388,98 +389,6 @@ fn desired_status_name(alloc: &Allocation) -> &'static str {
         AllocDesiredStatus::Run => "run",
         AllocDesiredStatus::Stop => "stop",
         AllocDesiredStatus::Evict => "evict",
-    }
-}
-
-/// Parses an RFC 3339 time (`2024-05-01T10:00:00.5Z`, `...+02:00`) to Unix
-/// nanoseconds; `None` when malformed or outside `i64` nanoseconds (Go's
-/// zero time `0001-01-01T00:00:00Z`, which means "unset", is).
-fn parse_rfc3339_nanos(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = bytes.get(range)?;
-        digits.iter().try_fold(0_i64, |acc, &b| {
-            b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0'))
-        })
-    };
-    let expect = |at: usize, allowed: &[u8]| bytes.get(at).is_some_and(|b| allowed.contains(b));
-    if !(expect(4, b"-")
-        && expect(7, b"-")
-        && expect(10, b"Tt ")
-        && expect(13, b":")
-        && expect(16, b":"))
-    {
-        return None;
-    }
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-
-    let mut pos = 19;
-    let mut fraction = 0_i64;
-    if expect(pos, b".") {
-        pos += 1;
-        let start = pos;
-        while bytes.get(pos).is_some_and(u8::is_ascii_digit) {
-            // Digits beyond nanoseconds are dropped, as Go does.
-            if pos - start < 9 {
-                fraction = fraction * 10 + i64::from(bytes[pos] - b'0');
-            }
-            pos += 1;
-        }
-        let digits = pos - start;
-        if digits == 0 {
-            return None;
-        }
-        for _ in digits..9 {
-            fraction *= 10;
-        }
-    }
-
-    let offset_secs = match bytes.get(pos)? {
-        b'Z' | b'z' if pos + 1 == bytes.len() => 0,
-        sign @ (b'+' | b'-') if pos + 6 == bytes.len() && expect(pos + 3, b":") => {
-            let (hours, minutes) = (number(pos + 1..pos + 3)?, number(pos + 4..pos + 6)?);
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            let offset = hours * 3600 + minutes * 60;
-            if *sign == b'-' { -offset } else { offset }
-        }
-        _ => return None,
-    };
-
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_secs;
-    secs.checked_mul(1_000_000_000)?.checked_add(fraction)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
     }
 }
 
