@@ -4,6 +4,7 @@
 
 use super::{FunctionContext, string_arg, truncate};
 use crate::jobspec::value::Value;
+use crate::model::timestamp;
 
 type Res = Result<Value, String>;
 
@@ -19,38 +20,24 @@ struct Timestamp {
     offset: i32,
 }
 
+// The calendar arithmetic is the model's (one implementation for every
+// timestamp in the crate); these adapt it to the `u32` month and day used
+// here.
+
 /// Days since 1970-01-01 for a proleptic Gregorian date.
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    timestamp::days_from_civil(y, i64::from(m), i64::from(d))
 }
 
 /// The date for a count of days since 1970-01-01.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let (y, m, d) = timestamp::civil_from_days(z);
+    // Month is 1..=12 and day 1..=31 by construction.
+    (y, m as u32, d as u32)
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    timestamp::days_in_month(y, i64::from(m)) as u32
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
