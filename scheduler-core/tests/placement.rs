@@ -870,3 +870,71 @@ job "{name}" {{
     assert_ne!(node_of("c"), node_of("d"), "the batch pool spreads");
     assert!(["n-2", "n-3"].contains(&node_of("c").as_str()));
 }
+
+#[test]
+fn allocations_on_a_down_node_are_lost_and_replaced_and_a_drain_migrates() {
+    let mut sim = simulate(nodes(4, "n"), 31);
+    let source = WEB.replace("count = 6", "count = 2");
+    register(&mut sim, &source);
+    let before = placements(&sim, "web");
+    let (down_name, down_allocs) = before.iter().next().expect("placed");
+    let down_id = down_allocs[0].node_id.clone();
+
+    // The node stops heartbeating; the next evaluation replaces its work.
+    let mut down = sim.state().view().node(&down_id).expect("node").clone();
+    down.status = NodeStatus::Down;
+    let index = sim.state().index() + 1;
+    sim.state_mut()
+        .upsert_node(index, down)
+        .expect("node update");
+    let outcome = register(&mut sim, &source);
+    let lost: Vec<&Allocation> = outcome.result.plan.stops().collect();
+    assert_eq!(lost.len(), down_allocs.len());
+    for alloc in &lost {
+        assert_eq!(alloc.client_status, AllocClientStatus::Lost);
+        assert_eq!(
+            alloc.desired_description,
+            "alloc is lost since its node is down"
+        );
+    }
+    let replacements: Vec<&Allocation> = outcome.result.plan.placements().collect();
+    assert_eq!(replacements.len(), down_allocs.len());
+    for alloc in &replacements {
+        assert_ne!(alloc.node_id, down_id);
+        assert!(
+            lost.iter()
+                .any(|l| l.id == alloc.previous_allocation && l.name == alloc.name)
+        );
+    }
+    let after = placements(&sim, "web");
+    assert!(!after.contains_key(down_name.as_str()));
+    assert_eq!(after.values().map(Vec::len).sum::<usize>(), 2);
+
+    // Draining a node migrates what runs there.
+    let (drained_name, drained_allocs) = after.iter().next().expect("placed");
+    let drained_id = drained_allocs[0].node_id.clone();
+    let mut drained = sim.state().view().node(&drained_id).expect("node").clone();
+    drained.drain_strategy = Some(DrainStrategy::default());
+    let index = sim.state().index() + 1;
+    sim.state_mut()
+        .upsert_node(index, drained)
+        .expect("node update");
+    let mut marked: Vec<Allocation> = drained_allocs.clone();
+    for alloc in &mut marked {
+        alloc.desired_transition.migrate = Some(true);
+    }
+    let index = sim.state().index() + 1;
+    sim.state_mut().upsert_allocs(index, marked).expect("mark");
+    let outcome = register(&mut sim, &source);
+    assert!(
+        outcome
+            .result
+            .plan
+            .stops()
+            .all(|a| a.desired_description == "alloc is being migrated")
+    );
+    let final_placements = placements(&sim, "web");
+    assert!(!final_placements.contains_key(drained_name.as_str()));
+    assert_eq!(final_placements.values().map(Vec::len).sum::<usize>(), 2);
+    assert_no_overcommit(&sim);
+}

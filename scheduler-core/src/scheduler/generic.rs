@@ -3,25 +3,39 @@
 //!
 //! The reconciliation here is deliberately the simple part: stop
 //! everything when the job is stopped or gone, stop allocations of groups
-//! that no longer exist, stop the highest indexes above the count, and
-//! place missing indexes from the lowest free one. A failed allocation
-//! frees its index and its replacement avoids the node it failed on (the
-//! reschedule penalty). Updates between job versions, deployments,
-//! reschedule policies, lost and draining nodes belong to the reconciler.
-
+//! that no longer exist, stop the highest indexes above the count, replace
+//! allocations on down or gone nodes (marked lost) and on draining nodes
+//! (migrated), and place missing indexes from the lowest free one. A failed
+//! allocation frees its index and its replacement avoids the node it failed
+//! on (the reschedule penalty). Updates between job versions, deployments,
+//! reschedule policies, disconnected clients and `migrate.max_parallel`
+//! belong to the reconciler (see [`crate::reconcile`]).
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::candidates::{ShuffledNodes, base_nodes, job_pool};
 use super::explain::explain_failure;
 use super::proposed::Proposed;
-use super::run::{Run, STOP_UNNEEDED};
+use super::run::{Run, STOP_LOST, STOP_MIGRATE, STOP_UNNEEDED};
 use super::select::GroupPlacer;
 use crate::model::{AllocClientStatus, AllocMetric, Allocation, Job, JobType, NodeId, TaskGroup};
+use crate::reconcile::classify::{AllocClass, classify_alloc};
+use crate::state::StateSnapshot;
 
 /// The index in an allocation name `job.group[3]`.
 pub fn name_index(name: &str) -> Option<u32> {
     let open = name.rfind('[')?;
     name[open + 1..].strip_suffix(']')?.parse().ok()
+}
+
+/// Why an allocation is stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Its group left the job, or the count went down.
+    Unneeded,
+    /// Its node is down or gone: the servers mark it lost and replace it.
+    Lost,
+    /// Its node is draining: it is replaced elsewhere.
+    Migrate,
 }
 
 /// One allocation to place: its name and, for a replacement, the
@@ -39,23 +53,29 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
     };
 
     let groups: BTreeSet<&str> = job.task_groups.iter().map(|g| g.name.as_str()).collect();
-    let mut stops: Vec<&'s Allocation> = allocs
+    let mut stops: Vec<(&'s Allocation, Stop)> = allocs
         .iter()
         .copied()
         .filter(|a| !a.is_terminal() && !groups.contains(a.task_group.as_str()))
+        .map(|a| (a, Stop::Unneeded))
         .collect();
 
     let mut placements: Vec<(usize, Vec<Placement<'s>>)> = Vec::new();
     for (index, group) in job.task_groups.iter().enumerate() {
-        let (group_stops, group_places) = reconcile_group(job, group, &allocs);
+        let (group_stops, group_places) =
+            reconcile_group(snapshot, job, group, &allocs, run.env.now);
         stops.extend(group_stops);
         placements.push((index, group_places));
     }
 
     let mut proposed = Proposed::new(snapshot, job);
-    for alloc in &stops {
+    for (alloc, why) in &stops {
         proposed.stop(alloc);
-        run.stop(alloc, STOP_UNNEEDED);
+        match why {
+            Stop::Unneeded => run.stop(alloc, STOP_UNNEEDED),
+            Stop::Lost => run.stop_as(alloc, STOP_LOST, Some(AllocClientStatus::Lost)),
+            Stop::Migrate => run.stop(alloc, STOP_MIGRATE),
+        }
     }
     if placements.iter().all(|(_, p)| p.is_empty()) {
         return;
@@ -133,10 +153,12 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
 
 /// Decides a group's stops and placements from its allocations.
 fn reconcile_group<'s>(
+    snapshot: &'s dyn StateSnapshot,
     job: &Job,
     group: &TaskGroup,
     allocs: &[&'s Allocation],
-) -> (Vec<&'s Allocation>, Vec<Placement<'s>>) {
+    now: i64,
+) -> (Vec<(&'s Allocation, Stop)>, Vec<Placement<'s>>) {
     let count = u32::try_from(group.count.unwrap_or(1).max(0)).unwrap_or(u32::MAX);
     let in_group = || {
         allocs
@@ -147,7 +169,31 @@ fn reconcile_group<'s>(
 
     // Live allocations hold their index; so do finished batch allocations,
     // which are done, not missing.
-    let mut live: Vec<&'s Allocation> = in_group().filter(|a| !a.is_terminal()).collect();
+    // Allocations on down or gone nodes are lost, and those on draining
+    // nodes migrate: both are stopped and their index placed again (with
+    // the old allocation as the previous one). Disconnected and
+    // reconnecting allocations keep their place until the reconciler
+    // handles them.
+    let mut stops = Vec::new();
+    let mut replaced: BTreeMap<u32, &'s Allocation> = BTreeMap::new();
+    let mut live: Vec<&'s Allocation> = Vec::new();
+    for alloc in in_group().filter(|a| !a.is_terminal()) {
+        let class = classify_alloc(alloc, snapshot.node(&alloc.node_id), group, now);
+        let stop = match class {
+            AllocClass::Lost => Some(Stop::Lost),
+            AllocClass::Migrate => Some(Stop::Migrate),
+            _ => None,
+        };
+        match stop {
+            Some(stop) => {
+                stops.push((alloc, stop));
+                if let Some(index) = name_index(&alloc.name) {
+                    replaced.entry(index).or_insert(alloc);
+                }
+            }
+            None => live.push(alloc),
+        }
+    }
     live.sort_by_key(|a| (name_index(&a.name).unwrap_or(u32::MAX), a.id.clone()));
     let completed: Vec<&'s Allocation> = if job.job_type == JobType::Batch {
         in_group()
@@ -158,15 +204,17 @@ fn reconcile_group<'s>(
     };
 
     // Scale down: the highest indexes go first.
-    let mut stops = Vec::new();
     let occupied = u32::try_from(live.len() + completed.len()).unwrap_or(u32::MAX);
     let excess = usize::try_from(occupied.saturating_sub(count)).unwrap_or(0);
-    for alloc in live.iter().rev().take(excess.min(live.len())) {
-        stops.push(*alloc);
-    }
+    let scaled_down: Vec<&'s Allocation> = live
+        .iter()
+        .rev()
+        .take(excess.min(live.len()))
+        .copied()
+        .collect();
     let kept: BTreeSet<u32> = live
         .iter()
-        .filter(|a| !stops.iter().any(|s| s.id == a.id))
+        .filter(|a| !scaled_down.iter().any(|s| s.id == a.id))
         .chain(completed.iter())
         .filter_map(|a| name_index(&a.name))
         .collect();
@@ -184,7 +232,8 @@ fn reconcile_group<'s>(
         }
     }
 
-    let kept_count = live.len() - stops.len() + completed.len();
+    let kept_count = live.len() - scaled_down.len() + completed.len();
+    stops.extend(scaled_down.into_iter().map(|alloc| (alloc, Stop::Unneeded)));
     let missing = count.saturating_sub(u32::try_from(kept_count).unwrap_or(u32::MAX));
     let mut placements = Vec::new();
     let mut index = 0u32;
@@ -192,7 +241,7 @@ fn reconcile_group<'s>(
         if !kept.contains(&index) {
             placements.push(Placement {
                 name: format!("{}.{}[{index}]", job.id.as_str(), group.name),
-                previous: failed.get(&index).copied(),
+                previous: failed.get(&index).or_else(|| replaced.get(&index)).copied(),
             });
         }
         index += 1;

@@ -23,6 +23,10 @@ use crate::state::StateSnapshot;
 const STOP_JOB: &str = "alloc not needed as job is stopped";
 /// ... because their group left the job or the count went down.
 pub const STOP_UNNEEDED: &str = "alloc not needed due to job update";
+/// ... because their node is down or gone.
+pub const STOP_LOST: &str = "alloc is lost since its node is down";
+/// ... because their node is draining.
+pub const STOP_MIGRATE: &str = "alloc is being migrated";
 
 /// Independent random streams, so a change in how many ports one placement
 /// draws never reshuffles the nodes of the next.
@@ -100,10 +104,25 @@ impl<'s> Run<'s> {
 
     /// A stopped copy of `alloc` with Nomad's desired description.
     pub fn stop(&mut self, alloc: &Allocation, description: &str) {
+        self.stop_as(alloc, description, None);
+    }
+
+    /// A stopped copy of `alloc`, also setting the client status the
+    /// servers decide on the client's behalf (`lost` for an allocation on a
+    /// down node, which will never report again).
+    pub fn stop_as(
+        &mut self,
+        alloc: &Allocation,
+        description: &str,
+        client_status: Option<AllocClientStatus>,
+    ) {
         let mut stopped = alloc.clone();
         stopped.job = None;
         stopped.desired_status = AllocDesiredStatus::Stop;
         stopped.desired_description = description.to_owned();
+        if let Some(status) = client_status {
+            stopped.client_status = status;
+        }
         stopped.modify_time = self.env.now;
         self.plan.push_stop(stopped);
     }
