@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::feasibility::fit::{NodeUsage, parse_port_list};
+use crate::feasibility::fit::{NodeCapacity, NodeUsage, parse_port_list};
 use crate::model::{AllocDesiredStatus, AllocId, Allocation, Node, NodeId};
 use crate::scheduler::Plan;
 use crate::state::{MemoryState, StateError, StateSnapshot};
@@ -162,8 +162,7 @@ pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), String> {
         }
         usage.add(alloc);
     }
-    let resources = &node.node_resources;
-    let reserved = &node.reserved_resources;
+    let capacity = NodeCapacity::of(node);
     let check = |dimension: &str, used: i64, capacity: i64| {
         if used > capacity {
             Err(format!("{dimension} exhausted: {used} used of {capacity}"))
@@ -171,24 +170,11 @@ pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), String> {
             Ok(())
         }
     };
-    check(
-        "cpu",
-        usage.cpu.0,
-        resources.cpu.cpu_shares.0 - reserved.cpu.cpu_shares.0,
-    )?;
-    check(
-        "memory",
-        usage.memory.0,
-        resources.memory.memory_mb.0 - reserved.memory.memory_mb.0,
-    )?;
-    check(
-        "disk",
-        usage.disk.0,
-        resources.disk.disk_mb.0 - reserved.disk.disk_mb.0,
-    )?;
+    check("cpu", usage.cpu.0, capacity.cpu.0)?;
+    check("memory", usage.memory.0, capacity.memory.0)?;
+    check("disk", usage.disk.0, capacity.disk.0)?;
     if usage.bandwidth.0 > 0 {
-        let capacity: i64 = resources.networks.iter().map(|n| n.mbits().0).sum();
-        check("bandwidth", usage.bandwidth.0, capacity)?;
+        check("bandwidth", usage.bandwidth.0, capacity.bandwidth.0)?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::run::Simulation;
-use crate::feasibility::fit::NodeUsage;
+use crate::feasibility::fit::NodeCapacity;
 use crate::model::{AllocMetric, Allocation, Node};
 use crate::scheduler::name_index;
 use crate::state::StateSnapshot;
@@ -269,9 +269,8 @@ fn node_row(state: &dyn StateSnapshot, node: &Node) -> NodeRow {
         .allocs_by_node(&node.id)
         .filter(|a| !a.is_terminal())
         .collect();
-    let usage = NodeUsage::of(node, live.iter().copied());
-    let resources = &node.node_resources;
-    let reserved = &node.reserved_resources;
+    let usage = state.node_usage(node);
+    let capacity = NodeCapacity::of(node);
     NodeRow {
         id: node.id.as_str().to_owned(),
         name: node.name.clone(),
@@ -281,19 +280,20 @@ fn node_row(state: &dyn StateSnapshot, node: &Node) -> NodeRow {
         allocations: u32::try_from(live.len()).unwrap_or(u32::MAX),
         cpu: Dimension {
             used: usage.cpu.0,
-            total: resources.cpu.cpu_shares.0 - reserved.cpu.cpu_shares.0,
+            total: capacity.cpu.0,
         },
         memory_mb: Dimension {
             used: usage.memory.0,
-            total: resources.memory.memory_mb.0 - reserved.memory.memory_mb.0,
+            total: capacity.memory.0,
         },
         disk_mb: Dimension {
             used: usage.disk.0,
-            total: resources.disk.disk_mb.0 - reserved.disk.disk_mb.0,
+            total: capacity.disk.0,
         },
         devices: Dimension {
             used: i64::try_from(usage.devices.len()).unwrap_or(i64::MAX),
-            total: resources
+            total: node
+                .node_resources
                 .devices
                 .iter()
                 .map(|d| i64::try_from(d.healthy_count()).unwrap_or(0))

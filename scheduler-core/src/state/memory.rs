@@ -133,27 +133,14 @@ impl MemoryState {
     /// Registers or updates a node. `CreateIndex` is kept from the stored
     /// node (or set to `index`), `ModifyIndex` is set to `index`; the node's
     /// `ComputedClass` is taken as given (and the class index follows it).
-    pub fn upsert_node(&mut self, index: u64, mut node: Node) -> Result<(), StateError> {
+    pub fn upsert_node(&mut self, index: u64, node: Node) -> Result<(), StateError> {
         self.advance(index)?;
-        let state = &mut self.current;
-        let previous = state.nodes.get(&node.id).cloned();
-        node.create_index = previous.as_ref().map_or(index, |old| old.create_index);
-        node.modify_index = index;
-        if let Some(old) = &previous {
-            index_remove(&mut state.nodes_by_class, &old.computed_class, &old.id);
-        }
-        index_insert(
-            &mut state.nodes_by_class,
-            node.computed_class.clone(),
-            node.id.clone(),
-        );
-        let node = Arc::new(node);
-        let list = Arc::make_mut(&mut state.node_list);
+        let node = store_node(&mut self.current, index, node);
+        let list = Arc::make_mut(&mut self.current.node_list);
         match list.binary_search_by(|listed| listed.id.cmp(&node.id)) {
-            Ok(position) => list[position] = node.clone(),
-            Err(position) => list.insert(position, node.clone()),
+            Ok(position) => list[position] = node,
+            Err(position) => list.insert(position, node),
         }
-        Arc::make_mut(&mut state.nodes).insert(node.id.clone(), node);
         Ok(())
     }
 
@@ -162,20 +149,8 @@ impl MemoryState {
     /// position index is rebuilt once (O(n)) instead of shifted per node.
     pub fn upsert_nodes(&mut self, index: u64, nodes: Vec<Node>) -> Result<(), StateError> {
         self.advance(index)?;
-        for mut node in nodes {
-            let state = &mut self.current;
-            let previous = state.nodes.get(&node.id).cloned();
-            node.create_index = previous.as_ref().map_or(index, |old| old.create_index);
-            node.modify_index = index;
-            if let Some(old) = &previous {
-                index_remove(&mut state.nodes_by_class, &old.computed_class, &old.id);
-            }
-            index_insert(
-                &mut state.nodes_by_class,
-                node.computed_class.clone(),
-                node.id.clone(),
-            );
-            Arc::make_mut(&mut state.nodes).insert(node.id.clone(), Arc::new(node));
+        for node in nodes {
+            store_node(&mut self.current, index, node);
         }
         self.current.node_list = Arc::new(self.current.nodes.values().cloned().collect());
         Ok(())
@@ -404,6 +379,26 @@ impl MemoryState {
         Arc::make_mut(&mut state.deployments).insert(deployment.id.clone(), Arc::new(deployment));
         Ok(())
     }
+}
+
+/// Puts a node in the table and the class index, with Nomad's index
+/// bookkeeping (`CreateIndex` kept, `ModifyIndex` set); the caller keeps
+/// the position list. Returns the stored node.
+fn store_node(state: &mut MemorySnapshot, index: u64, mut node: Node) -> Arc<Node> {
+    let previous = state.nodes.get(&node.id).cloned();
+    node.create_index = previous.as_ref().map_or(index, |old| old.create_index);
+    node.modify_index = index;
+    if let Some(old) = &previous {
+        index_remove(&mut state.nodes_by_class, &old.computed_class, &old.id);
+    }
+    index_insert(
+        &mut state.nodes_by_class,
+        node.computed_class.clone(),
+        node.id.clone(),
+    );
+    let node = Arc::new(node);
+    Arc::make_mut(&mut state.nodes).insert(node.id.clone(), node.clone());
+    node
 }
 
 /// Puts an allocation in the table and both allocation indexes (replacing

@@ -384,6 +384,39 @@ pub fn schedulable_cores(node: &Node) -> BTreeSet<u16> {
     cores
 }
 
+/// What a node offers to allocations: its resources less what it reserves
+/// for itself. Bandwidth is the sum of its legacy networks (Nomad's rule).
+/// The fit check, the plan applier and the simulator's report all read
+/// capacity from here, so they agree on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeCapacity {
+    /// CPU shares.
+    pub cpu: MHz,
+    /// Memory.
+    pub memory: MiB,
+    /// Disk.
+    pub disk: MiB,
+    /// Bandwidth of the legacy networks.
+    pub bandwidth: Mbits,
+}
+
+impl NodeCapacity {
+    /// The schedulable capacity of `node`.
+    pub fn of(node: &Node) -> Self {
+        let resources = &node.node_resources;
+        let reserved = &node.reserved_resources;
+        NodeCapacity {
+            cpu: resources.cpu.cpu_shares - reserved.cpu.cpu_shares,
+            memory: resources.memory.memory_mb - reserved.memory.memory_mb,
+            disk: resources.disk.disk_mb - reserved.disk.disk_mb,
+            bandwidth: resources
+                .networks
+                .iter()
+                .fold(Mbits(0), |sum, network| sum + network.mbits()),
+        }
+    }
+}
+
 /// Whether `ask` fits on `node` given what its allocations already hold.
 ///
 /// # Errors
@@ -391,14 +424,13 @@ pub fn schedulable_cores(node: &Node) -> BTreeSet<u16> {
 /// The first exhausted dimension, checked in the order `cpu`, `cores`,
 /// `memory`, `disk`, ports, bandwidth.
 pub fn fit(node: &Node, usage: &NodeUsage, ask: &ResourceAsk) -> Result<(), Exhausted> {
-    let resources = &node.node_resources;
-    let reserved = &node.reserved_resources;
+    let capacity = NodeCapacity::of(node);
 
     let cores_cpu = MHz(mhz_per_core(node)
         .0
         .saturating_mul(i64::try_from(ask.cores).unwrap_or(i64::MAX)));
     let cpu_asked = ask.cpu + cores_cpu;
-    let cpu_free = resources.cpu.cpu_shares - reserved.cpu.cpu_shares - usage.cpu;
+    let cpu_free = capacity.cpu - usage.cpu;
     if cpu_asked > cpu_free {
         return Err(Exhausted::Cpu {
             asked: cpu_asked,
@@ -417,7 +449,7 @@ pub fn fit(node: &Node, usage: &NodeUsage, ask: &ResourceAsk) -> Result<(), Exha
         }
     }
 
-    let memory_free = resources.memory.memory_mb - reserved.memory.memory_mb - usage.memory;
+    let memory_free = capacity.memory - usage.memory;
     if ask.memory > memory_free {
         return Err(Exhausted::Memory {
             asked: ask.memory,
@@ -425,7 +457,7 @@ pub fn fit(node: &Node, usage: &NodeUsage, ask: &ResourceAsk) -> Result<(), Exha
         });
     }
 
-    let disk_free = resources.disk.disk_mb - reserved.disk.disk_mb - usage.disk;
+    let disk_free = capacity.disk - usage.disk;
     if ask.disk > disk_free {
         return Err(Exhausted::Disk {
             asked: ask.disk,
@@ -436,11 +468,7 @@ pub fn fit(node: &Node, usage: &NodeUsage, ask: &ResourceAsk) -> Result<(), Exha
     check_static_ports(node, usage, ask)?;
 
     if ask.bandwidth.0 > 0 {
-        let capacity = resources
-            .networks
-            .iter()
-            .fold(Mbits(0), |sum, network| sum + network.mbits());
-        let free = capacity - usage.bandwidth;
+        let free = capacity.bandwidth - usage.bandwidth;
         if ask.bandwidth > free {
             return Err(Exhausted::Bandwidth {
                 asked: ask.bandwidth,
