@@ -10,6 +10,9 @@
 //! re-fit is the only conflict detection, so it must be exact: it uses the
 //! same resource rules as placement.
 
+pub mod check_index;
+pub mod diff;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::feasibility::fit::{NodeCapacity, NodeUsage, parse_port_list};

@@ -9,5 +9,6 @@
 
 pub mod classify;
 pub mod deployment_progress;
+pub mod drain;
 pub mod reschedule;
 pub mod update_kind;

@@ -22,6 +22,7 @@ pub mod config;
 pub mod explain;
 pub mod feasible;
 mod generic;
+pub mod preempt;
 pub mod proposed;
 pub mod result;
 mod run;
@@ -31,7 +32,7 @@ mod system;
 pub use config::{NodePool, SchedulerAlgorithm, SchedulerConfiguration};
 pub use explain::{NodeVerdict, why_not};
 pub use generic::name_index;
-pub use result::{PlacementFailure, Plan, SchedulerResult};
+pub use result::{DesiredUpdates, PlacementFailure, Plan, PlanAnnotations, SchedulerResult};
 
 use crate::model::{Evaluation, JobType};
 use crate::state::StateSnapshot;

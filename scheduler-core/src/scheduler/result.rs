@@ -45,6 +45,62 @@ pub struct Plan {
     /// Index of the snapshot the plan was computed from.
     #[serde(default, deserialize_with = "null_as_default")]
     pub snapshot_index: u64,
+    /// What the reconciler decided per task group, for `plan` output.
+    #[serde(default)]
+    pub annotations: Option<PlanAnnotations>,
+}
+
+/// Nomad's plan annotations: the reconciler's decisions per task group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PlanAnnotations {
+    /// Counts per task group.
+    #[serde(rename = "DesiredTGUpdates", default, deserialize_with = "null_as_default")]
+    pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
+}
+
+/// How many allocations of a task group each kind of change touches
+/// (Nomad's `DesiredUpdates`, printed by `job plan` as
+/// "(1 create, 2 in-place update)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DesiredUpdates {
+    /// Allocations left alone.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ignore: u64,
+    /// New allocations ("create").
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub place: u64,
+    /// Allocations moved off draining nodes.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub migrate: u64,
+    /// Allocations stopped ("destroy").
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub stop: u64,
+    /// Allocations updated without a restart.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub in_place_update: u64,
+    /// Allocations replaced by new ones ("create/destroy update").
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub destructive_update: u64,
+    /// Canaries placed.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub canary: u64,
+    /// Allocations of other jobs evicted to make room.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub preemptions: u64,
+    /// Disconnected allocations whose client came back.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub reconnect_updates: u64,
+    /// Allocations on disconnected clients marked unknown.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub disconnect_updates: u64,
+    /// Failed allocations replaced in this evaluation.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub reschedule_now: u64,
+    /// Failed allocations to be replaced by a follow-up evaluation.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub reschedule_later: u64,
 }
 
 impl Plan {
@@ -69,6 +125,14 @@ impl Plan {
     /// Records a placement on its node.
     pub fn push_placement(&mut self, alloc: Allocation) {
         self.node_allocation
+            .entry(alloc.node_id.clone())
+            .or_default()
+            .push(alloc);
+    }
+
+    /// Records an eviction of a lower-priority allocation on its node.
+    pub fn push_preemption(&mut self, alloc: Allocation) {
+        self.node_preemptions
             .entry(alloc.node_id.clone())
             .or_default()
             .push(alloc);

@@ -2,6 +2,7 @@
 //! scheduler would make.
 
 pub mod cluster;
+pub mod scenario;
 mod node_builder;
 mod report;
 mod run;

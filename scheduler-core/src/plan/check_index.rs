@@ -1,0 +1,1 @@
+//! Check-index enforcement (in progress).

@@ -1,0 +1,1 @@
+//! Job diff (in progress).

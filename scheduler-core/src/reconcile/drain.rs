@@ -1,0 +1,1 @@
+//! Node drain pacing (in progress).

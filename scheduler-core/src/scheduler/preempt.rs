@@ -1,0 +1,1 @@
+//! Preemption (in progress).
