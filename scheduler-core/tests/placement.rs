@@ -630,6 +630,17 @@ fn a_failed_allocation_is_replaced_away_from_its_node() {
         .expect("placed");
     let mut failed = first.clone();
     failed.client_status = AllocClientStatus::Failed;
+    // It failed a minute ago: the service default's 30 s delay is over.
+    failed.task_states.insert(
+        "server".to_owned(),
+        scheduler_core::model::TaskState {
+            failed: true,
+            finished_at: scheduler_core::model::timestamp::format_rfc3339_nanos(
+                NOW - 60_000_000_000,
+            ),
+            ..Default::default()
+        },
+    );
     let index = sim.state().index() + 1;
     sim.state_mut()
         .update_allocs_from_client(index, vec![failed])
@@ -639,7 +650,12 @@ fn a_failed_allocation_is_replaced_away_from_its_node() {
         &WEB.replace("count = 6", "count = 1")
             .replace("nginx", "nginx:2"),
     );
-    let replacement = outcome.result.plan.placements().next().expect("replaced");
+    let replacement = outcome
+        .result
+        .plan
+        .new_allocations()
+        .next()
+        .expect("replaced");
     assert_eq!(replacement.name, "web.api[0]");
     let scores = &replacement.metrics.score_meta_data;
     let penalized = scores
@@ -897,7 +913,7 @@ fn allocations_on_a_down_node_are_lost_and_replaced_and_a_drain_migrates() {
             "alloc is lost since its node is down"
         );
     }
-    let replacements: Vec<&Allocation> = outcome.result.plan.placements().collect();
+    let replacements: Vec<&Allocation> = outcome.result.plan.new_allocations().collect();
     assert_eq!(replacements.len(), down_allocs.len());
     for alloc in &replacements {
         assert_ne!(alloc.node_id, down_id);

@@ -161,3 +161,19 @@ pub struct DeploymentState {
     #[serde(default, deserialize_with = "null_as_default")]
     pub unhealthy_allocs: u32,
 }
+
+/// A status change of an existing deployment, as a plan carries it
+/// (Nomad's `DeploymentStatusUpdate`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeploymentStatusUpdate {
+    /// The deployment.
+    #[serde(rename = "DeploymentID", default, deserialize_with = "null_as_default")]
+    pub deployment_id: DeploymentId,
+    /// Its new status.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub status: DeploymentStatus,
+    /// Why, Nomad-style.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub status_description: String,
+}

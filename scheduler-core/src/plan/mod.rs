@@ -16,7 +16,11 @@ pub mod diff;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::feasibility::fit::{NodeCapacity, NodeUsage, parse_port_list};
-use crate::model::{AllocDesiredStatus, AllocId, Allocation, Node, NodeId};
+use crate::model::timestamp::format_rfc3339_nanos;
+use crate::model::{
+    AllocDesiredStatus, AllocId, Allocation, Deployment, DeploymentId, DeploymentStatusUpdate,
+    Node, NodeId,
+};
 use crate::scheduler::Plan;
 use crate::state::{MemoryState, StateError, StateSnapshot};
 
@@ -31,6 +35,11 @@ pub struct PlanResult {
     pub node_preemptions: BTreeMap<NodeId, Vec<Allocation>>,
     /// Nodes refused, with why.
     pub rejected: BTreeMap<NodeId, String>,
+    /// The deployment to create or update (with placement counts applied
+    /// by [`apply_plan`]).
+    pub deployment: Option<Deployment>,
+    /// Status changes of other deployments.
+    pub deployment_updates: Vec<DeploymentStatusUpdate>,
     /// When some node was refused: the index the scheduler must at least
     /// see before retrying (the snapshot's), else 0.
     pub refresh_index: u64,
@@ -45,7 +54,11 @@ impl PlanResult {
 
 /// Checks `plan` against `snapshot` (the latest state) node by node.
 pub fn check_plan(snapshot: &dyn StateSnapshot, plan: &Plan) -> PlanResult {
-    let mut result = PlanResult::default();
+    let mut result = PlanResult {
+        deployment: plan.deployment.clone(),
+        deployment_updates: plan.deployment_updates.clone(),
+        ..PlanResult::default()
+    };
     let nodes: BTreeSet<&NodeId> = plan
         .node_allocation
         .keys()
@@ -97,15 +110,26 @@ fn check_node(snapshot: &dyn StateSnapshot, plan: &Plan, node_id: &NodeId) -> Re
     let node = snapshot
         .node(node_id)
         .ok_or_else(|| "node does not exist".to_owned())?;
+    let existing: BTreeMap<&AllocId, &Allocation> = snapshot
+        .allocs_by_node(node_id)
+        .filter(|a| !a.is_terminal())
+        .map(|a| (&a.id, a))
+        .collect();
+    let in_place_only = placed.iter().all(|a| existing.contains_key(&a.id));
+    // Server-side bookkeeping of existing allocations (a follow-up
+    // evaluation id, a client status of `unknown` on a disconnected node)
+    // holds nothing new, whatever the node's state.
+    let bookkeeping_only = placed.iter().all(|a| {
+        existing
+            .get(&a.id)
+            .is_some_and(|old| old.allocated_resources == a.allocated_resources)
+    });
+    if bookkeeping_only {
+        return Ok(());
+    }
     if !node.is_ready() {
         return Err(format!("node is {:?}", node.status).to_lowercase());
     }
-    let existing: BTreeSet<&AllocId> = snapshot
-        .allocs_by_node(node_id)
-        .filter(|a| !a.is_terminal())
-        .map(|a| &a.id)
-        .collect();
-    let in_place_only = placed.iter().all(|a| existing.contains(&a.id));
     if !node.is_eligible() && !in_place_only {
         return Err("node is not eligible for new placements".to_owned());
     }
@@ -225,7 +249,13 @@ fn alloc_ports(alloc: &Allocation) -> BTreeSet<(String, u16)> {
 }
 
 /// Writes the accepted part of a plan into `state` at `index`: stops and
-/// preemptions (marked `stop`/`evict`) and placements.
+/// preemptions (marked `stop`/`evict`), placements and updates, the
+/// deployment and deployment status changes.
+///
+/// Like Nomad's state store: a new allocation that replaces another sets
+/// the other's `NextAllocation`, and the deployment counts the accepted
+/// placements that belong to it (`PlacedAllocs`, `PlacedCanaries`), with
+/// the group's progress deadline starting at the first one.
 pub fn apply_plan(
     state: &mut MemoryState,
     index: u64,
@@ -238,6 +268,77 @@ pub fn apply_plan(
         evicted.desired_status = AllocDesiredStatus::Evict;
         evicted
     }));
-    writes.extend(result.node_allocation.values().flatten().cloned());
-    state.upsert_allocs(index, writes)
+    let (new_allocs, updates): (Vec<&Allocation>, Vec<&Allocation>) = result
+        .node_allocation
+        .values()
+        .flatten()
+        .partition(|a| state.view().alloc(&a.id).is_none());
+    writes.extend(updates.into_iter().cloned());
+    for alloc in &new_allocs {
+        if alloc.previous_allocation.is_empty() {
+            continue;
+        }
+        let previous = writes
+            .iter_mut()
+            .find(|w| w.id == alloc.previous_allocation);
+        match previous {
+            Some(previous) => previous.next_allocation = alloc.id.clone(),
+            None => {
+                if let Some(stored) = state.view().alloc(&alloc.previous_allocation) {
+                    let mut previous = stored.clone();
+                    previous.job = None;
+                    previous.next_allocation = alloc.id.clone();
+                    writes.push(previous);
+                }
+            }
+        }
+    }
+    writes.extend(new_allocs.iter().map(|a| (*a).clone()));
+
+    let mut deployments: BTreeMap<DeploymentId, Deployment> = BTreeMap::new();
+    if let Some(deployment) = &result.deployment {
+        deployments.insert(deployment.id.clone(), deployment.clone());
+    }
+    for alloc in new_allocs.iter().filter(|a| !a.deployment_id.is_empty()) {
+        let deployment = match deployments.entry(alloc.deployment_id.clone()) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                match state.view().deployment(&alloc.deployment_id) {
+                    Some(stored) => entry.insert(stored.clone()),
+                    None => continue,
+                }
+            }
+        };
+        if let Some(group) = deployment.task_groups.get_mut(&alloc.task_group) {
+            if group.placed_allocs == 0 && !group.progress_deadline.is_zero() {
+                group.require_progress_by = format_rfc3339_nanos(
+                    alloc.create_time.saturating_add(group.progress_deadline.0),
+                );
+            }
+            group.placed_allocs += 1;
+            if alloc.is_canary() {
+                group.placed_canaries.push(alloc.id.clone());
+            }
+        }
+    }
+    for update in &result.deployment_updates {
+        let deployment = match deployments.entry(update.deployment_id.clone()) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                match state.view().deployment(&update.deployment_id) {
+                    Some(stored) => entry.insert(stored.clone()),
+                    None => continue,
+                }
+            }
+        };
+        deployment.status = update.status;
+        deployment
+            .status_description
+            .clone_from(&update.status_description);
+    }
+    state.upsert_allocs(index, writes)?;
+    for deployment in deployments.into_values() {
+        state.upsert_deployment(index, deployment)?;
+    }
+    Ok(())
 }

@@ -310,7 +310,7 @@ impl DisconnectSettings {
 }
 
 /// `alloc_states` field number of the client status.
-const FIELD_CLIENT_STATUS: u8 = 0;
+pub(crate) const FIELD_CLIENT_STATUS: u8 = 0;
 
 /// Nomad's `NeedsToReconnect`, restricted (as `filterByTainted` does) to
 /// `unknown`, `running` and `failed` allocations.

@@ -10,5 +10,6 @@
 pub mod classify;
 pub mod deployment_progress;
 pub mod drain;
+pub mod reconciler;
 pub mod reschedule;
 pub mod update_kind;

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::serde_util::null_as_default;
-use crate::model::{AllocMetric, Allocation, Deployment, EvalId, Evaluation, Job, NodeId};
+use crate::model::{
+    AllocMetric, Allocation, Deployment, DeploymentStatusUpdate, EvalId, Evaluation, Job, NodeId,
+};
 
 /// Changes the scheduler wants made, grouped by node, with Nomad's JSON
 /// field names.
@@ -42,6 +44,10 @@ pub struct Plan {
     /// A deployment to create or update.
     #[serde(default)]
     pub deployment: Option<Deployment>,
+    /// Status changes of other deployments (cancelled by a newer version
+    /// or a stopped job).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub deployment_updates: Vec<DeploymentStatusUpdate>,
     /// Index of the snapshot the plan was computed from.
     #[serde(default, deserialize_with = "null_as_default")]
     pub snapshot_index: u64,
@@ -55,7 +61,11 @@ pub struct Plan {
 #[serde(rename_all = "PascalCase")]
 pub struct PlanAnnotations {
     /// Counts per task group.
-    #[serde(rename = "DesiredTGUpdates", default, deserialize_with = "null_as_default")]
+    #[serde(
+        rename = "DesiredTGUpdates",
+        default,
+        deserialize_with = "null_as_default"
+    )]
     pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
 }
 
@@ -110,11 +120,19 @@ impl Plan {
             && self.node_allocation.values().all(Vec::is_empty)
             && self.node_preemptions.values().all(Vec::is_empty)
             && self.deployment.is_none()
+            && self.deployment_updates.is_empty()
     }
 
     /// Every placed or updated allocation, by node then in plan order.
     pub fn placements(&self) -> impl Iterator<Item = &Allocation> {
         self.node_allocation.values().flatten()
+    }
+
+    /// The allocations the plan creates, by node then in plan order:
+    /// placements not yet stored (`CreateIndex` 0), leaving out in-place
+    /// updates and bookkeeping of existing allocations.
+    pub fn new_allocations(&self) -> impl Iterator<Item = &Allocation> {
+        self.placements().filter(|a| a.create_index == 0)
     }
 
     /// Every allocation stopped or evicted, by node then in plan order.

@@ -21,12 +21,7 @@ use crate::state::StateSnapshot;
 
 /// Nomad's description for allocations stopped because the job stopped.
 const STOP_JOB: &str = "alloc not needed as job is stopped";
-/// ... because their group left the job or the count went down.
-pub const STOP_UNNEEDED: &str = "alloc not needed due to job update";
-/// ... because their node is down or gone.
-pub const STOP_LOST: &str = "alloc is lost since its node is down";
-/// ... because their node is draining.
-pub const STOP_MIGRATE: &str = "alloc is being migrated";
+pub use crate::reconcile::reconciler::STOP_UNNEEDED;
 
 /// Independent random streams, so a change in how many ports one placement
 /// draws never reshuffles the nodes of the next.
@@ -47,6 +42,8 @@ pub struct Run<'s> {
     pub failures: Vec<PlacementFailure>,
     pub class_eligibility: BTreeMap<String, bool>,
     pub escaped: bool,
+    /// Follow-up evaluations the reconciler asked for.
+    pub followups: Vec<Evaluation>,
     pub port_rng: ChaCha8Rng,
     id_rng: ChaCha8Rng,
     seed: [u8; 32],
@@ -82,6 +79,7 @@ impl<'s> Run<'s> {
             failures: Vec::new(),
             class_eligibility: BTreeMap::new(),
             escaped: false,
+            followups: Vec::new(),
             port_rng: stream(seed, Stream::Ports),
             id_rng: stream(seed, Stream::Ids),
             seed,
@@ -289,7 +287,7 @@ impl<'s> Run<'s> {
             .iter()
             .map(|f| (f.task_group.clone(), f.unplaced))
             .collect();
-        let mut created_evals = Vec::new();
+        let mut created_evals = std::mem::take(&mut self.followups);
         if !self.failures.is_empty() {
             if self.eval.status == EvalStatus::Blocked {
                 // A blocked evaluation that still cannot place is blocked

@@ -399,7 +399,7 @@ pub(crate) fn counts_respected(step: &Step<'_>) -> Result<(), String> {
         step.outcome
             .result
             .plan
-            .placements()
+            .new_allocations()
             .fold(BTreeMap::new(), |mut m, a| {
                 *m.entry(a.task_group.as_str()).or_default() += 1;
                 m
