@@ -4,6 +4,7 @@
 mod args;
 mod disk_files;
 mod job;
+mod scenario;
 mod simulate;
 
 use clap::{Parser, Subcommand};

@@ -18,12 +18,21 @@ use crate::job::{VariableArgs, load, print_diagnostics};
 pub struct SimulateArgs {
     /// The cluster: `node` blocks in HCL, or a JSON list of nodes as
     /// Nomad's API returns them (`.json`).
-    #[arg(long, value_name = "FILE")]
-    cluster: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "scenario")]
+    cluster: Option<PathBuf>,
     /// A job file to register; repeat to register several, in order (each
     /// sees the placements of the ones before).
-    #[arg(long = "job", required = true, value_name = "FILE")]
+    #[arg(
+        long = "job",
+        required_unless_present = "scenario",
+        value_name = "FILE"
+    )]
     jobs: Vec<PathBuf>,
+    /// A scenario: a `cluster` block and ordered `step` blocks (register,
+    /// healthy, fail, node_down, drain, advance, plan, ...) played in
+    /// virtual time. Excludes `--cluster`, `--job` and `--why-not`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cluster", "jobs", "why_not"])]
+    pub scenario: Option<PathBuf>,
     /// Seed of every random choice: the same seed gives the same
     /// placements.
     #[arg(long, default_value_t = 0)]
@@ -43,8 +52,15 @@ pub struct SimulateArgs {
 /// Runs the simulation. Exits 0 when every allocation was placed, 2 when
 /// some could not be, 1 on bad input.
 pub fn run(args: SimulateArgs) -> ExitCode {
-    let name = args.cluster.display().to_string();
-    let source = match std::fs::read_to_string(&args.cluster) {
+    if let Some(scenario) = &args.scenario {
+        return crate::scenario::run(scenario, args.seed, args.json, &args.variables);
+    }
+    let Some(cluster) = &args.cluster else {
+        eprintln!("error: --cluster is required without --scenario");
+        return ExitCode::FAILURE;
+    };
+    let name = cluster.display().to_string();
+    let source = match std::fs::read_to_string(cluster) {
         Ok(source) => source,
         Err(e) => {
             eprintln!("{name}: error: cannot read the cluster file: {e}");

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use super::candidates::{ShuffledNodes, base_nodes, job_pool};
 use super::explain::explain_failure;
+use super::preempt;
 use super::proposed::Proposed;
 use super::result::PlanAnnotations;
 use super::run::Run;
@@ -179,6 +180,14 @@ fn place_all<'s>(run: &mut Run<'s>, job: &'s Job, requests: Vec<PlaceRequest<'s>
             let policy = policy_for_alloc(previous).or_else(|| effective_policy(group));
             alloc.reschedule_tracker = record_event(previous, policy, run.env.now, delay);
         }
+        preempt::apply(
+            &choice,
+            &mut alloc,
+            job,
+            &mut proposed,
+            &mut run.plan,
+            run.env.now,
+        );
         proposed.place(&alloc);
         run.plan.push_placement(alloc);
     }

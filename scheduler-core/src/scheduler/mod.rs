@@ -17,6 +17,7 @@
 //! index; every collection is ordered. The same inputs give the same
 //! [`SchedulerResult`], byte for byte once serialised.
 
+pub mod blocked;
 pub mod candidates;
 pub mod config;
 pub mod explain;

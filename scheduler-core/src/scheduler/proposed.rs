@@ -73,6 +73,24 @@ impl<'s> Proposed<'s> {
         }
     }
 
+    /// Applies an eviction of another job's allocation (preemption): it no
+    /// longer holds resources, and [`Proposed::is_removed`] reports it, so
+    /// no later placement of the evaluation picks it as a victim again.
+    /// Unlike [`Proposed::stop`] it never touches the job's footprint: the
+    /// victim belongs to another job, even when its group has the same name.
+    pub fn preempt(&mut self, victim: &Allocation) {
+        if !self.stopped.insert(victim.id.clone()) {
+            return;
+        }
+        self.stopped_on.insert(victim.node_id.clone());
+        self.usage.remove(&victim.node_id);
+    }
+
+    /// Whether the plan already stops or evicts the allocation.
+    pub fn is_removed(&self, alloc: &AllocId) -> bool {
+        self.stopped.contains(alloc)
+    }
+
     /// Applies a placement.
     pub fn place(&mut self, alloc: &Allocation) {
         if let Some(usage) = self.usage.get_mut(&alloc.node_id) {

@@ -21,6 +21,15 @@
 //!   about `k` node checks. Nodes found unusable for the group during the
 //!   evaluation (filtered, full, distinct rule broken) leave their bucket,
 //!   since within one evaluation usage only grows.
+//!
+//! # Preemption
+//! When a walk finds no usable node and the job's type may preempt, the
+//! feasible nodes it found exhausted (remembered across the evaluation, at
+//! most [`preempt::MAX_NODES`]) are reconsidered with lower-priority
+//! allocations of other jobs evicted; the cheapest set of victims wins and
+//! the [`Choice`] lists them. [`GroupPlacer::place_on`] does the same for
+//! its one node. See [`preempt`] for the rules and for what a caller does
+//! with the victims.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +38,7 @@ use rand_chacha::ChaCha8Rng;
 use super::candidates::{ShuffledNodes, left_out};
 use super::config::SchedulerAlgorithm;
 use super::feasible::{Filters, GroupFeasibility};
+use super::preempt::{self, Cost, Preempted};
 use super::proposed::{PlacementRules, Proposed};
 use crate::feasibility::devices::{
     DeviceAssignment, DeviceRequestMatcher, assign_devices, group_device_matchers,
@@ -38,6 +48,7 @@ use crate::feasibility::fit::{
 };
 use crate::feasibility::network::{PortAssignment, assign_ports};
 use crate::model::{AllocMetric, Job, JobType, MHz, Node, NodeId, NodeScoreMeta, TaskGroup};
+use crate::ranking::score_card::PREEMPTION;
 use crate::ranking::{
     AffinityScorer, RESCHEDULE_PENALTY, ScoreCard, SpreadScorer, fit_score, job_anti_affinity,
 };
@@ -66,6 +77,10 @@ pub struct Choice<'s> {
     pub cores: BTreeMap<String, Vec<u16>>,
     /// CPU shares of the given cores, per task.
     pub core_shares: BTreeMap<String, MHz>,
+    /// Allocations of other jobs to evict for this one, each with why;
+    /// empty unless the placement needed preemption. A caller passes the
+    /// choice to [`preempt::apply`] (see [`preempt`]).
+    pub preempted: Vec<Preempted<'s>>,
 }
 
 /// What trying one given node gave.
@@ -151,6 +166,21 @@ pub struct GroupPlacer<'s, 'j> {
     limit: usize,
     desired: u32,
     buckets: Option<Buckets<'s>>,
+    /// Whether the job's type may preempt (from the scheduler
+    /// configuration).
+    preemption: bool,
+    /// Feasible nodes found exhausted during the evaluation, in the order
+    /// met (at most [`preempt::MAX_NODES`]; only kept with preemption).
+    exhausted: Vec<&'s Node>,
+    exhausted_seen: BTreeSet<NodeId>,
+}
+
+/// A node where placing works once some allocations are evicted.
+struct PreemptOption<'s> {
+    candidate: Candidate<'s>,
+    usage: NodeUsage,
+    cost: Cost,
+    preempted: Vec<Preempted<'s>>,
 }
 
 impl std::fmt::Debug for GroupPlacer<'_, '_> {
@@ -203,7 +233,25 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
             limit,
             desired: u32::try_from(group.count.unwrap_or(1).max(1)).unwrap_or(u32::MAX),
             buckets: None,
+            preemption: snapshot
+                .scheduler_config()
+                .preemption_config
+                .enabled_for(&job.job_type),
+            exhausted: Vec::new(),
+            exhausted_seen: BTreeSet::new(),
         }
+    }
+
+    /// Whether placements of this group may preempt lower-priority
+    /// allocations (read from the snapshot's scheduler configuration).
+    pub fn preemption(&self) -> bool {
+        self.preemption
+    }
+
+    /// Turns preemption on or off for this group's placements, whatever
+    /// the configuration says.
+    pub fn set_preemption(&mut self, enabled: bool) {
+        self.preemption = enabled;
     }
 
     /// The group.
@@ -235,6 +283,11 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
     /// Chooses a node for one allocation, or returns `None` with `metric`
     /// explaining why none fits. `penalized` are nodes the allocation being
     /// replaced ran on.
+    ///
+    /// When no node has room and the group may preempt, the nodes found
+    /// exhausted are reconsidered with lower-priority allocations evicted;
+    /// the choice then lists them in [`Choice::preempted`], and the caller
+    /// must pass it to [`preempt::apply`].
     pub fn select(
         &mut self,
         order: &mut ShuffledNodes<'s>,
@@ -259,14 +312,15 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                 self.pass_plain(order, walk, metric)
             };
             if candidates.is_empty() {
-                return None;
+                return self.preempt_pass(proposed, penalized, port_rng, metric);
             }
             record_scores(metric, &candidates);
             // Best first; ties keep the node seen first (stable sort).
             let mut ranked = candidates;
             ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
             for candidate in ranked {
-                match self.finish(candidate, proposed, port_rng) {
+                let usage = proposed.usage(candidate.node);
+                match self.finish(candidate, usage, port_rng) {
                     Ok(choice) => return Some(choice),
                     Err((node, exhausted)) => {
                         count_exhausted(metric, node, exhausted.dimension());
@@ -461,6 +515,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         let usage = walk.proposed.usage(node);
         if let Err(exhausted) = fit(node, usage, &self.ask) {
             count_exhausted(metric, node, exhausted.dimension());
+            self.note_exhausted(node);
             return Outcome::Exhausted;
         }
         let devices = if self.devices.is_empty() {
@@ -475,6 +530,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                 Ok(assignment) => Some(assignment),
                 Err(_) => {
                     count_exhausted(metric, node, "devices");
+                    self.note_exhausted(node);
                     return Outcome::Exhausted;
                 }
             }
@@ -540,15 +596,15 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         card
     }
 
-    /// Gives the chosen node its cores and dynamic ports.
+    /// Gives the chosen node its cores and dynamic ports, from what the
+    /// node's allocations hold (`usage`).
     fn finish(
         &self,
         candidate: Candidate<'s>,
-        proposed: &mut Proposed<'s>,
+        usage: &NodeUsage,
         port_rng: &mut ChaCha8Rng,
     ) -> Result<Choice<'s>, (&'s Node, Exhausted)> {
         let node = candidate.node;
-        let usage = proposed.usage(node);
         let ports = assign_ports(node, usage, self.group, port_rng).map_err(|e| (node, e))?;
         let mut free_cores = schedulable_cores(node);
         for core in &usage.cores {
@@ -590,10 +646,155 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
             devices: candidate.devices,
             cores,
             core_shares,
+            preempted: Vec::new(),
+        })
+    }
+
+    /// Remembers a feasible node without room, for preemption.
+    fn note_exhausted(&mut self, node: &'s Node) {
+        if self.preemption
+            && self.exhausted.len() < preempt::MAX_NODES
+            && !self.exhausted_seen.contains(&node.id)
+        {
+            self.exhausted_seen.insert(node.id.clone());
+            self.exhausted.push(node);
+        }
+    }
+
+    /// The preemption pass: every node found exhausted, with victims
+    /// evicted; the cheapest set wins, then the best score.
+    fn preempt_pass(
+        &mut self,
+        proposed: &mut Proposed<'s>,
+        penalized: &BTreeSet<NodeId>,
+        port_rng: &mut ChaCha8Rng,
+        metric: &mut AllocMetric,
+    ) -> Option<Choice<'s>> {
+        if !self.preemption {
+            return None;
+        }
+        let nodes = self.exhausted.clone();
+        let options: Vec<PreemptOption<'s>> = nodes
+            .into_iter()
+            .filter_map(|node| self.preempt_option(node, proposed, penalized))
+            .collect();
+        self.finish_preempting(options, port_rng, metric)
+    }
+
+    /// Orders the options (cost, then score, then the order met) and
+    /// finishes the first that gets its ports and cores.
+    fn finish_preempting(
+        &self,
+        mut options: Vec<PreemptOption<'s>>,
+        port_rng: &mut ChaCha8Rng,
+        metric: &mut AllocMetric,
+    ) -> Option<Choice<'s>> {
+        if options.is_empty() {
+            return None;
+        }
+        options.sort_by(|a, b| {
+            a.cost
+                .compare(&b.cost)
+                .then(b.candidate.score.total_cmp(&a.candidate.score))
+        });
+        let scored: Vec<Candidate<'s>> = options
+            .iter()
+            .map(|option| Candidate {
+                node: option.candidate.node,
+                card: option.candidate.card,
+                score: option.candidate.score,
+                devices: None,
+            })
+            .collect();
+        record_scores(metric, &scored);
+        for option in options {
+            match self.finish(option.candidate, &option.usage, port_rng) {
+                Ok(mut choice) => {
+                    choice.preempted = option.preempted;
+                    return Some(choice);
+                }
+                Err((node, exhausted)) => count_exhausted(metric, node, exhausted.dimension()),
+            }
+        }
+        None
+    }
+
+    /// Whether evicting lower-priority allocations makes room on `node`,
+    /// and at what cost.
+    fn preempt_option(
+        &mut self,
+        node: &'s Node,
+        proposed: &mut Proposed<'s>,
+        penalized: &BTreeSet<NodeId>,
+    ) -> Option<PreemptOption<'s>> {
+        if !self.feasibility.check(node).is_empty()
+            || !self
+                .rules
+                .check(node, &self.group.name, proposed)
+                .is_empty()
+        {
+            return None;
+        }
+        let eligible = preempt::eligible(self.snapshot, proposed, &node.id, self.job);
+        if eligible.is_empty() {
+            return None;
+        }
+        let usage = proposed.usage(node).clone();
+        let tasks: Vec<(&str, &[DeviceRequestMatcher])> = self
+            .devices
+            .iter()
+            .map(|(task, matchers)| (task.as_str(), matchers.as_slice()))
+            .collect();
+        let devices_fit = |usage: &NodeUsage| {
+            tasks.is_empty() || assign_devices(node, &usage.devices, &tasks).is_ok()
+        };
+        let victims = preempt::choose_victims(node, &usage, &self.ask, &eligible, &devices_fit)?;
+        let devices = if tasks.is_empty() {
+            None
+        } else {
+            Some(assign_devices(node, &victims.usage.devices, &tasks).ok()?)
+        };
+        let (collisions, _) = proposed.job_allocs_on(&node.id, &self.group.name);
+        let mut card = self.score(
+            node,
+            &victims.usage,
+            collisions,
+            penalized,
+            None,
+            devices.as_ref(),
+        );
+        let priority = self.job.priority();
+        let preempted: Vec<Preempted<'s>> = victims
+            .chosen
+            .iter()
+            .map(|&i| Preempted {
+                alloc: eligible[i].alloc,
+                priority: eligible[i].priority,
+                explanation: preempt::explain(&eligible[i], priority, &victims),
+            })
+            .collect();
+        if !preempted.is_empty() {
+            let priorities: Vec<i64> = preempted.iter().map(|p| p.priority).collect();
+            card.push(PREEMPTION, preempt::score(&priorities));
+        }
+        let score = card.final_score();
+        Some(PreemptOption {
+            candidate: Candidate {
+                node,
+                card,
+                score,
+                devices,
+            },
+            usage: victims.usage,
+            cost: victims.cost,
+            preempted,
         })
     }
 
     /// Tries one given node (system jobs place on every feasible node).
+    /// When the node is full and the group may preempt, the placement may
+    /// come with victims ([`Choice::preempted`]; pass the choice to
+    /// [`preempt::apply`]).
     pub fn place_on(
         &mut self,
         node: &'s Node,
@@ -611,7 +812,8 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         match self.evaluate(node, &mut walk, metric) {
             Outcome::Scored(candidate) => {
                 record_scores(metric, std::slice::from_ref(&candidate));
-                match self.finish(candidate, proposed, port_rng) {
+                let usage = proposed.usage(candidate.node);
+                match self.finish(candidate, usage, port_rng) {
                     Ok(choice) => NodeAttempt::Placed(choice),
                     Err((node, exhausted)) => {
                         count_exhausted(metric, node, exhausted.dimension());
@@ -620,6 +822,13 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                 }
             }
             Outcome::Filtered | Outcome::Excluded => NodeAttempt::Infeasible,
+            Outcome::Exhausted if self.preemption => {
+                let option = self.preempt_option(node, proposed, &penalized);
+                match self.finish_preempting(option.into_iter().collect(), port_rng, metric) {
+                    Some(choice) => NodeAttempt::Placed(choice),
+                    None => NodeAttempt::Exhausted,
+                }
+            }
             Outcome::Exhausted => NodeAttempt::Exhausted,
         }
     }

@@ -6,11 +6,16 @@
 //! feasible node without room is a placement failure, explained like any
 //! other. Allocations are named `job.group[0]` on every node, as in Nomad.
 //! For sysbatch, a node where the group already completed is done.
+//!
+//! A feasible node without room is retried with lower-priority allocations
+//! of other jobs evicted when the configuration lets the job's type preempt
+//! (system jobs by default; see [`preempt`]).
 
 use std::collections::BTreeSet;
 
 use super::candidates::{base_nodes, job_pool};
 use super::explain::explain_failure;
+use super::preempt;
 use super::proposed::Proposed;
 use super::run::{Run, STOP_UNNEEDED};
 use super::select::{GroupPlacer, NodeAttempt};
@@ -73,7 +78,15 @@ pub fn schedule_system<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
                         }
                     }
                     let name = format!("{}.{}[0]", job.id.as_str(), group.name);
-                    let alloc = run.new_allocation(job, group, name, &choice, metric, None);
+                    let mut alloc = run.new_allocation(job, group, name, &choice, metric, None);
+                    preempt::apply(
+                        &choice,
+                        &mut alloc,
+                        job,
+                        &mut proposed,
+                        &mut run.plan,
+                        run.env.now,
+                    );
                     proposed.place(&alloc);
                     run.plan.push_placement(alloc);
                 }

@@ -2,10 +2,11 @@
 //! scheduler would make.
 
 pub mod cluster;
-pub mod scenario;
 mod node_builder;
 mod report;
 mod run;
+pub mod scenario;
+pub mod world;
 
 pub use node_builder::NodeBuilder;
 

@@ -33,8 +33,8 @@
 //!    compared with the new version ([`update_kind`](super::update_kind)):
 //!    in place (same id, new version) or destructive (stopped and replaced
 //!    under the same name).
-//! 6. **Deployment.** A service group with an `update` block (max_parallel
-//!    > 0) rolls out through a deployment. When destructive changes exist
+//! 6. **Deployment.** A service group with an `update` block
+//!    (`max_parallel` above 0) rolls out through a deployment. When destructive changes exist
 //!    and the group wants canaries, canaries are placed first and nothing
 //!    else is replaced until they are promoted; promotion makes them count
 //!    and the old allocations sharing their names are stopped (with
@@ -290,8 +290,11 @@ pub fn reconcile<'a>(
         out.desired.insert(tg.name.clone(), decision.desired);
     }
 
-    if let Some(d) = deployment.as_mut() {
-        if d.requires_promotion() && d.status == DeploymentStatus::Running {
+    if let Some(d) = deployment.as_mut()
+        && d.requires_promotion()
+        && d.status == DeploymentStatus::Running
+    {
+        {
             let auto = d
                 .task_groups
                 .values()

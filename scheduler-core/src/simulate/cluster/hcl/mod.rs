@@ -378,3 +378,58 @@ impl NodeSpec {
         node
     }
 }
+
+impl ClusterFile {
+    /// Decodes evaluated `node` blocks embedded in another kind of file
+    /// (scenario files) and builds their nodes exactly as a cluster file
+    /// would. The first block is the `first_index`-th node block of its file
+    /// (for paths) and the first node gets position `first_position` (for
+    /// addresses). `taken` maps every node name already used to the label
+    /// and span of the block that made it, and gets the new names; a name
+    /// used again is an error reported to `decoder` at the later block,
+    /// with `locate` rendering where the earlier block is written.
+    pub(crate) fn embedded_nodes(
+        decoder: &Decoder,
+        blocks: &[&Block],
+        first_index: usize,
+        first_position: usize,
+        taken: &mut BTreeMap<String, (String, Range<usize>)>,
+        locate: &dyn Fn(Range<usize>) -> String,
+    ) -> Vec<Node> {
+        let mut nodes = Vec::new();
+        for (index, block) in blocks.iter().enumerate() {
+            let spec = decode_node(decoder, block, first_index + index);
+            let mut clashes: BTreeMap<(usize, String), Vec<String>> = BTreeMap::new();
+            for name in spec.names() {
+                match taken.get(&name) {
+                    Some((label, span)) => clashes
+                        .entry((span.start, label.clone()))
+                        .or_default()
+                        .push(name),
+                    None => {
+                        taken.insert(name.clone(), (spec.label.clone(), spec.span.clone()));
+                        nodes.push(spec.build(name, first_position + nodes.len()));
+                    }
+                }
+            }
+            for ((start, label), names) in clashes {
+                let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+                let (noun, verb) = if names.len() == 1 {
+                    ("name", "is")
+                } else {
+                    ("names", "are")
+                };
+                decoder.error(
+                    spec.span.clone(),
+                    &spec.path,
+                    format!(
+                        "node {noun} {} {verb} already used by node {label:?} at {}",
+                        quoted.join(", "),
+                        locate(start..start)
+                    ),
+                );
+            }
+        }
+        nodes
+    }
+}

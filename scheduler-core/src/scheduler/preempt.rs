@@ -1,1 +1,0 @@
-//! Preemption (in progress).
