@@ -110,17 +110,22 @@ fn check_node(snapshot: &dyn StateSnapshot, plan: &Plan, node_id: &NodeId) -> Re
     let node = snapshot
         .node(node_id)
         .ok_or_else(|| "node does not exist".to_owned())?;
-    let existing: BTreeMap<&AllocId, &Allocation> = snapshot
+    let stored: BTreeMap<&AllocId, &Allocation> = snapshot
         .allocs_by_node(node_id)
-        .filter(|a| !a.is_terminal())
         .map(|a| (&a.id, a))
+        .collect();
+    let existing: BTreeMap<&AllocId, &Allocation> = stored
+        .iter()
+        .filter(|(_, a)| !a.is_terminal())
+        .map(|(id, a)| (*id, *a))
         .collect();
     let in_place_only = placed.iter().all(|a| existing.contains_key(&a.id));
     // Server-side bookkeeping of existing allocations (a follow-up
-    // evaluation id, a client status of `unknown` on a disconnected node)
-    // holds nothing new, whatever the node's state.
+    // evaluation id on a failed allocation, a client status of `unknown`
+    // on a disconnected node) holds nothing new, whatever the node's
+    // state.
     let bookkeeping_only = placed.iter().all(|a| {
-        existing
+        stored
             .get(&a.id)
             .is_some_and(|old| old.allocated_resources == a.allocated_resources)
     });

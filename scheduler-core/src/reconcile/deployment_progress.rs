@@ -184,15 +184,17 @@ impl DeploymentWatch {
     }
 
     /// Rebuilds the per-alloc health from allocations of the deployment
-    /// (others, those of groups outside it, and those without reported
-    /// health are skipped), recounts each group's healthy and unhealthy
+    /// (others, stopped ones, those of groups outside it, and those without
+    /// reported health are skipped), recounts each group's healthy and unhealthy
     /// allocations and sets a running or paused deployment's Nomad status
     /// description. A paused deployment counts as paused since its
     /// `modify_time`.
     pub fn from_allocs(deployment: Deployment, allocs: &[Allocation]) -> Self {
         let mut health = BTreeMap::new();
         for alloc in allocs {
+            // A stopped allocation no longer counts towards the deployment.
             if alloc.deployment_id != deployment.id
+                || alloc.server_terminal()
                 || !deployment.task_groups.contains_key(&alloc.task_group)
             {
                 continue;

@@ -407,51 +407,35 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
         }
     }
 
-    // How many replacements may be in flight.
-    let limit = match g.strategy {
-        None => usize::MAX,
-        Some(_) if halted || canarying => 0,
-        Some(strategy) => {
-            let mut limit = usize::try_from(strategy.max_parallel()).unwrap_or(0);
-            if let Some(d) = g.deployment.filter(|d| d.is_active()) {
-                for alloc in g
-                    .allocs
-                    .iter()
-                    .filter(|a| a.deployment_id == d.id && !a.is_terminal() && !a.is_canary())
-                {
-                    match alloc.deployment_status.as_ref().and_then(|s| s.healthy) {
-                        Some(true) => {}
-                        Some(false) => {
-                            limit = 0;
-                            break;
-                        }
-                        None => limit = limit.saturating_sub(1),
-                    }
-                }
-            }
-            limit
-        }
-    };
-
     // Scale down: duplicates of names held by the new version first, then
     // the highest indexes, older versions before newer.
     let live: Vec<&'a Allocation> = occupying.clone();
     let excess = live.len().saturating_sub(count as usize);
     if excess > 0 {
-        let current_names: BTreeSet<&str> = live
-            .iter()
-            .filter(|a| is_current(a))
-            .map(|a| a.name.as_str())
-            .collect();
-        let mut candidates: Vec<&'a Allocation> = live
-            .iter()
-            .copied()
-            .filter(|a| !a.client_terminal())
-            .collect();
-        candidates.sort_by_key(|a| {
-            let shadowed = !is_current(a) && current_names.contains(a.name.as_str());
+        // Where two allocations share a name, the lesser one is shadowed:
+        // an older version, or a failed one, or one not yet healthy, loses
+        // to the other.
+        let rank = |a: &Allocation| {
             (
-                !shadowed,
+                is_current(a),
+                !a.client_terminal(),
+                a.deployment_status.as_ref().and_then(|s| s.healthy) == Some(true),
+                a.is_canary(),
+                a.create_index,
+            )
+        };
+        let shadowed = |a: &Allocation| {
+            live.iter()
+                .any(|b| b.id != a.id && b.name == a.name && rank(b) > rank(a))
+        };
+        // Then allocations that no longer run (failed ones waiting for a
+        // reschedule, finished batch ones), then the highest indexes,
+        // older versions first.
+        let mut candidates: Vec<&'a Allocation> = live.clone();
+        candidates.sort_by_key(|a| {
+            (
+                !shadowed(a),
+                !a.client_terminal(),
                 std::cmp::Reverse(name_index(&a.name).unwrap_or(0)),
                 is_current(a),
                 a.id.clone(),
@@ -468,7 +452,44 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
         occupying.retain(|a| !stopped.contains(a.id.as_str()));
         destructive.retain(|a| !stopped.contains(a.id.as_str()));
         inplace.retain(|a| !stopped.contains(a.id.as_str()));
+        // A stopped allocation needs no follow-up and no bookkeeping: a
+        // write of it would undo the stop.
+        let before = out.later.len();
+        out.later.retain(|l| !stopped.contains(l.alloc.id.as_str()));
+        out.desired.reschedule_later -= (before - out.later.len()) as u64;
+        out.attribute_updates
+            .retain(|a| !stopped.contains(a.id.as_str()));
     }
+
+    // How many replacements may be in flight (allocations this
+    // evaluation stops no longer count).
+    let limit = match g.strategy {
+        None => usize::MAX,
+        Some(_) if halted || canarying => 0,
+        Some(strategy) => {
+            let mut limit = usize::try_from(strategy.max_parallel()).unwrap_or(0);
+            if let Some(d) = g.deployment.filter(|d| d.is_active()) {
+                let stopping: BTreeSet<&str> =
+                    out.stop.iter().map(|s| s.alloc.id.as_str()).collect();
+                for alloc in g.allocs.iter().filter(|a| {
+                    a.deployment_id == d.id
+                        && !a.is_terminal()
+                        && !a.is_canary()
+                        && !stopping.contains(a.id.as_str())
+                }) {
+                    match alloc.deployment_status.as_ref().and_then(|s| s.healthy) {
+                        Some(true) => {}
+                        Some(false) => {
+                            limit = 0;
+                            break;
+                        }
+                        None => limit = limit.saturating_sub(1),
+                    }
+                }
+            }
+            limit
+        }
+    };
 
     // Destructive updates within the limit keep their names.
     let take = destructive.len().min(limit);

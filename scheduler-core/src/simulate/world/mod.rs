@@ -45,7 +45,7 @@ use crate::reconcile::deployment_progress::{
 };
 use crate::scheduler::blocked::unblocked_by;
 use crate::scheduler::{SchedulerEnv, schedule};
-use crate::simulate::scenario::{Scenario, StepKind};
+use crate::simulate::scenario::{Scenario, Step};
 use crate::state::{MemoryState, StateError, StateSnapshot};
 
 /// Loads the job file a step names (path as written in the scenario).
@@ -73,11 +73,6 @@ pub fn run_scenario(
     start: i64,
     load: &mut JobLoader<'_>,
 ) -> Result<ScenarioReport, ScenarioError> {
-    let fail = |kind: &StepKind, line: usize, message: String| ScenarioError {
-        step: kind.name().to_owned(),
-        line,
-        message,
-    };
     let mut world = World::new(scenario.nodes.clone(), seed, start).map_err(|e| ScenarioError {
         step: "cluster".to_owned(),
         line: 1,
@@ -85,22 +80,9 @@ pub fn run_scenario(
     })?;
     let mut steps = Vec::new();
     for step in &scenario.steps {
-        world.log = StepReport::new(step.kind.name(), step.line);
-        world
-            .run_step(&step.kind, load)
-            .map_err(|message| fail(&step.kind, step.line, message))?;
-        world
-            .settle()
-            .map_err(|message| fail(&step.kind, step.line, message))?;
-        let mut log = std::mem::take(&mut world.log);
-        log.time = format_offset(world.now - world.start);
-        log.deployments = world.deployment_summaries(&log.jobs_touched);
-        steps.push(log);
+        steps.push(world.play(step, load)?);
     }
-    Ok(ScenarioReport {
-        steps,
-        allocations: world.allocation_summaries(),
-    })
+    Ok(world.report(steps))
 }
 
 /// The simulated cluster: state, queues, clock.
@@ -142,6 +124,39 @@ impl World {
     /// The state store.
     pub fn state(&self) -> &MemoryState {
         &self.state
+    }
+
+    /// Virtual time now, Unix nanoseconds.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Plays one step and settles; returns what it did.
+    pub fn play(
+        &mut self,
+        step: &Step,
+        load: &mut JobLoader<'_>,
+    ) -> Result<StepReport, ScenarioError> {
+        let fail = |message: String| ScenarioError {
+            step: step.kind.name().to_owned(),
+            line: step.line,
+            message,
+        };
+        self.log = StepReport::new(step.kind.name(), step.line);
+        self.run_step(&step.kind, load).map_err(fail)?;
+        self.settle().map_err(fail)?;
+        let mut log = std::mem::take(&mut self.log);
+        log.time = format_offset(self.now - self.start);
+        log.deployments = self.deployment_summaries(&log.jobs_touched);
+        Ok(log)
+    }
+
+    /// The report of a run made of `steps`, with every allocation now.
+    pub fn report(&self, steps: Vec<StepReport>) -> ScenarioReport {
+        ScenarioReport {
+            steps,
+            allocations: self.allocation_summaries(),
+        }
     }
 
     fn next_index(&self) -> u64 {

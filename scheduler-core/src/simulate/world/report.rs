@@ -66,6 +66,8 @@ pub struct StepPlan {
     pub stopped: Vec<PlanEntry>,
     /// Allocations evicted for higher-priority work, with why.
     pub preempted: Vec<PlanEntry>,
+    /// Allocations whose client disconnected, now `unknown`.
+    pub disconnected: Vec<PlanEntry>,
     /// Placements that failed, per `JOB/GROUP`: how many and why.
     #[serde(rename = "FailedTGAllocs")]
     pub failed: BTreeMap<String, FailedPlacement>,
@@ -237,6 +239,11 @@ impl StepReport {
             if alloc.create_index != 0 {
                 if alloc.job.is_some() {
                     self.plan.updated.push(entry(alloc, version, ""));
+                } else if alloc.client_status == AllocClientStatus::Unknown
+                    && stored.is_some_and(|s| s.client_status == AllocClientStatus::Unknown)
+                    && alloc.desired_status == AllocDesiredStatus::Run
+                {
+                    self.plan.disconnected.push(entry(alloc, version, ""));
                 }
                 continue;
             }
@@ -370,6 +377,15 @@ impl ScenarioReport {
                     short(&e.id),
                     e.node_name,
                     e.description
+                );
+            }
+            for e in &plan.disconnected {
+                let _ = writeln!(
+                    out,
+                    "  unknown  {:<24} {} on {}: client disconnected",
+                    e.name,
+                    short(&e.id),
+                    e.node_name
                 );
             }
             for (group, failed) in &plan.failed {
