@@ -281,3 +281,27 @@ fn a_scenario_error_names_the_step_line() {
     assert!(stderr.contains("bad.hcl:11"), "{stderr}");
     assert!(stderr.contains("no job \"nope\""), "{stderr}");
 }
+
+#[test]
+fn a_stale_check_index_refuses_the_registration() {
+    let dir = std::env::temp_dir().join(format!("sched-check-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let scenario = std::fs::read_to_string(repo().join("examples/scenarios/rolling-update.hcl"))
+        .expect("scenario")
+        .replace("check_index = 2", "check_index = 1")
+        .replace(
+            "\"jobs/",
+            &format!("\"{}/examples/scenarios/jobs/", repo().display()),
+        );
+    let file = dir.join("stale.hcl");
+    std::fs::write(&file, scenario).expect("write");
+    let out = sched(&["simulate", "--scenario", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Enforcing job modify index 1: job exists with conflicting job modify index: 2"
+        ),
+        "{stderr}"
+    );
+}

@@ -14,6 +14,10 @@ cluster {
 step "register" { job = "jobs/web-v1.hcl" }
 step "healthy"  { job = "web" }
 step "plan"     { job = "jobs/web-v2.hcl" }
-step "register" { job = "jobs/web-v2.hcl" }
+# Applies only if the job did not change since the plan (its check index).
+step "register" {
+  job         = "jobs/web-v2.hcl"
+  check_index = 2
+}
 step "healthy"  { job = "web" }
 step "healthy"  { job = "web" }

@@ -1,0 +1,26 @@
+job "web" {
+  datacenters = ["dc1"]
+
+  update {
+    max_parallel = 1
+    canary       = 1
+    auto_promote = true
+  }
+
+  group "web" {
+    count = 3
+    network {
+      port "http" {}
+    }
+    task "server" {
+      driver = "docker"
+      config {
+        image = "nginx:2.0.0"
+      }
+      resources {
+        cpu    = 500
+        memory = 256
+      }
+    }
+  }
+}
