@@ -17,7 +17,7 @@ use crate::reconcile::reschedule::{
     RescheduleDecision, decide, effective_policy, failed_at, held_by_deployment, next_delay,
     policy_for_alloc,
 };
-use crate::reconcile::update_kind::{UpdateKind, update_kind};
+use crate::reconcile::update_kind::update_kind;
 use crate::scheduler::{DesiredUpdates, name_index};
 
 /// What a group's reconciliation reads.
@@ -201,8 +201,10 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
     for &alloc in &classified.migrate {
         let canary = canary_fate(alloc);
         stop(&mut out, alloc, STOP_MIGRATE, None);
-        out.desired.stop -= 1;
+        // A migrating canary is only stopped (the canary logic places a
+        // new one); others count as migrations, not stops.
         if canary.is_none() {
+            out.desired.stop -= 1;
             out.desired.migrate += 1;
             free(
                 &mut freed,
@@ -340,6 +342,9 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
     };
     let mut destructive: Vec<&'a Allocation> = Vec::new();
     let mut inplace: Vec<&'a Allocation> = Vec::new();
+    // Allocations of one version share the answer: compare each version
+    // once (job modify index → destructive), not each allocation.
+    let mut destructive_by_version: BTreeMap<u64, bool> = BTreeMap::new();
     for &alloc in &occupying {
         if alloc.client_terminal() || is_current(alloc) {
             continue;
@@ -348,19 +353,19 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
             .job
             .as_deref()
             .expect("is_current covers a missing job");
-        let kind = match old_job.lookup_task_group(&group.name) {
-            Some(old_group) => update_kind(old_job, old_group, job, group),
-            None => UpdateKind::Destructive {
-                reasons: vec!["group: added".to_owned()],
-            },
-        };
-        if kind.is_destructive() {
+        let is_destructive = *destructive_by_version
+            .entry(old_job.job_modify_index)
+            .or_insert_with(|| match old_job.lookup_task_group(&group.name) {
+                Some(old_group) => update_kind(old_job, old_group, job, group).is_destructive(),
+                None => true,
+            });
+        if is_destructive {
             destructive.push(alloc);
         } else {
             inplace.push(alloc);
         }
     }
-    destructive.sort_by_key(|a| (name_index(&a.name).unwrap_or(u32::MAX), a.id.clone()));
+    destructive.sort_by_cached_key(|a| (name_index(&a.name).unwrap_or(u32::MAX), a.id.as_str()));
 
     // Canaries go first when the new version replaces allocations.
     let wanted_canaries = g
@@ -491,24 +496,6 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
         }
     };
 
-    // Destructive updates within the limit keep their names.
-    let take = destructive.len().min(limit);
-    for alloc in destructive.iter().take(take) {
-        stop(&mut out, alloc, STOP_UPDATE, None);
-        out.desired.stop -= 1;
-        out.desired.destructive_update += 1;
-        let index = name_index(&alloc.name).unwrap_or(0);
-        out.place.push(place_request(
-            g,
-            index,
-            PlaceReason::Destructive,
-            Some(alloc),
-            None,
-        ));
-    }
-    out.desired.in_place_update += inplace.len() as u64;
-    out.desired.ignore += (occupying.len() - take - inplace.len() + canaries.len()) as u64;
-
     // Fill the count: freed names first (a replacement keeps its
     // predecessor's name), then the lowest free indexes.
     let occupied: BTreeSet<u32> = occupying
@@ -530,6 +517,11 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
                 .push(place_request(g, *index, f.reason, Some(f.alloc), f.delay));
         }
     }
+    // A paused or failed deployment, or one placing canaries, places only
+    // replacements (lost, failed, migrated), not new allocations.
+    if g.strategy.is_some() && (halted || canarying) {
+        missing = 0;
+    }
     let mut index = 0u32;
     while missing > 0 {
         if taken.insert(index) {
@@ -540,6 +532,27 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
         }
         index += 1;
     }
+
+    // Replacements use up the rollout's parallel slots.
+    let limit = limit.saturating_sub(out.place.iter().filter(|p| !p.is_canary()).count());
+
+    // Destructive updates within the limit keep their names.
+    let take = destructive.len().min(limit);
+    for alloc in destructive.iter().take(take) {
+        stop(&mut out, alloc, STOP_UPDATE, None);
+        out.desired.stop -= 1;
+        out.desired.destructive_update += 1;
+        let index = name_index(&alloc.name).unwrap_or(0);
+        out.place.push(place_request(
+            g,
+            index,
+            PlaceReason::Destructive,
+            Some(alloc),
+            None,
+        ));
+    }
+    out.desired.in_place_update += inplace.len() as u64;
+    out.desired.ignore += (occupying.len() - take - inplace.len() + canaries.len()) as u64;
 
     let had_current = g.allocs.iter().any(|a| a.job.is_some() && is_current(a));
     out.needs_deployment = take > 0
