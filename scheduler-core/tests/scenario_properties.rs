@@ -12,7 +12,8 @@
 //! - a rolling update never has more than `max_parallel` replacements of
 //!   the old version in flight (placed by the current deployment, not yet
 //!   healthy);
-//! - reconciling the settled state again changes nothing.
+//! - reconciling the settled state again changes nothing;
+//! - the plan check accepts every plan whole (scheduler and applier agree).
 //!
 //! `PROPTEST_CASES` overrides the number of cases (48 by default).
 
@@ -347,13 +348,25 @@ fn play(story: &Story) -> Result<(), TestCaseError> {
         let label = format!("step {} ({op:?})", number + 1);
         // Some steps are refused by design (promote without a deployment,
         // fail with no such allocation): the world stays as it was.
-        if let Err(e) = world.play(&step(kind), &mut load) {
-            prop_assert!(
-                !e.message.contains("did not settle") && !e.message.contains("too many"),
-                "{label}: {e}"
-            );
-            continue;
-        }
+        let report = match world.play(&step(kind), &mut load) {
+            Ok(report) => report,
+            Err(e) => {
+                prop_assert!(
+                    !e.message.contains("did not settle") && !e.message.contains("too many"),
+                    "{label}: {e}"
+                );
+                continue;
+            }
+        };
+        // The scheduler and the plan check never disagree about a fit.
+        prop_assert!(
+            !report
+                .notes
+                .iter()
+                .any(|n| n.contains("plan check rejected")),
+            "{label}: {:?}",
+            report.notes
+        );
         check(&world, story, &label)?;
     }
     Ok(())

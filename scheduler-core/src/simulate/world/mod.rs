@@ -148,6 +148,12 @@ impl World {
         let mut log = std::mem::take(&mut self.log);
         log.time = format_offset(self.now - self.start);
         log.deployments = self.deployment_summaries(&log.jobs_touched);
+        log.deployment = log.first_job.as_ref().and_then(|key| {
+            self.state
+                .view()
+                .latest_deployment(&key.0, &key.1)
+                .map(DeploymentSummary::of)
+        });
         Ok(log)
     }
 
@@ -233,7 +239,7 @@ impl World {
         if versions.last().is_none_or(|v| v.version != stored.version) {
             versions.push(stored);
         }
-        self.log.jobs_touched.insert(key.clone());
+        self.log.touch(key.clone());
         Ok(key)
     }
 
@@ -311,7 +317,7 @@ impl World {
             .upsert_eval(index, result.eval_update.clone())
             .map_err(|e| e.to_string())?;
         let key = (eval.namespace.0.clone(), eval.job_id.clone());
-        self.log.jobs_touched.insert(key.clone());
+        self.log.touch(key.clone());
         self.log.evaluations += 1;
         self.log.record_plan(&checked, &result, self.state.view());
 
@@ -346,7 +352,7 @@ impl World {
             .map(|a| (a.namespace.0.clone(), a.job_id.clone()))
             .collect();
         for victim in preempted {
-            self.log.jobs_touched.insert(victim.clone());
+            self.log.touch(victim.clone());
             self.enqueue(&victim, EvalTrigger::Preemption);
         }
         if !freed.is_empty() {

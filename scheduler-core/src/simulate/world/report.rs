@@ -39,6 +39,9 @@ pub struct StepReport {
     pub evaluations: u32,
     /// The effects of the plans applied (or, for `plan`, proposed).
     pub plan: StepPlan,
+    /// The latest deployment of the job the step is about (the first job
+    /// it touched), if that job has one.
+    pub deployment: Option<DeploymentSummary>,
     /// The latest deployment of each job the step touched.
     pub deployments: Vec<DeploymentSummary>,
     /// For `plan`: the annotated diff, as `job plan` prints it.
@@ -52,6 +55,8 @@ pub struct StepReport {
     pub notes: Vec<String>,
     #[serde(skip)]
     pub(super) jobs_touched: BTreeSet<(String, JobId)>,
+    #[serde(skip)]
+    pub(super) first_job: Option<(String, JobId)>,
 }
 
 /// The effects of plans.
@@ -222,6 +227,14 @@ impl StepReport {
             line,
             ..StepReport::default()
         }
+    }
+
+    /// Notes that the step touched a job (the first one is its own).
+    pub(super) fn touch(&mut self, key: (String, JobId)) {
+        if self.first_job.is_none() {
+            self.first_job = Some(key.clone());
+        }
+        self.jobs_touched.insert(key);
     }
 
     /// Records what the plan check accepted of an evaluation's plan.

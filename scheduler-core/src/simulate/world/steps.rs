@@ -55,7 +55,7 @@ impl World {
                     deployment,
                     (watch, vec![DeploymentEvent::Promote { groups: None }]),
                 )]);
-                self.log.jobs_touched.insert(key);
+                self.log.touch(key);
                 self.step_deployments(&events)?;
             }
             StepKind::Stop { job, purge } => {
@@ -81,7 +81,7 @@ impl World {
                     self.register_job(stopped)?;
                     self.enqueue(&key, EvalTrigger::JobDeregister);
                 }
-                self.log.jobs_touched.insert(key);
+                self.log.touch(key);
             }
             StepKind::Fail { alloc } => self.fail_alloc(alloc)?,
             StepKind::NodeDown { node } => {
@@ -278,7 +278,7 @@ impl World {
         deployment: Option<DeploymentId>,
         events: Vec<DeploymentEvent>,
     ) -> Result<(), String> {
-        self.log.jobs_touched.insert(key.clone());
+        self.log.touch(key.clone());
         // The watcher must see each report as news: its view is taken
         // before the write and stepped with the reports after it.
         let mut before = BTreeMap::new();
