@@ -95,8 +95,12 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
 fn place_all<'s>(run: &mut Run<'s>, job: &'s Job, requests: Vec<PlaceRequest<'s>>) {
     let snapshot = run.snapshot;
     let mut proposed = Proposed::new(snapshot, job);
+    // The plan holds stopped copies; the footprint is kept by the stored
+    // allocations (a stopped copy already counts as terminal).
     for stopped in run.plan.stops() {
-        proposed.stop(stopped);
+        if let Some(stored) = snapshot.alloc(&stopped.id) {
+            proposed.stop(stored);
+        }
     }
     let algorithm = run.config.algorithm_for(snapshot.node_pool(job_pool(job)));
     let node_count = snapshot.node_count();

@@ -2,6 +2,7 @@
 //! scheduler would make.
 
 pub mod cluster;
+mod evaluations;
 mod node_builder;
 mod report;
 mod run;

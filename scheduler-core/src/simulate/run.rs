@@ -4,11 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
-use crate::model::{
-    AllocMetric, EvalId, EvalStatus, EvalTrigger, Evaluation, Job, JobId, Namespace, Node,
-};
+use crate::model::{AllocMetric, EvalTrigger, Evaluation, Job, JobId, Node};
 use crate::plan::{PlanResult, apply_plan, check_plan};
 use crate::scheduler::{SchedulerEnv, SchedulerResult, schedule};
 use crate::state::{MemoryState, StateError};
@@ -111,29 +107,14 @@ impl Simulation {
     /// a counter.
     pub fn evaluation(&mut self, job: &Job, trigger: EvalTrigger) -> Evaluation {
         self.evaluations += 1;
-        let mut hasher = Sha256::new();
-        hasher.update(b"simulated evaluation");
-        hasher.update(self.seed.to_le_bytes());
-        hasher.update(self.evaluations.to_le_bytes());
-        let digest: [u8; 32] = hasher.finalize().into();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        let id = uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string();
-        Evaluation {
-            id: EvalId::new(id),
-            namespace: Namespace::new(job.namespace.clone()),
-            priority: i32::try_from(job.priority.unwrap_or(50)).unwrap_or(50),
-            eval_type: job.job_type.as_str().to_owned(),
-            triggered_by: trigger,
-            job_id: job.id.clone(),
-            job_modify_index: job.job_modify_index,
-            status: EvalStatus::Pending,
-            create_time: self.now,
-            modify_time: self.now,
-            ..Evaluation::default()
-        }
+        super::evaluations::pending_evaluation(
+            b"simulated evaluation",
+            self.seed,
+            self.evaluations,
+            job,
+            trigger,
+            self.now,
+        )
     }
 
     /// The latest failure metric per `"JOB/GROUP"`: a later registration of

@@ -72,6 +72,8 @@
 //! ```
 
 mod hcl;
+/// The HCL front end scenario files share with cluster files.
+pub(crate) use hcl::front as hcl_front;
 mod json;
 #[cfg(test)]
 mod tests;

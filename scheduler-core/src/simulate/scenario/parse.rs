@@ -6,19 +6,14 @@
 use super::{Scenario, Step, StepKind};
 use crate::jobspec::body::{Block, Body};
 use crate::jobspec::decode::reader::{BlockReader, Decoder, describe};
-use crate::jobspec::eval::{EvalError, Evaluator, Scope, closest_name};
-use crate::jobspec::functions::FunctionContext;
+use crate::jobspec::eval::{EvalError, Scope, closest_name};
 use crate::jobspec::value::Value;
-use crate::jobspec::variables::InputProblem;
-use crate::jobspec::{
-    Diagnostic, Diagnostics, NoFiles, Position, Severity, SourceMap, VariableInputs,
-};
+use crate::jobspec::{Diagnostic, Diagnostics, Severity, SourceMap};
 use crate::model::{Duration, FieldPath, Node};
 use crate::simulate::cluster::ClusterFile;
+use crate::simulate::cluster::hcl_front;
 use hcl::edit::Span;
 use hcl::edit::structure::Structure;
-use rand::SeedableRng;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -39,55 +34,11 @@ pub fn parse_scenario(source: &str, file_name: &str) -> Result<Scenario, Diagnos
     };
     let mut diagnostics = Vec::new();
 
-    let syntax = match hcl::edit::parser::parse_body(source) {
-        Ok(body) => body,
-        Err(e) => {
-            let location = e.location();
-            return Err(Diagnostics(vec![Diagnostic {
-                severity: Severity::Error,
-                file: file_name.to_owned(),
-                position: Position {
-                    line: location.line(),
-                    column: location.column(),
-                },
-                path: None,
-                message: format!("invalid HCL syntax: {}", e.message()),
-            }]));
-        }
-    };
-
-    // As in cluster files: a fixed seed for `uuidv4`, variable defaults,
-    // locals.
-    let rng = RefCell::new(rand_chacha::ChaCha8Rng::seed_from_u64(0));
-    let evaluator = Evaluator {
-        source,
-        functions: FunctionContext {
-            files: &NoFiles,
-            base_dir: "",
-            rng: &rng,
-        },
-    };
-    let mut input_problems = Vec::new();
-    let mut declarations = evaluator.declarations(&syntax, &mut input_problems);
-    let variables = evaluator.resolve_variables(
-        &mut declarations,
-        &VariableInputs::default(),
-        &mut input_problems,
-    );
-    for problem in input_problems {
-        match problem {
-            InputProblem::InJob(e) | InputProblem::InVarFile(_, e) => {
-                diagnostics.push(located(e.span, None, e.message));
-            }
-            InputProblem::InArgument(message) => diagnostics.push(located(0..0, None, message)),
-        }
-    }
-    let mut scope = Scope {
-        variables,
-        ..Scope::default()
-    };
-    let mut eval_errors: Vec<EvalError> = Vec::new();
-    evaluator.resolve_locals(&syntax, &mut scope, &mut eval_errors);
+    let syntax = hcl_front::syntax(source, file_name)?;
+    let rng = hcl_front::seeded_rng();
+    let evaluator = hcl_front::evaluator(source, &rng);
+    let (mut scope, mut eval_errors) =
+        hcl_front::globals(&evaluator, &syntax, &located, &mut diagnostics);
 
     // The top level: one cluster block, the steps in order.
     let mut cluster: Option<Block> = None;

@@ -32,12 +32,10 @@ pub use report::{AllocationSummary, DeploymentSummary, ScenarioReport, StepPlan,
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sha2::{Digest, Sha256};
-
 use crate::model::timestamp::{format_rfc3339_nanos, parse_rfc3339_nanos};
 use crate::model::{
-    AllocClientStatus, Allocation, Deployment, DeploymentStatus, EvalId, EvalStatus, EvalTrigger,
-    Evaluation, Job, JobId, JobType, Namespace, Node, NodeStatus,
+    AllocClientStatus, Allocation, Deployment, DeploymentStatus, EvalStatus, EvalTrigger,
+    Evaluation, Job, JobId, JobType, Node, NodeStatus,
 };
 use crate::plan::{apply_plan, check_plan};
 use crate::reconcile::deployment_progress::{
@@ -173,30 +171,14 @@ impl World {
     /// a counter.
     fn evaluation(&mut self, job: &Job, trigger: EvalTrigger) -> Evaluation {
         self.evaluations += 1;
-        let mut hasher = Sha256::new();
-        hasher.update(b"scenario evaluation");
-        hasher.update(self.seed.to_le_bytes());
-        hasher.update(self.evaluations.to_le_bytes());
-        let digest: [u8; 32] = hasher.finalize().into();
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        Evaluation {
-            id: EvalId::new(
-                uuid::Builder::from_random_bytes(bytes)
-                    .into_uuid()
-                    .to_string(),
-            ),
-            namespace: Namespace::new(job.namespace.clone()),
-            priority: i32::try_from(job.priority()).unwrap_or(50),
-            eval_type: job.job_type.as_str().to_owned(),
-            triggered_by: trigger,
-            job_id: job.id.clone(),
-            job_modify_index: job.job_modify_index,
-            status: EvalStatus::Pending,
-            create_time: self.now,
-            modify_time: self.now,
-            ..Evaluation::default()
-        }
+        super::evaluations::pending_evaluation(
+            b"scenario evaluation",
+            self.seed,
+            self.evaluations,
+            job,
+            trigger,
+            self.now,
+        )
     }
 
     /// Queues an evaluation of the stored job `key`.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::short;
 use crate::model::{
     AllocClientStatus, AllocDeploymentStatus, AllocDesiredStatus, Allocation, Deployment, JobId,
+    NodeId,
 };
 use crate::plan::PlanResult;
 use crate::scheduler::SchedulerResult;
@@ -244,61 +245,70 @@ impl StepReport {
         result: &SchedulerResult,
         state: &dyn StateSnapshot,
     ) {
-        for alloc in accepted.node_allocation.values().flatten() {
-            let stored = state.alloc(&alloc.id);
-            let version = stored.and_then(|a| a.job.as_ref()).map_or(0, |j| j.version);
-            // Bookkeeping of existing allocations is not an effect worth
-            // listing; in-place updates are.
-            if alloc.create_index != 0 {
-                if alloc.job.is_some() {
-                    self.plan.updated.push(entry(alloc, version, ""));
-                } else if alloc.client_status == AllocClientStatus::Unknown
-                    && stored.is_some_and(|s| s.client_status == AllocClientStatus::Unknown)
-                    && alloc.desired_status == AllocDesiredStatus::Run
-                {
-                    self.plan.disconnected.push(entry(alloc, version, ""));
-                }
-                continue;
-            }
-            self.plan.placed.push(entry(alloc, version, ""));
-        }
-        for alloc in accepted.node_update.values().flatten() {
-            self.plan
-                .stopped
-                .push(entry(alloc, 0, &alloc.desired_description));
-        }
-        for alloc in accepted.node_preemptions.values().flatten() {
-            self.plan
-                .preempted
-                .push(entry(alloc, 0, &alloc.desired_description));
-        }
+        // After the apply, the store knows each allocation's version.
+        let version = |alloc: &Allocation| {
+            state
+                .alloc(&alloc.id)
+                .and_then(|a| a.job.as_ref())
+                .map_or(0, |j| j.version)
+        };
+        self.record_effects(
+            &accepted.node_allocation,
+            &accepted.node_update,
+            &accepted.node_preemptions,
+            version,
+        );
         self.record_failures(result);
     }
 
     /// Records a dry run's plan (nothing applied).
-    pub(super) fn record_dry_run(&mut self, result: &SchedulerResult, state: &dyn StateSnapshot) {
+    pub(super) fn record_dry_run(&mut self, result: &SchedulerResult) {
         let version = result.plan.job.as_ref().map_or(0, |j| j.version);
-        for alloc in result.plan.node_allocation.values().flatten() {
+        let plan = &result.plan;
+        self.record_effects(
+            &plan.node_allocation,
+            &plan.node_update,
+            &plan.node_preemptions,
+            |_| version,
+        );
+        self.record_failures(result);
+    }
+
+    fn record_effects(
+        &mut self,
+        allocations: &BTreeMap<NodeId, Vec<Allocation>>,
+        stops: &BTreeMap<NodeId, Vec<Allocation>>,
+        preemptions: &BTreeMap<NodeId, Vec<Allocation>>,
+        version: impl Fn(&Allocation) -> u64,
+    ) {
+        for alloc in allocations.values().flatten() {
+            // Bookkeeping of existing allocations is not an effect worth
+            // listing, except marking a disconnected client's allocation
+            // `unknown`; in-place updates (which carry the job) are.
             if alloc.create_index != 0 {
                 if alloc.job.is_some() {
-                    self.plan.updated.push(entry(alloc, version, ""));
+                    self.plan.updated.push(entry(alloc, version(alloc), ""));
+                } else if alloc.client_status == AllocClientStatus::Unknown
+                    && alloc.desired_status == AllocDesiredStatus::Run
+                {
+                    self.plan
+                        .disconnected
+                        .push(entry(alloc, version(alloc), ""));
                 }
                 continue;
             }
-            self.plan.placed.push(entry(alloc, version, ""));
+            self.plan.placed.push(entry(alloc, version(alloc), ""));
         }
-        for alloc in result.plan.node_update.values().flatten() {
+        for alloc in stops.values().flatten() {
             self.plan
                 .stopped
                 .push(entry(alloc, 0, &alloc.desired_description));
         }
-        for alloc in result.plan.node_preemptions.values().flatten() {
+        for alloc in preemptions.values().flatten() {
             self.plan
                 .preempted
                 .push(entry(alloc, 0, &alloc.desired_description));
         }
-        self.record_failures(result);
-        let _ = state;
     }
 
     fn record_failures(&mut self, result: &SchedulerResult) {

@@ -418,7 +418,7 @@ impl World {
         }
         self.log.diff = Some(text);
         self.log.check_index = Some(check_index);
-        self.log.record_dry_run(&result, scratch.view());
+        self.log.record_dry_run(&result);
         Ok(())
     }
 }

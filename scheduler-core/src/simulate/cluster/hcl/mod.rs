@@ -14,20 +14,14 @@ use super::{
 };
 use crate::jobspec::body::Block;
 use crate::jobspec::decode::reader::Decoder;
-use crate::jobspec::eval::{EvalError, Evaluator, Scope, closest_name};
-use crate::jobspec::functions::FunctionContext;
-use crate::jobspec::variables::InputProblem;
-use crate::jobspec::{
-    Diagnostic, Diagnostics, NoFiles, Position, Severity, SourceMap, VariableInputs,
-};
+use crate::jobspec::eval::closest_name;
+use crate::jobspec::{Diagnostic, Diagnostics, Severity, SourceMap};
 use crate::model::{
     FieldPath, Mbits, NetworkResource, Node, NodeDevice, NodeDeviceResource, NodeNetworkAddress,
     NodeNetworkResource,
 };
 use hcl::edit::Span;
 use hcl::edit::structure::Structure;
-use rand::SeedableRng;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -35,6 +29,9 @@ use std::ops::Range;
 mod args;
 mod decode;
 mod device;
+pub(crate) mod front;
+
+use front::{evaluator, globals, seeded_rng, syntax};
 
 use decode::decode_node;
 #[cfg(test)]
@@ -58,57 +55,10 @@ pub(super) fn parse(source: &str, file_name: &str) -> Result<ClusterFile, Diagno
         message,
     };
 
-    let syntax = match hcl::edit::parser::parse_body(source) {
-        Ok(body) => body,
-        Err(e) => {
-            let location = e.location();
-            return Err(Diagnostics(vec![Diagnostic {
-                severity: Severity::Error,
-                file: file_name.to_owned(),
-                position: Position {
-                    line: location.line(),
-                    column: location.column(),
-                },
-                path: None,
-                message: format!("invalid HCL syntax: {}", e.message()),
-            }]));
-        }
-    };
-
-    // Functions that draw randomness (`uuidv4`) get a fixed seed: the same
-    // file always gives the same cluster.
-    let rng = RefCell::new(rand_chacha::ChaCha8Rng::seed_from_u64(0));
-    let evaluator = Evaluator {
-        source,
-        functions: FunctionContext {
-            files: &NoFiles,
-            base_dir: "",
-            rng: &rng,
-        },
-    };
-
-    // Variables take their defaults (a cluster file has no inputs); locals.
-    let mut input_problems = Vec::new();
-    let mut declarations = evaluator.declarations(&syntax, &mut input_problems);
-    let variables = evaluator.resolve_variables(
-        &mut declarations,
-        &VariableInputs::default(),
-        &mut input_problems,
-    );
-    for problem in input_problems {
-        match problem {
-            InputProblem::InJob(e) | InputProblem::InVarFile(_, e) => {
-                diagnostics.push(located(e.span, None, e.message));
-            }
-            InputProblem::InArgument(message) => diagnostics.push(located(0..0, None, message)),
-        }
-    }
-    let mut scope = Scope {
-        variables,
-        ..Scope::default()
-    };
-    let mut eval_errors: Vec<EvalError> = Vec::new();
-    evaluator.resolve_locals(&syntax, &mut scope, &mut eval_errors);
+    let syntax = syntax(source, file_name)?;
+    let rng = seeded_rng();
+    let evaluator = evaluator(source, &rng);
+    let (mut scope, mut eval_errors) = globals(&evaluator, &syntax, &located, &mut diagnostics);
 
     // The node blocks, evaluated.
     let mut blocks = Vec::new();

@@ -48,12 +48,16 @@ use crate::feasibility::fit::{
 };
 use crate::feasibility::network::{PortAssignment, assign_ports};
 use crate::model::{AllocMetric, Job, JobType, MHz, Node, NodeId, NodeScoreMeta, TaskGroup};
-use crate::ranking::score_card::PREEMPTION;
 use crate::ranking::{
     AffinityScorer, RESCHEDULE_PENALTY, ScoreCard, SpreadScorer, fit_score, job_anti_affinity,
 };
 use crate::state::StateSnapshot;
 use rand::seq::SliceRandom;
+
+mod metrics;
+mod preempting;
+
+use metrics::{count_exhausted, count_filtered, merge_metric, record_scores};
 
 /// How many of the best candidates' scores a metric keeps (Nomad keeps 5).
 const SCORES_KEPT: usize = 5;
@@ -650,147 +654,6 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         })
     }
 
-    /// Remembers a feasible node without room, for preemption.
-    fn note_exhausted(&mut self, node: &'s Node) {
-        if self.preemption
-            && self.exhausted.len() < preempt::MAX_NODES
-            && !self.exhausted_seen.contains(&node.id)
-        {
-            self.exhausted_seen.insert(node.id.clone());
-            self.exhausted.push(node);
-        }
-    }
-
-    /// The preemption pass: every node found exhausted, with victims
-    /// evicted; the cheapest set wins, then the best score.
-    fn preempt_pass(
-        &mut self,
-        proposed: &mut Proposed<'s>,
-        penalized: &BTreeSet<NodeId>,
-        port_rng: &mut ChaCha8Rng,
-        metric: &mut AllocMetric,
-    ) -> Option<Choice<'s>> {
-        if !self.preemption {
-            return None;
-        }
-        let nodes = self.exhausted.clone();
-        let options: Vec<PreemptOption<'s>> = nodes
-            .into_iter()
-            .filter_map(|node| self.preempt_option(node, proposed, penalized))
-            .collect();
-        self.finish_preempting(options, port_rng, metric)
-    }
-
-    /// Orders the options (cost, then score, then the order met) and
-    /// finishes the first that gets its ports and cores.
-    fn finish_preempting(
-        &self,
-        mut options: Vec<PreemptOption<'s>>,
-        port_rng: &mut ChaCha8Rng,
-        metric: &mut AllocMetric,
-    ) -> Option<Choice<'s>> {
-        if options.is_empty() {
-            return None;
-        }
-        options.sort_by(|a, b| {
-            a.cost
-                .compare(&b.cost)
-                .then(b.candidate.score.total_cmp(&a.candidate.score))
-        });
-        let scored: Vec<Candidate<'s>> = options
-            .iter()
-            .map(|option| Candidate {
-                node: option.candidate.node,
-                card: option.candidate.card,
-                score: option.candidate.score,
-                devices: None,
-            })
-            .collect();
-        record_scores(metric, &scored);
-        for option in options {
-            match self.finish(option.candidate, &option.usage, port_rng) {
-                Ok(mut choice) => {
-                    choice.preempted = option.preempted;
-                    return Some(choice);
-                }
-                Err((node, exhausted)) => count_exhausted(metric, node, exhausted.dimension()),
-            }
-        }
-        None
-    }
-
-    /// Whether evicting lower-priority allocations makes room on `node`,
-    /// and at what cost.
-    fn preempt_option(
-        &mut self,
-        node: &'s Node,
-        proposed: &mut Proposed<'s>,
-        penalized: &BTreeSet<NodeId>,
-    ) -> Option<PreemptOption<'s>> {
-        if !self.feasibility.check(node).is_empty()
-            || !self
-                .rules
-                .check(node, &self.group.name, proposed)
-                .is_empty()
-        {
-            return None;
-        }
-        let eligible = preempt::eligible(self.snapshot, proposed, &node.id, self.job);
-        if eligible.is_empty() {
-            return None;
-        }
-        let usage = proposed.usage(node).clone();
-        let tasks: Vec<(&str, &[DeviceRequestMatcher])> = self
-            .devices
-            .iter()
-            .map(|(task, matchers)| (task.as_str(), matchers.as_slice()))
-            .collect();
-        let devices_fit = |usage: &NodeUsage| {
-            tasks.is_empty() || assign_devices(node, &usage.devices, &tasks).is_ok()
-        };
-        let victims = preempt::choose_victims(node, &usage, &self.ask, &eligible, &devices_fit)?;
-        let devices = if tasks.is_empty() {
-            None
-        } else {
-            Some(assign_devices(node, &victims.usage.devices, &tasks).ok()?)
-        };
-        let (collisions, _) = proposed.job_allocs_on(&node.id, &self.group.name);
-        let mut card = self.score(
-            node,
-            &victims.usage,
-            collisions,
-            penalized,
-            None,
-            devices.as_ref(),
-        );
-        let priority = self.job.priority();
-        let preempted: Vec<Preempted<'s>> = victims
-            .chosen
-            .iter()
-            .map(|&i| Preempted {
-                alloc: eligible[i].alloc,
-                priority: eligible[i].priority,
-                explanation: preempt::explain(&eligible[i], priority, &victims),
-            })
-            .collect();
-        if !preempted.is_empty() {
-            let priorities: Vec<i64> = preempted.iter().map(|p| p.priority).collect();
-            card.push(PREEMPTION, preempt::score(&priorities));
-        }
-        let score = card.final_score();
-        Some(PreemptOption {
-            candidate: Candidate {
-                node,
-                card,
-                score,
-                devices,
-            },
-            usage: victims.usage,
-            cost: victims.cost,
-            preempted,
-        })
-    }
-
     /// Tries one given node (system jobs place on every feasible node).
     /// When the node is full and the group may preempt, the placement may
     /// come with victims ([`Choice::preempted`]; pass the choice to
@@ -849,71 +712,4 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
     pub fn job(&self) -> &'j Job {
         self.job
     }
-}
-
-fn count_filtered<'a>(metric: &mut AllocMetric, node: &Node, keys: impl Iterator<Item = &'a str>) {
-    metric.nodes_filtered += 1;
-    if !node.node_class.is_empty() {
-        *metric
-            .class_filtered
-            .entry(node.node_class.clone())
-            .or_default() += 1;
-    }
-    for key in keys {
-        *metric
-            .constraint_filtered
-            .entry(key.to_owned())
-            .or_default() += 1;
-    }
-}
-
-fn count_exhausted(metric: &mut AllocMetric, node: &Node, dimension: &str) {
-    metric.nodes_exhausted += 1;
-    if !node.node_class.is_empty() {
-        *metric
-            .class_exhausted
-            .entry(node.node_class.clone())
-            .or_default() += 1;
-    }
-    *metric
-        .dimension_exhausted
-        .entry(dimension.to_owned())
-        .or_default() += 1;
-}
-
-/// Adds `from`'s filter and exhaustion counts into `into`.
-fn merge_metric(into: &mut AllocMetric, from: &AllocMetric) {
-    into.nodes_filtered += from.nodes_filtered;
-    into.nodes_exhausted += from.nodes_exhausted;
-    for (key, count) in &from.class_filtered {
-        *into.class_filtered.entry(key.clone()).or_default() += count;
-    }
-    for (key, count) in &from.constraint_filtered {
-        *into.constraint_filtered.entry(key.clone()).or_default() += count;
-    }
-    for (key, count) in &from.class_exhausted {
-        *into.class_exhausted.entry(key.clone()).or_default() += count;
-    }
-    for (key, count) in &from.dimension_exhausted {
-        *into.dimension_exhausted.entry(key.clone()).or_default() += count;
-    }
-}
-
-fn record_scores(metric: &mut AllocMetric, candidates: &[Candidate<'_>]) {
-    let mut best: Vec<&Candidate<'_>> = candidates.iter().collect();
-    best.sort_by(|a, b| b.score.total_cmp(&a.score));
-    metric.score_meta_data = best
-        .into_iter()
-        .take(SCORES_KEPT)
-        .map(|candidate| NodeScoreMeta {
-            node_id: candidate.node.id.clone(),
-            scores: candidate
-                .card
-                .components()
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), *value))
-                .collect(),
-            norm_score: candidate.score,
-        })
-        .collect();
 }

@@ -1,0 +1,75 @@
+//! Nomad's placement metrics: filtered and exhausted counts, merged
+//! metrics, and the scores kept for the best candidates.
+
+use super::*;
+
+pub(super) fn count_filtered<'a>(
+    metric: &mut AllocMetric,
+    node: &Node,
+    keys: impl Iterator<Item = &'a str>,
+) {
+    metric.nodes_filtered += 1;
+    if !node.node_class.is_empty() {
+        *metric
+            .class_filtered
+            .entry(node.node_class.clone())
+            .or_default() += 1;
+    }
+    for key in keys {
+        *metric
+            .constraint_filtered
+            .entry(key.to_owned())
+            .or_default() += 1;
+    }
+}
+
+pub(super) fn count_exhausted(metric: &mut AllocMetric, node: &Node, dimension: &str) {
+    metric.nodes_exhausted += 1;
+    if !node.node_class.is_empty() {
+        *metric
+            .class_exhausted
+            .entry(node.node_class.clone())
+            .or_default() += 1;
+    }
+    *metric
+        .dimension_exhausted
+        .entry(dimension.to_owned())
+        .or_default() += 1;
+}
+
+/// Adds `from`'s filter and exhaustion counts into `into`.
+pub(super) fn merge_metric(into: &mut AllocMetric, from: &AllocMetric) {
+    into.nodes_filtered += from.nodes_filtered;
+    into.nodes_exhausted += from.nodes_exhausted;
+    for (key, count) in &from.class_filtered {
+        *into.class_filtered.entry(key.clone()).or_default() += count;
+    }
+    for (key, count) in &from.constraint_filtered {
+        *into.constraint_filtered.entry(key.clone()).or_default() += count;
+    }
+    for (key, count) in &from.class_exhausted {
+        *into.class_exhausted.entry(key.clone()).or_default() += count;
+    }
+    for (key, count) in &from.dimension_exhausted {
+        *into.dimension_exhausted.entry(key.clone()).or_default() += count;
+    }
+}
+
+pub(super) fn record_scores(metric: &mut AllocMetric, candidates: &[Candidate<'_>]) {
+    let mut best: Vec<&Candidate<'_>> = candidates.iter().collect();
+    best.sort_by(|a, b| b.score.total_cmp(&a.score));
+    metric.score_meta_data = best
+        .into_iter()
+        .take(SCORES_KEPT)
+        .map(|candidate| NodeScoreMeta {
+            node_id: candidate.node.id.clone(),
+            scores: candidate
+                .card
+                .components()
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), *value))
+                .collect(),
+            norm_score: candidate.score,
+        })
+        .collect();
+}
