@@ -25,6 +25,7 @@
 //! [`drain_step`]: crate::reconcile::drain::drain_step
 //! [`check_plan`]: crate::plan::check_plan
 
+mod clients;
 mod report;
 mod steps;
 
@@ -34,8 +35,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::timestamp::{format_rfc3339_nanos, parse_rfc3339_nanos};
 use crate::model::{
-    AllocClientStatus, Allocation, Deployment, DeploymentStatus, EvalStatus, EvalTrigger,
-    Evaluation, Job, JobId, JobType, Node, NodeStatus,
+    Allocation, Deployment, DeploymentStatus, EvalStatus, EvalTrigger, Evaluation, Job, JobId,
+    JobType, Node,
 };
 use crate::plan::{apply_plan, check_plan};
 use crate::reconcile::deployment_progress::{
@@ -253,7 +254,7 @@ impl World {
             if self.drain()? {
                 continue;
             }
-            if self.clients_act()? {
+            if self.clients_act()? || self.missed_health_deadlines()? {
                 continue;
             }
             let ready = self
@@ -515,38 +516,6 @@ impl World {
             }
         }
         Ok(())
-    }
-
-    /// What clients do on their own: start the allocations placed on them
-    /// (`pending` → `running`) and stop those the servers stopped
-    /// (`complete`). Clients of nodes that are not ready do nothing.
-    /// Returns whether anything changed.
-    fn clients_act(&mut self) -> Result<bool, String> {
-        let view = self.state.view();
-        let mut updates = Vec::new();
-        for node in view.nodes().filter(|n| n.status == NodeStatus::Ready) {
-            for alloc in view.allocs_by_node(&node.id) {
-                let next = match (alloc.server_terminal(), alloc.client_status) {
-                    (true, AllocClientStatus::Pending | AllocClientStatus::Running) => {
-                        AllocClientStatus::Complete
-                    }
-                    (false, AllocClientStatus::Pending) => AllocClientStatus::Running,
-                    _ => continue,
-                };
-                let mut update = alloc.clone();
-                update.job = None;
-                update.client_status = next;
-                updates.push(update);
-            }
-        }
-        if updates.is_empty() {
-            return Ok(false);
-        }
-        let index = self.next_index();
-        self.state
-            .update_allocs_from_client(index, updates)
-            .map_err(|e| e.to_string())?;
-        Ok(true)
     }
 
     /// One round of the drainer. Returns whether anything changed.

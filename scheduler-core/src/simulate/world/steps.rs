@@ -271,7 +271,7 @@ impl World {
 
     /// Writes client updates, with the deployment watcher seeing the health
     /// changes as events (it reads the health from before the write).
-    fn apply_client_updates(
+    pub(super) fn apply_client_updates(
         &mut self,
         key: &(String, JobId),
         updates: Vec<Allocation>,
