@@ -12,10 +12,12 @@
 //! (follow-up evaluations' `WaitUntil`, deployment deadlines, drain
 //! deadlines), settling at each, so deadlines fire at their own time.
 //!
-//! Clients are simulated by the steps only: a placed allocation stays
-//! `pending` until a `healthy` step says it runs and is healthy; `fail`,
-//! `unhealthy`, `node_down` and `node_up` are what a client (or its
-//! absence) would report.
+//! Clients on ready nodes start what is placed on them (`pending` →
+//! `running`), finish what the servers stop (`complete`) and mark an
+//! allocation of a deployment unhealthy when it misses its
+//! `healthy_deadline`. Health itself comes from the steps:
+//! `healthy`, `unhealthy` and `fail` are what clients would report, and
+//! `node_down` / `node_up` what their absence and return look like.
 //!
 //! Everything is deterministic: evaluation ids derive from the seed and a
 //! counter, the scheduler's choices from the seed, and every collection is
