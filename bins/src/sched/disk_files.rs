@@ -89,3 +89,15 @@ impl FileSource for DiskFiles {
         Ok(found)
     }
 }
+
+/// Reads a file the user named, or prints `NAME: error: cannot read the
+/// WHAT: REASON` and returns the exit code to end with.
+pub fn read_or_report(
+    path: &std::path::Path,
+    what: &str,
+) -> Result<String, std::process::ExitCode> {
+    std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("{}: error: cannot read the {what}: {e}", path.display());
+        std::process::ExitCode::FAILURE
+    })
+}

@@ -17,12 +17,9 @@ const START: i64 = 1_767_225_600_000_000_000;
 /// file or a step is in error.
 pub fn run(path: &Path, seed: u64, json: bool, variables: &VariableArgs) -> ExitCode {
     let name = path.display().to_string();
-    let source = match std::fs::read_to_string(path) {
+    let source = match crate::disk_files::read_or_report(path, "scenario file") {
         Ok(source) => source,
-        Err(e) => {
-            eprintln!("{name}: error: cannot read the scenario file: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let scenario = match parse_scenario(&source, &name) {
         Ok(scenario) => scenario,

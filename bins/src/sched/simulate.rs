@@ -60,12 +60,9 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let name = cluster.display().to_string();
-    let source = match std::fs::read_to_string(cluster) {
+    let source = match crate::disk_files::read_or_report(cluster, "cluster file") {
         Ok(source) => source,
-        Err(e) => {
-            eprintln!("{name}: error: cannot read the cluster file: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let cluster = match parse_cluster(&source, &name) {
         Ok(cluster) => cluster,

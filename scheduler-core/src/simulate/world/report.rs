@@ -355,62 +355,22 @@ impl ScenarioReport {
                 step.evaluations
             );
             let plan = &step.plan;
-            let mut placed = plan.placed.clone();
-            placed.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-            for e in &placed {
+            entries(&mut out, "place", &plan.placed, |e| {
                 let canary = if e.canary { " canary" } else { "" };
-                let _ = writeln!(
-                    out,
-                    "  place    {:<24} {} on {} (v{}{canary})",
-                    e.name,
-                    short(&e.id),
-                    e.node_name,
-                    e.job_version
-                );
-            }
-            let mut updated = plan.updated.clone();
-            updated.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-            for e in &updated {
-                let _ = writeln!(
-                    out,
-                    "  update   {:<24} {} on {} (in place to v{})",
-                    e.name,
-                    short(&e.id),
-                    e.node_name,
-                    e.job_version
-                );
-            }
-            let mut stopped = plan.stopped.clone();
-            stopped.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-            for e in &stopped {
-                let _ = writeln!(
-                    out,
-                    "  stop     {:<24} {} on {}: {}",
-                    e.name,
-                    short(&e.id),
-                    e.node_name,
-                    e.description
-                );
-            }
-            for e in &plan.preempted {
-                let _ = writeln!(
-                    out,
-                    "  preempt  {:<24} {} on {}: {}",
-                    e.name,
-                    short(&e.id),
-                    e.node_name,
-                    e.description
-                );
-            }
-            for e in &plan.disconnected {
-                let _ = writeln!(
-                    out,
-                    "  unknown  {:<24} {} on {}: client disconnected",
-                    e.name,
-                    short(&e.id),
-                    e.node_name
-                );
-            }
+                format!(" (v{}{canary})", e.job_version)
+            });
+            entries(&mut out, "update", &plan.updated, |e| {
+                format!(" (in place to v{})", e.job_version)
+            });
+            entries(&mut out, "stop", &plan.stopped, |e| {
+                format!(": {}", e.description)
+            });
+            entries(&mut out, "preempt", &plan.preempted, |e| {
+                format!(": {}", e.description)
+            });
+            entries(&mut out, "unknown", &plan.disconnected, |_| {
+                ": client disconnected".to_owned()
+            });
             for (group, failed) in &plan.failed {
                 let _ = writeln!(
                     out,
@@ -491,6 +451,28 @@ impl ScenarioReport {
             );
         }
         out
+    }
+}
+
+/// One line per entry, sorted by name then id:
+/// `  VERB     NAME ID on NODE<suffix>`.
+fn entries(
+    out: &mut String,
+    verb: &str,
+    list: &[PlanEntry],
+    suffix: impl Fn(&PlanEntry) -> String,
+) {
+    let mut sorted: Vec<&PlanEntry> = list.iter().collect();
+    sorted.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    for e in sorted {
+        let _ = writeln!(
+            out,
+            "  {verb:<8} {:<24} {} on {}{}",
+            e.name,
+            short(&e.id),
+            e.node_name,
+            suffix(e)
+        );
     }
 }
 
