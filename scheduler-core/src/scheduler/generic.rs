@@ -132,7 +132,8 @@ fn place_all<'s>(run: &mut Run<'s>, job: &'s Job, requests: Vec<PlaceRequest<'s>
         }
         let penalized: BTreeSet<NodeId> = request
             .previous
-            .filter(|_| request.reason == PlaceReason::Reschedule)
+            // A rescheduled allocation (a canary too) avoids its node.
+            .filter(|_| request.reschedule_delay.is_some())
             .map(|previous| previous.node_id.clone())
             .into_iter()
             .collect();

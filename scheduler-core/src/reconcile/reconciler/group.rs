@@ -125,6 +125,9 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
 
     let mut occupying: Vec<&'a Allocation> = Vec::new();
     let mut canaries: Vec<&'a Allocation> = Vec::new();
+    // Failed canaries rescheduled now: each new canary replaces one (and
+    // avoids its node).
+    let mut rescheduled_canaries: Vec<(&'a Allocation, Duration)> = Vec::new();
     let mut freed: BTreeMap<u32, Freed<'a>> = BTreeMap::new();
     let free = |freed: &mut BTreeMap<u32, Freed<'a>>, f: Freed<'a>| {
         if let Some(index) = name_index(&f.alloc.name) {
@@ -138,6 +141,36 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
         match canary_fate(alloc) {
             Some(true) if !alloc.client_terminal() => {
                 canaries.push(alloc);
+                continue;
+            }
+            // A failed canary of the current deployment follows its
+            // reschedule policy: it holds its canary slot until it is
+            // rescheduled, then the canary logic places a new one.
+            Some(true) if alloc.client_status == AllocClientStatus::Failed => {
+                let policy = policy_for_alloc(alloc).or_else(|| effective_policy(group));
+                let failed = failed_at(alloc);
+                match decide(alloc, policy, &input.eval.id, now, failed) {
+                    RescheduleDecision::Now => {
+                        stop(&mut out, alloc, STOP_RESCHEDULED, None);
+                        out.desired.stop -= 1;
+                        out.desired.reschedule_now += 1;
+                        let delay = policy
+                            .map(|p| next_delay(p, &alloc.reschedule_tracker, failed))
+                            .unwrap_or_default();
+                        rescheduled_canaries.push((alloc, delay));
+                    }
+                    RescheduleDecision::Later { at } => {
+                        out.desired.reschedule_later += 1;
+                        out.later.push(Later {
+                            alloc,
+                            at,
+                            trigger: LaterTrigger::Reschedule,
+                        });
+                        canaries.push(alloc);
+                    }
+                    RescheduleDecision::AwaitingFollowup { .. }
+                    | RescheduleDecision::Never { .. } => canaries.push(alloc),
+                }
                 continue;
             }
             Some(_) => {
@@ -407,8 +440,14 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
         }
         for index in names {
             out.desired.canary += 1;
-            out.place
-                .push(place_request(g, index, PlaceReason::Canary, None, None));
+            let replaced = rescheduled_canaries.pop();
+            out.place.push(place_request(
+                g,
+                index,
+                PlaceReason::Canary,
+                replaced.map(|(alloc, _)| alloc),
+                replaced.map(|(_, delay)| delay),
+            ));
         }
     }
 

@@ -391,3 +391,43 @@ fn a_migrating_canary_counts_as_a_stop_and_is_placed_again_as_a_canary() {
     let d = desired(&r);
     assert_eq!((d.stop, d.migrate, d.canary), (1, 0, 1));
 }
+
+/// A deployment waiting on one canary, the canary failed at `failed`.
+fn failed_canary(failed: i64) -> Cluster {
+    let update = "update {\n max_parallel = 1\n canary = 1\n }";
+    let mut c = Cluster::new();
+    let v0 = c.job(&service(2, "nginx:1", update));
+    c.running(2, &v0);
+    let v1 = c.job(&service(2, "nginx:2", update));
+    c.deployment(deployment("d1", &v1, DeploymentStatus::Running, |s| {
+        s.desired_canaries = 1;
+        s.placed_canaries = vec![AllocId::new("c0")];
+    }));
+    c.alloc("c0", 0, "n2", &v1, |a| {
+        a.deployment_id = DeploymentId::new("d1");
+        a.deployment_status = health(Some(false), true);
+        a.desired_transition.reschedule = Some(true);
+        failed_at(a, failed);
+    });
+    c
+}
+
+#[test]
+fn a_failed_canary_waits_for_its_reschedule_delay() {
+    let c = failed_canary(NOW);
+    let r = c.reconcile();
+    assert!(r.place.is_empty(), "{:?}", places(&r));
+    assert_eq!(r.followup_evals.len(), 1);
+    assert_eq!(desired(&r).reschedule_later, 1);
+}
+
+#[test]
+fn a_rescheduled_canary_is_replaced_by_a_canary_that_avoids_its_node() {
+    let c = failed_canary(NOW - HOUR);
+    let r = c.reconcile();
+    assert_eq!(places(&r), ["web.web[0] Canary <- c0"]);
+    assert!(r.place[0].reschedule_delay.is_some());
+    assert_eq!(stops(&r), [format!("c0: {STOP_RESCHEDULED}")]);
+    let d = desired(&r);
+    assert_eq!((d.canary, d.reschedule_now, d.stop), (1, 1, 0));
+}
