@@ -278,7 +278,7 @@ fn lower_priorities_go_before_higher_ones() {
         .filter(|a| a.node_id == n1)
         .map(|mut a| {
             a.job_id = mid.id.clone();
-            a.job = Some(Box::new(mid.clone()));
+            a.job = Some(std::sync::Arc::new(mid.clone()));
             a
         })
         .collect();

@@ -40,7 +40,7 @@ pub struct Allocation {
     pub job_id: JobId,
     /// The job version the allocation runs; Nomad embeds the whole job.
     #[serde(default)]
-    pub job: Option<Box<super::Job>>,
+    pub job: Option<std::sync::Arc<super::Job>>,
     /// Task group being run.
     #[serde(default, deserialize_with = "null_as_default")]
     pub task_group: String,

@@ -73,9 +73,11 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
             .filter(|d| d.is_active() && d.job_version == job.version)
             .map(|d| d.id.clone())
     });
+    // One shared copy of the new version for every in-place update.
+    let shared = (!reconciliation.inplace.is_empty()).then(|| std::sync::Arc::new(job.clone()));
     for alloc in reconciliation.inplace {
         let mut updated = alloc.clone();
-        updated.job = Some(Box::new(job.clone()));
+        updated.job.clone_from(&shared);
         updated.eval_id = eval.id.clone();
         updated.modify_time = run.env.now;
         if let Some(id) = &deployment_id {

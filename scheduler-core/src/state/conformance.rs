@@ -183,7 +183,7 @@ fn arb_alloc(id: &'static str) -> impl Strategy<Value = Allocation> {
                 name: format!("{job_id}.group[0]"),
                 node_id: NodeId::new(node),
                 job: embed_job.then(|| {
-                    Box::new(Job {
+                    std::sync::Arc::new(Job {
                         namespace,
                         id: job_id.clone(),
                         version: 7,

@@ -271,7 +271,7 @@ impl MemoryState {
         }
         if alloc.job.is_none() {
             let key = (alloc.namespace.0.clone(), alloc.job_id.clone());
-            alloc.job = state.jobs.get(&key).map(|job| Box::new(Job::clone(job)));
+            alloc.job = state.jobs.get(&key).cloned();
         }
         if let Some(old) = &previous {
             alloc_index_remove(&mut state.allocs_by_node, &old.node_id, &old.id);

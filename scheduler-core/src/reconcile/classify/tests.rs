@@ -187,14 +187,14 @@ fn stopped_after_unknown(a: &mut Allocation) {
 }
 /// Embeds a job version whose group has `lost_after`.
 fn embeds_lost_after(a: &mut Allocation) {
-    a.job = Some(Box::new(Job {
+    a.job = Some(std::sync::Arc::new(Job {
         task_groups: vec![lost_after()],
         ..Job::default()
     }));
 }
 /// Embeds a job version whose group has no disconnect settings.
 fn embeds_plain(a: &mut Allocation) {
-    a.job = Some(Box::new(Job {
+    a.job = Some(std::sync::Arc::new(Job {
         task_groups: vec![plain()],
         ..Job::default()
     }));

@@ -647,7 +647,7 @@ fn policy_of_the_alloc_job_version() {
     job.canonicalize();
     let mut alloc = Allocation {
         task_group: "g".to_owned(),
-        job: Some(Box::new(job)),
+        job: Some(std::sync::Arc::new(job)),
         ..failed("a", 0)
     };
     assert_eq!(

@@ -27,7 +27,7 @@ fn alloc(id: &str, job_id: &str, priority: i64, cpu: i64, memory: i64) -> Alloca
         namespace: Namespace::new("default".to_owned()),
         node_id: node().id,
         job_id: JobId::from(job_id),
-        job: Some(Box::new(job(job_id, priority))),
+        job: Some(std::sync::Arc::new(job(job_id, priority))),
         task_group: "g".into(),
         client_status: AllocClientStatus::Running,
         ..Allocation::default()

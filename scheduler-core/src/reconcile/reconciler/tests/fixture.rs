@@ -150,7 +150,7 @@ impl Cluster {
             namespace: Namespace::new("default"),
             task_group: "web".to_owned(),
             client_status: AllocClientStatus::Running,
-            job: Some(Box::new(job.clone())),
+            job: Some(std::sync::Arc::new(job.clone())),
             create_time: NOW - HOUR,
             modify_time: NOW - HOUR,
             ..Allocation::default()
