@@ -43,3 +43,38 @@ fn a_small_c1m_run_places_everything_and_writes_its_figures() {
     assert_eq!(figures["placements"], 100);
     assert_eq!(figures["workload"], "c1m");
 }
+
+#[test]
+fn a_sweep_writes_one_object_per_cluster_size() {
+    let out_path = std::env::temp_dir().join(format!("sweep-{}.json", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_scale"))
+        .args([
+            "sweep",
+            "--max-nodes",
+            "5000",
+            "--jobs",
+            "1",
+            "--tasks",
+            "20",
+            "--json",
+        ])
+        .arg(&out_path)
+        .output()
+        .expect("scale runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_path).expect("json written"))
+            .expect("valid JSON");
+    let sizes: Vec<u64> = figures
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|f| f["nodes"].as_u64().expect("nodes"))
+        .collect();
+    assert_eq!(sizes, [1_000, 5_000]);
+    assert!(figures[1]["micros_per_placement"].as_f64().expect("cost") > 0.0);
+}

@@ -10,6 +10,10 @@
 //! Workloads:
 //! - `c1m`: 5,000 nodes; 1,000 jobs of 1,000 tasks; each job constrained to
 //!   one of two operating systems (about half of the nodes), as Nomad's C1M.
+//! - `sweep`: the c1m shape at 1k, 5k, 10k and 50k nodes (100k with
+//!   `--max-nodes 100000`), 10 jobs of 1,000 tasks each (`--jobs`,
+//!   `--tasks`), to show how the cost per placement grows with cluster
+//!   size; `--json` writes a list, one object per size.
 //!
 //! Prints a short summary (progress on stderr) and, with `--json OUT`,
 //! writes `workload`, `nodes`, `placements`, `wall_seconds`,
@@ -32,6 +36,8 @@ use scheduler_core::state::{MemoryState, StateSnapshot};
 enum Workload {
     /// 1,000 jobs x 1,000 tasks on 5,000 nodes.
     C1m,
+    /// The c1m shape at growing cluster sizes.
+    Sweep,
 }
 
 #[derive(Debug, Parser)]
@@ -48,6 +54,9 @@ struct Args {
     /// Nodes (c1m: 5,000).
     #[arg(long)]
     nodes: Option<usize>,
+    /// Largest cluster of a sweep.
+    #[arg(long, default_value_t = 50_000)]
+    max_nodes: usize,
     /// Write the figures as JSON here.
     #[arg(long, value_name = "OUT")]
     json: Option<std::path::PathBuf>,
@@ -69,14 +78,34 @@ struct Figures {
 
 fn main() {
     let args = Args::parse();
-    let figures = match args.workload {
-        Workload::C1m => c1m(
+    let runs: Vec<Figures> = match args.workload {
+        Workload::C1m => vec![c1m(
             args.jobs.unwrap_or(1_000),
             args.tasks.unwrap_or(1_000),
             args.nodes.unwrap_or(5_000),
-        ),
+        )],
+        Workload::Sweep => [1_000, 5_000, 10_000, 50_000, 100_000]
+            .into_iter()
+            .filter(|n| *n <= args.max_nodes)
+            .map(|n| {
+                let mut f = c1m(args.jobs.unwrap_or(10), args.tasks.unwrap_or(1_000), n);
+                f.workload = "sweep";
+                f
+            })
+            .collect(),
     };
-    report(&figures, args.json.as_deref());
+    let values: Vec<serde_json::Value> = runs.iter().map(report).collect();
+    if let Some(path) = &args.json {
+        let value = match args.workload {
+            Workload::C1m => values.into_iter().next().unwrap_or_default(),
+            Workload::Sweep => serde_json::Value::Array(values),
+        };
+        let text = serde_json::to_string_pretty(&value).expect("figures serialise");
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
 }
 
 /// Nomad's C1M shape: every job alternates between the two operating
@@ -165,45 +194,42 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1e3
 }
 
-fn report(f: &Figures, json: Option<&std::path::Path>) {
+/// Prints a run's summary and returns its figures as JSON.
+fn report(f: &Figures) -> serde_json::Value {
     let mut sorted = f.evals.clone();
     sorted.sort();
     let wall = f.wall.as_secs_f64();
     let per_second = f.placements as f64 / wall.max(1e-9);
+    let micros_per_placement = wall * 1e6 / f.placements.max(1) as f64;
     let bytes_per_alloc =
         f.rss_after.saturating_sub(f.rss_before) as f64 / f.placements.max(1) as f64;
     println!(
-        "{}: {} placements ({} unplaced) on {} nodes in {:.2} s: {:.0} placements/s; evaluation p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; peak RSS {:.0} MiB, {:.0} bytes per allocation",
+        "{}: {} placements ({} unplaced) on {} nodes in {:.2} s: {:.0} placements/s, {:.1} us per placement; evaluation p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms; peak RSS {:.0} MiB, {:.0} bytes per allocation",
         f.workload,
         f.placements,
         f.failed,
         f.nodes,
         wall,
         per_second,
+        micros_per_placement,
         percentile(&sorted, 50.0),
         percentile(&sorted, 99.0),
         percentile(&sorted, 99.9),
         f.peak_rss as f64 / 1_048_576.0,
         bytes_per_alloc
     );
-    if let Some(path) = json {
-        let value = serde_json::json!({
-            "workload": f.workload,
-            "nodes": f.nodes,
-            "placements": f.placements,
-            "unplaced": f.failed,
-            "wall_seconds": wall,
-            "placements_per_second": per_second,
-            "eval_p50_ms": percentile(&sorted, 50.0),
-            "eval_p99_ms": percentile(&sorted, 99.0),
-            "eval_p999_ms": percentile(&sorted, 99.9),
-            "peak_rss_bytes": f.peak_rss,
-            "bytes_per_allocation": bytes_per_alloc,
-        });
-        let text = serde_json::to_string_pretty(&value).expect("figures serialise");
-        if let Err(e) = std::fs::write(path, text + "\n") {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            std::process::exit(1);
-        }
-    }
+    serde_json::json!({
+        "workload": f.workload,
+        "nodes": f.nodes,
+        "placements": f.placements,
+        "unplaced": f.failed,
+        "wall_seconds": wall,
+        "placements_per_second": per_second,
+        "micros_per_placement": micros_per_placement,
+        "eval_p50_ms": percentile(&sorted, 50.0),
+        "eval_p99_ms": percentile(&sorted, 99.0),
+        "eval_p999_ms": percentile(&sorted, 99.9),
+        "peak_rss_bytes": f.peak_rss,
+        "bytes_per_allocation": bytes_per_alloc,
+    })
 }
