@@ -6,7 +6,9 @@
 //! - `rolling_update/N`: a new image (every allocation is a destructive
 //!   update; `max_parallel` 1 lets one through per evaluation);
 //! - `count_change/N`: one more allocation (every existing allocation is
-//!   updated in place to the new version, one is placed).
+//!   updated in place to the new version, one is placed);
+//! - `scale_down/N`: a tenth of the count (nine tenths are stopped, the
+//!   rest updated in place).
 //!
 //! Throughput is in allocations reconciled. The snapshot and evaluation
 //! are built outside the timed loop.
@@ -65,7 +67,7 @@ fn prepared(allocs: u32, change: impl Fn(&str) -> String) -> (MemorySnapshot, Jo
 
 fn reconcile(c: &mut Criterion) {
     type Change = fn(&str) -> String;
-    let cases: [(&str, Change); 3] = [
+    let cases: [(&str, Change); 4] = [
         ("stable", |hcl| hcl.to_owned()),
         ("rolling_update", |hcl| hcl.replace("app:1", "app:2")),
         ("count_change", |hcl| {
@@ -77,6 +79,17 @@ fn reconcile(c: &mut Criterion) {
             hcl.replace(
                 &format!("count = {count}"),
                 &format!("count = {}", count + 1),
+            )
+        }),
+        ("scale_down", |hcl| {
+            let count = hcl
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("count = "))
+                .and_then(|n| n.parse::<u32>().ok())
+                .expect("count");
+            hcl.replace(
+                &format!("count = {count}"),
+                &format!("count = {}", count / 10),
             )
         }),
     ];

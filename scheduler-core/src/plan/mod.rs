@@ -211,6 +211,20 @@ pub fn allocs_fit(node: &Node, allocs: &[&Allocation]) -> Result<(), String> {
     Ok(())
 }
 
+/// The deployment `id` as the plan being applied leaves it: from the
+/// staged writes, else loaded from the store into them.
+fn staged<'d>(
+    deployments: &'d mut BTreeMap<DeploymentId, Deployment>,
+    state: &MemoryState,
+    id: &DeploymentId,
+) -> Option<&'d mut Deployment> {
+    if !deployments.contains_key(id) {
+        let stored = state.view().deployment(id)?.clone();
+        deployments.insert(id.clone(), stored);
+    }
+    deployments.get_mut(id)
+}
+
 /// The host ports one allocation holds, each once, with their address.
 fn alloc_ports(alloc: &Allocation) -> BTreeSet<(String, u16)> {
     let resources = &alloc.allocated_resources;
@@ -305,14 +319,8 @@ pub fn apply_plan(
         deployments.insert(deployment.id.clone(), deployment.clone());
     }
     for alloc in new_allocs.iter().filter(|a| !a.deployment_id.is_empty()) {
-        let deployment = match deployments.entry(alloc.deployment_id.clone()) {
-            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::btree_map::Entry::Vacant(entry) => {
-                match state.view().deployment(&alloc.deployment_id) {
-                    Some(stored) => entry.insert(stored.clone()),
-                    None => continue,
-                }
-            }
+        let Some(deployment) = staged(&mut deployments, state, &alloc.deployment_id) else {
+            continue;
         };
         if let Some(group) = deployment.task_groups.get_mut(&alloc.task_group) {
             if group.placed_allocs == 0 && !group.progress_deadline.is_zero() {
@@ -327,14 +335,8 @@ pub fn apply_plan(
         }
     }
     for update in &result.deployment_updates {
-        let deployment = match deployments.entry(update.deployment_id.clone()) {
-            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::btree_map::Entry::Vacant(entry) => {
-                match state.view().deployment(&update.deployment_id) {
-                    Some(stored) => entry.insert(stored.clone()),
-                    None => continue,
-                }
-            }
+        let Some(deployment) = staged(&mut deployments, state, &update.deployment_id) else {
+            continue;
         };
         deployment.status = update.status;
         deployment

@@ -147,29 +147,9 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
             // reschedule policy: it holds its canary slot until it is
             // rescheduled, then the canary logic places a new one.
             Some(true) if alloc.client_status == AllocClientStatus::Failed => {
-                let policy = policy_for_alloc(alloc).or_else(|| effective_policy(group));
-                let failed = failed_at(alloc);
-                match decide(alloc, policy, &input.eval.id, now, failed) {
-                    RescheduleDecision::Now => {
-                        stop(&mut out, alloc, STOP_RESCHEDULED, None);
-                        out.desired.stop -= 1;
-                        out.desired.reschedule_now += 1;
-                        let delay = policy
-                            .map(|p| next_delay(p, &alloc.reschedule_tracker, failed))
-                            .unwrap_or_default();
-                        rescheduled_canaries.push((alloc, delay));
-                    }
-                    RescheduleDecision::Later { at } => {
-                        out.desired.reschedule_later += 1;
-                        out.later.push(Later {
-                            alloc,
-                            at,
-                            trigger: LaterTrigger::Reschedule,
-                        });
-                        canaries.push(alloc);
-                    }
-                    RescheduleDecision::AwaitingFollowup { .. }
-                    | RescheduleDecision::Never { .. } => canaries.push(alloc),
+                match reschedule(g, alloc, &mut out) {
+                    Some(delay) => rescheduled_canaries.push((alloc, delay)),
+                    None => canaries.push(alloc),
                 }
                 continue;
             }
@@ -187,36 +167,16 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
                     occupying.push(alloc);
                     continue;
                 }
-                let policy = policy_for_alloc(alloc).or_else(|| effective_policy(group));
-                let failed = failed_at(alloc);
-                match decide(alloc, policy, &input.eval.id, now, failed) {
-                    RescheduleDecision::Now => {
-                        let delay = policy
-                            .map(|p| next_delay(p, &alloc.reschedule_tracker, failed))
-                            .unwrap_or_default();
-                        stop(&mut out, alloc, STOP_RESCHEDULED, None);
-                        out.desired.stop -= 1;
-                        out.desired.reschedule_now += 1;
-                        free(
-                            &mut freed,
-                            Freed {
-                                alloc,
-                                reason: PlaceReason::Reschedule,
-                                delay: Some(delay),
-                            },
-                        );
-                    }
-                    RescheduleDecision::Later { at } => {
-                        out.desired.reschedule_later += 1;
-                        out.later.push(Later {
+                match reschedule(g, alloc, &mut out) {
+                    Some(delay) => free(
+                        &mut freed,
+                        Freed {
                             alloc,
-                            at,
-                            trigger: LaterTrigger::Reschedule,
-                        });
-                        occupying.push(alloc);
-                    }
-                    RescheduleDecision::AwaitingFollowup { .. }
-                    | RescheduleDecision::Never { .. } => occupying.push(alloc),
+                            reason: PlaceReason::Reschedule,
+                            delay: Some(delay),
+                        },
+                    ),
+                    None => occupying.push(alloc),
                 }
             }
             // A finished batch allocation is done, not missing.
@@ -468,21 +428,31 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
                 a.create_index,
             )
         };
-        let shadowed = |a: &Allocation| {
-            live.iter()
-                .any(|b| b.id != a.id && b.name == a.name && rank(b) > rank(a))
-        };
+        // The best rank per name, once: the sort below asks for every
+        // allocation many times.
+        let mut best: BTreeMap<&str, _> = BTreeMap::new();
+        for a in &live {
+            let r = rank(a);
+            best.entry(a.name.as_str())
+                .and_modify(|b| {
+                    if r > *b {
+                        *b = r;
+                    }
+                })
+                .or_insert(r);
+        }
+        let shadowed = |a: &Allocation| best.get(a.name.as_str()).is_some_and(|b| rank(a) < *b);
         // Then allocations that no longer run (failed ones waiting for a
         // reschedule, finished batch ones), then the highest indexes,
         // older versions first.
         let mut candidates: Vec<&'a Allocation> = live.clone();
-        candidates.sort_by_key(|a| {
+        candidates.sort_by_cached_key(|a| {
             (
                 !shadowed(a),
                 !a.client_terminal(),
                 std::cmp::Reverse(name_index(&a.name).unwrap_or(0)),
                 is_current(a),
-                a.id.clone(),
+                a.id.as_str(),
             )
         });
         let stopped: BTreeSet<&str> = candidates
@@ -603,6 +573,42 @@ pub(super) fn reconcile_group<'a>(g: &GroupInput<'_, 'a>) -> GroupDecision<'a> {
     out.place
         .sort_by_key(|p| name_index(&p.name).unwrap_or(u32::MAX));
     out
+}
+
+/// Applies a failed allocation's reschedule policy. Rescheduled now: it is
+/// stopped and the delay the policy applied is returned (for the
+/// replacement's tracker). Otherwise it keeps its place (`None`); when due
+/// later, a follow-up evaluation is asked for.
+fn reschedule<'a>(
+    g: &GroupInput<'_, 'a>,
+    alloc: &'a Allocation,
+    out: &mut GroupDecision<'a>,
+) -> Option<Duration> {
+    let input = g.input;
+    let policy = policy_for_alloc(alloc).or_else(|| effective_policy(g.group));
+    let failed = failed_at(alloc);
+    match decide(alloc, policy, &input.eval.id, input.now, failed) {
+        RescheduleDecision::Now => {
+            stop(out, alloc, STOP_RESCHEDULED, None);
+            out.desired.stop -= 1;
+            out.desired.reschedule_now += 1;
+            Some(
+                policy
+                    .map(|p| next_delay(p, &alloc.reschedule_tracker, failed))
+                    .unwrap_or_default(),
+            )
+        }
+        RescheduleDecision::Later { at } => {
+            out.desired.reschedule_later += 1;
+            out.later.push(Later {
+                alloc,
+                at,
+                trigger: LaterTrigger::Reschedule,
+            });
+            None
+        }
+        RescheduleDecision::AwaitingFollowup { .. } | RescheduleDecision::Never { .. } => None,
+    }
 }
 
 fn place_request<'a>(

@@ -5,11 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::World;
-use crate::model::timestamp::format_rfc3339_nanos;
-use crate::model::{
-    AllocClientStatus, AllocDeploymentStatus, Allocation, DeploymentId, JobId, NodeStatus,
-};
-use crate::reconcile::deployment_progress::DeploymentEvent;
+use crate::model::{AllocClientStatus, Allocation, DeploymentId, JobId, NodeStatus};
 use crate::state::StateSnapshot;
 
 impl World {
@@ -110,19 +106,7 @@ impl World {
             for alloc in allocs {
                 let mut update = alloc.clone();
                 update.job = None;
-                update.deployment_status = Some(AllocDeploymentStatus {
-                    healthy: Some(false),
-                    timestamp: format_rfc3339_nanos(self.now),
-                    canary: alloc.is_canary(),
-                    ..AllocDeploymentStatus::default()
-                });
-                events.push(DeploymentEvent::AllocHealth {
-                    alloc: alloc.id.clone(),
-                    group: alloc.task_group.clone(),
-                    healthy: false,
-                    canary: alloc.is_canary(),
-                    at: self.now,
-                });
+                events.push(super::steps::report_health_of(&mut update, false, self.now));
                 self.log.notes.push(format!(
                     "{} ({}) missed its healthy deadline",
                     alloc.name,

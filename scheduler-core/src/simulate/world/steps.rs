@@ -237,21 +237,9 @@ impl World {
             let mut update = alloc.clone();
             update.job = None;
             update.client_status = AllocClientStatus::Running;
-            let canary = alloc.is_canary();
-            update.deployment_status = Some(AllocDeploymentStatus {
-                healthy: Some(healthy),
-                timestamp: format_rfc3339_nanos(self.now),
-                canary,
-                ..AllocDeploymentStatus::default()
-            });
+            let event = report_health_of(&mut update, healthy, self.now);
             if active.as_ref() == Some(&alloc.deployment_id) {
-                events.push(DeploymentEvent::AllocHealth {
-                    alloc: alloc.id.clone(),
-                    group: alloc.task_group.clone(),
-                    healthy,
-                    canary,
-                    at: self.now,
-                });
+                events.push(event);
             }
             updates.push(update);
         }
@@ -342,19 +330,7 @@ impl World {
         }
         let mut events = Vec::new();
         if let Some(d) = &deployment {
-            update.deployment_status = Some(AllocDeploymentStatus {
-                healthy: Some(false),
-                timestamp: finished.clone(),
-                canary: alloc.is_canary(),
-                ..AllocDeploymentStatus::default()
-            });
-            events.push(DeploymentEvent::AllocHealth {
-                alloc: alloc.id.clone(),
-                group: alloc.task_group.clone(),
-                healthy: false,
-                canary: alloc.is_canary(),
-                at: self.now,
-            });
+            events.push(report_health_of(&mut update, false, self.now));
             // The deployment watcher lets a failed allocation of a
             // deployment that can still progress be rescheduled.
             let progressing = d
@@ -420,6 +396,29 @@ impl World {
         self.log.check_index = Some(check_index);
         self.log.record_dry_run(&result);
         Ok(())
+    }
+}
+
+/// Sets the deployment health a client reports on `update` at `now` and
+/// returns the event the deployment watcher sees for it.
+pub(super) fn report_health_of(
+    update: &mut Allocation,
+    healthy: bool,
+    now: i64,
+) -> DeploymentEvent {
+    let canary = update.is_canary();
+    update.deployment_status = Some(AllocDeploymentStatus {
+        healthy: Some(healthy),
+        timestamp: format_rfc3339_nanos(now),
+        canary,
+        ..AllocDeploymentStatus::default()
+    });
+    DeploymentEvent::AllocHealth {
+        alloc: update.id.clone(),
+        group: update.task_group.clone(),
+        healthy,
+        canary,
+        at: now,
     }
 }
 
