@@ -42,13 +42,44 @@ const SHAPES: [(&str, i64, u16, i64); 4] = [
 /// appears with both.
 const OSES: [&str; 2] = ["ubuntu", "debian"];
 
+/// The shape of a generated cluster: how many racks (`meta.rack`) and
+/// datacenters (`dc1` .. `dcN`) its nodes are spread over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Racks, `r00` upwards; consecutive blocks of eight nodes share one.
+    pub racks: usize,
+    /// Datacenters, `dc1` upwards; node `i` is in `dc{i % datacenters + 1}`.
+    pub datacenters: usize,
+}
+
+impl Default for Layout {
+    /// [`RACKS`] racks in one datacenter, `dc1`.
+    fn default() -> Self {
+        Layout {
+            racks: RACKS,
+            datacenters: 1,
+        }
+    }
+}
+
 /// Node `index` of a cluster: ready, in `dc1`, pool `default`, with docker
 /// and exec, a shape, an OS, a rack and its computed class.
 pub fn node(index: usize) -> Node {
+    node_in(index, Layout::default())
+}
+
+/// Node `index` of a cluster laid out as `layout`: as [`node`], with the
+/// rack and datacenter taken from the layout.
+pub fn node_in(index: usize, layout: Layout) -> Node {
     let (class, mhz, cores, mib) = SHAPES[index % SHAPES.len()];
     let os = OSES[(index / SHAPES.len()) % OSES.len()];
-    let rack = format!("r{:02}", (index / (SHAPES.len() * OSES.len())) % RACKS);
+    let rack = format!(
+        "r{:02}",
+        (index / (SHAPES.len() * OSES.len())) % layout.racks.max(1)
+    );
+    let datacenter = format!("dc{}", index % layout.datacenters.max(1) + 1);
     NodeBuilder::new(&format!("node-{index:06}"), index)
+        .datacenter(&datacenter)
         .class(class)
         .cpu(mhz)
         .cores(cores)
@@ -64,6 +95,11 @@ pub fn node(index: usize) -> Node {
         .attribute("cpu.numcores", &cores.to_string())
         .meta("rack", &rack)
         .build()
+}
+
+/// `count` nodes laid out as `layout`, indexes `0..count`.
+pub fn nodes_in(count: usize, layout: Layout) -> Vec<Node> {
+    (0..count).map(|i| node_in(i, layout)).collect()
 }
 
 /// `count` nodes, indexes `0..count`.
@@ -86,6 +122,8 @@ pub struct ServiceJob {
     pub constraint: Option<(String, String)>,
     /// A group-level `spread { attribute = ... }` (even spread).
     pub spread: Option<String>,
+    /// The job's datacenters (`["dc1"]` unless set).
+    pub datacenters: Vec<String>,
 }
 
 impl ServiceJob {
@@ -99,7 +137,14 @@ impl ServiceJob {
             memory,
             constraint: None,
             spread: None,
+            datacenters: vec!["dc1".to_owned()],
         }
+    }
+
+    /// Sets the job's datacenters (`"*"` matches every one).
+    pub fn datacenters(mut self, datacenters: &[&str]) -> Self {
+        self.datacenters = datacenters.iter().map(|d| (*d).to_owned()).collect();
+        self
     }
 
     /// Adds a job-level constraint `attribute = value`.
@@ -116,9 +161,15 @@ impl ServiceJob {
 
     /// The job as HCL.
     pub fn hcl(&self) -> String {
+        let datacenters: Vec<String> = self
+            .datacenters
+            .iter()
+            .map(|d| format!("\"{d}\""))
+            .collect();
         let mut out = format!(
-            "job \"{}\" {{\n  datacenters = [\"dc1\"]\n  type = \"service\"\n",
-            self.name
+            "job \"{}\" {{\n  datacenters = [{}]\n  type = \"service\"\n",
+            self.name,
+            datacenters.join(", ")
         );
         if let Some((attribute, value)) = &self.constraint {
             let _ = write!(
