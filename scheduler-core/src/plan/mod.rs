@@ -52,48 +52,83 @@ impl PlanResult {
     }
 }
 
-/// Checks `plan` against `snapshot` (the latest state) node by node.
+/// Checks `plan` against `snapshot` (the latest state) node by node. The
+/// accepted parts are copied; [`check_owned_plan`] moves them instead.
 pub fn check_plan(snapshot: &dyn StateSnapshot, plan: &Plan) -> PlanResult {
-    let mut result = PlanResult {
+    let rejected = rejected_nodes(snapshot, plan);
+    let accepted = |map: &BTreeMap<NodeId, Vec<Allocation>>| -> BTreeMap<NodeId, Vec<Allocation>> {
+        map.iter()
+            .filter(|(node, list)| !list.is_empty() && !rejected.contains_key(*node))
+            .map(|(node, list)| (node.clone(), list.clone()))
+            .collect()
+    };
+    let result = PlanResult {
+        node_update: accepted(&plan.node_update),
+        node_allocation: accepted(&plan.node_allocation),
+        node_preemptions: accepted(&plan.node_preemptions),
         deployment: plan.deployment.clone(),
         deployment_updates: plan.deployment_updates.clone(),
         ..PlanResult::default()
     };
+    finish_check(snapshot, plan.all_at_once, result, rejected)
+}
+
+/// [`check_plan`] for a plan the caller owns and no longer needs, as a
+/// server's plan applier has: the accepted allocations are moved into the
+/// result, not copied.
+pub fn check_owned_plan(snapshot: &dyn StateSnapshot, plan: Plan) -> PlanResult {
+    let rejected = rejected_nodes(snapshot, &plan);
+    let accepted = |map: BTreeMap<NodeId, Vec<Allocation>>| -> BTreeMap<NodeId, Vec<Allocation>> {
+        map.into_iter()
+            .filter(|(node, list)| !list.is_empty() && !rejected.contains_key(node))
+            .collect()
+    };
+    let result = PlanResult {
+        node_update: accepted(plan.node_update),
+        node_allocation: accepted(plan.node_allocation),
+        node_preemptions: accepted(plan.node_preemptions),
+        deployment: plan.deployment,
+        deployment_updates: plan.deployment_updates,
+        ..PlanResult::default()
+    };
+    finish_check(snapshot, plan.all_at_once, result, rejected)
+}
+
+/// The nodes of `plan` refused, with why.
+fn rejected_nodes(snapshot: &dyn StateSnapshot, plan: &Plan) -> BTreeMap<NodeId, String> {
     let nodes: BTreeSet<&NodeId> = plan
         .node_allocation
         .keys()
         .chain(plan.node_update.keys())
         .chain(plan.node_preemptions.keys())
         .collect();
-    for node_id in nodes {
-        match check_node(snapshot, plan, node_id) {
-            Ok(()) => {
-                let take = |map: &BTreeMap<NodeId, Vec<Allocation>>| {
-                    map.get(node_id).filter(|list| !list.is_empty()).cloned()
-                };
-                if let Some(list) = take(&plan.node_update) {
-                    result.node_update.insert(node_id.clone(), list);
-                }
-                if let Some(list) = take(&plan.node_allocation) {
-                    result.node_allocation.insert(node_id.clone(), list);
-                }
-                if let Some(list) = take(&plan.node_preemptions) {
-                    result.node_preemptions.insert(node_id.clone(), list);
-                }
-            }
-            Err(reason) => {
-                result.rejected.insert(node_id.clone(), reason);
-            }
-        }
-    }
-    if !result.rejected.is_empty() {
+    nodes
+        .into_iter()
+        .filter_map(|node_id| {
+            check_node(snapshot, plan, node_id)
+                .err()
+                .map(|reason| (node_id.clone(), reason))
+        })
+        .collect()
+}
+
+/// Records the refusals: the refresh index, and for an all-at-once plan
+/// nothing accepted at all.
+fn finish_check(
+    snapshot: &dyn StateSnapshot,
+    all_at_once: bool,
+    mut result: PlanResult,
+    rejected: BTreeMap<NodeId, String>,
+) -> PlanResult {
+    if !rejected.is_empty() {
         result.refresh_index = snapshot.index();
-        if plan.all_at_once {
+        if all_at_once {
             result.node_update.clear();
             result.node_allocation.clear();
             result.node_preemptions.clear();
         }
     }
+    result.rejected = rejected;
     result
 }
 
@@ -280,19 +315,39 @@ pub fn apply_plan(
     index: u64,
     result: &PlanResult,
 ) -> Result<(), StateError> {
-    let mut writes: Vec<Allocation> = Vec::new();
-    writes.extend(result.node_update.values().flatten().cloned());
-    writes.extend(result.node_preemptions.values().flatten().map(|alloc| {
-        let mut evicted = alloc.clone();
-        evicted.desired_status = AllocDesiredStatus::Evict;
-        evicted
-    }));
-    let (new_allocs, updates): (Vec<&Allocation>, Vec<&Allocation>) = result
-        .node_allocation
-        .values()
+    commit_plan(state, index, result.clone())
+}
+
+/// [`apply_plan`] for a result the caller owns and no longer needs: the
+/// allocations are moved into the store, not copied.
+pub fn commit_plan(
+    state: &mut MemoryState,
+    index: u64,
+    result: PlanResult,
+) -> Result<(), StateError> {
+    let PlanResult {
+        node_update,
+        node_allocation,
+        node_preemptions,
+        deployment,
+        deployment_updates,
+        ..
+    } = result;
+    let mut writes: Vec<Allocation> = node_update.into_values().flatten().collect();
+    writes.extend(
+        node_preemptions
+            .into_values()
+            .flatten()
+            .map(|mut evicted| {
+                evicted.desired_status = AllocDesiredStatus::Evict;
+                evicted
+            }),
+    );
+    let (new_allocs, updates): (Vec<Allocation>, Vec<Allocation>) = node_allocation
+        .into_values()
         .flatten()
         .partition(|a| state.view().alloc(&a.id).is_none());
-    writes.extend(updates.into_iter().cloned());
+    writes.extend(updates);
     for alloc in &new_allocs {
         if alloc.previous_allocation.is_empty() {
             continue;
@@ -312,11 +367,10 @@ pub fn apply_plan(
             }
         }
     }
-    writes.extend(new_allocs.iter().map(|a| (*a).clone()));
 
     let mut deployments: BTreeMap<DeploymentId, Deployment> = BTreeMap::new();
-    if let Some(deployment) = &result.deployment {
-        deployments.insert(deployment.id.clone(), deployment.clone());
+    if let Some(deployment) = deployment {
+        deployments.insert(deployment.id.clone(), deployment);
     }
     for alloc in new_allocs.iter().filter(|a| !a.deployment_id.is_empty()) {
         let Some(deployment) = staged(&mut deployments, state, &alloc.deployment_id) else {
@@ -334,7 +388,7 @@ pub fn apply_plan(
             }
         }
     }
-    for update in &result.deployment_updates {
+    for update in &deployment_updates {
         let Some(deployment) = staged(&mut deployments, state, &update.deployment_id) else {
             continue;
         };
@@ -343,6 +397,7 @@ pub fn apply_plan(
             .status_description
             .clone_from(&update.status_description);
     }
+    writes.extend(new_allocs);
     state.upsert_allocs(index, writes)?;
     for deployment in deployments.into_values() {
         state.upsert_deployment(index, deployment)?;

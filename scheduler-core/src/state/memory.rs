@@ -273,15 +273,32 @@ impl MemoryState {
             let key = (alloc.namespace.0.clone(), alloc.job_id.clone());
             alloc.job = state.jobs.get(&key).cloned();
         }
-        if let Some(old) = &previous {
-            alloc_index_remove(&mut state.allocs_by_node, &old.node_id, &old.id);
-            let old_key = (old.namespace.0.clone(), old.job_id.clone());
-            alloc_index_remove(&mut state.allocs_by_job, &old_key, &old.id);
-            if old.node_id != alloc.node_id {
-                refresh_usage(state, &old.node_id);
+        match &previous {
+            Some(old) => {
+                alloc_index_remove(&mut state.allocs_by_node, &old.node_id, &old.id);
+                let old_key = (old.namespace.0.clone(), old.job_id.clone());
+                alloc_index_remove(&mut state.allocs_by_job, &old_key, &old.id);
+                if old.node_id != alloc.node_id {
+                    refresh_usage(state, &old.node_id);
+                }
+                store_alloc(state, Arc::new(alloc));
+            }
+            None => {
+                // A new allocation only adds to its node's usage: no need
+                // to sum the node's other allocations again (which made
+                // filling a node quadratic in its allocation count).
+                let live = !alloc.is_terminal();
+                let alloc = Arc::new(alloc);
+                index_alloc(state, &alloc);
+                if live {
+                    let usage = Arc::make_mut(&mut state.usage_by_node)
+                        .entry(alloc.node_id.clone())
+                        .or_default();
+                    Arc::make_mut(usage).add(&alloc);
+                }
+                Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), alloc);
             }
         }
-        store_alloc(state, Arc::new(alloc));
     }
 
     /// Applies what clients report about their allocations (Nomad's
@@ -404,6 +421,14 @@ fn store_node(state: &mut MemorySnapshot, index: u64, mut node: Node) -> Arc<Nod
 /// Puts an allocation in the table and both allocation indexes (replacing
 /// the entries with its id under its node and job).
 fn store_alloc(state: &mut MemorySnapshot, alloc: Arc<Allocation>) {
+    index_alloc(state, &alloc);
+    let node = alloc.node_id.clone();
+    Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), alloc);
+    refresh_usage(state, &node);
+}
+
+/// Files an allocation under its node and its job.
+fn index_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
     let by_node = Arc::make_mut(&mut state.allocs_by_node)
         .entry(alloc.node_id.clone())
         .or_default();
@@ -412,9 +437,6 @@ fn store_alloc(state: &mut MemorySnapshot, alloc: Arc<Allocation>) {
         .entry((alloc.namespace.0.clone(), alloc.job_id.clone()))
         .or_default();
     Arc::make_mut(by_job).insert(alloc.id.clone(), alloc.clone());
-    let node = alloc.node_id.clone();
-    Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), alloc);
-    refresh_usage(state, &node);
 }
 
 /// Recomputes what a node's live allocations hold (O(allocations on the
