@@ -2,8 +2,8 @@
 //! generated jobs.
 
 pub mod cluster;
-pub mod plot;
 pub mod pack;
+pub mod plot;
 
 use scheduler_core::jobspec::{ParseOptions, parse};
 use std::fmt::Write as _;

@@ -53,7 +53,11 @@ pub fn cost_per_placement_svg(title: &str, points: &[Point]) -> String {
         svg.push_str("</svg>\n");
         return svg;
     }
-    let min_x = usable.iter().map(|p| p.nodes).fold(f64::MAX, f64::min).log10();
+    let min_x = usable
+        .iter()
+        .map(|p| p.nodes)
+        .fold(f64::MAX, f64::min)
+        .log10();
     let max_x = usable.iter().map(|p| p.nodes).fold(0.0, f64::max).log10();
     let span_x = if max_x > min_x { max_x - min_x } else { 1.0 };
     let max_y = nice_ceiling(usable.iter().map(|p| p.micros).fold(0.0, f64::max));

@@ -331,7 +331,7 @@ fn place_by_hand(sim: &Simulation, source: &str, preemption: bool) -> (Plan, Vec
         return (plan, Vec::new());
     };
     let mut alloc = Allocation {
-        id: AllocId::new("new".to_owned()),
+        id: AllocId::new("new"),
         node_id: choice.node.id.clone(),
         job_id: job.id.clone(),
         task_group: group.name.clone(),

@@ -7,57 +7,133 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The first eight bytes of an id, big-endian, zero-padded: comparing two
+/// of these orders ids as their strings would, except when they are equal.
+fn prefix_key(id: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let head = &id.as_bytes()[..id.len().min(8)];
+    bytes[..head.len()].copy_from_slice(head);
+    u64::from_be_bytes(bytes)
+}
+
+// Ids are map keys everywhere (nodes, allocations, evaluations by id), and
+// the scheduler looks nodes up by id for every node it considers. A plain
+// `String` key makes each comparison of a lookup read the other key's
+// bytes from the heap: a cache miss per tree level on large clusters. The
+// ids below carry their first eight bytes inline, so almost every
+// comparison of two UUIDs is decided without touching the heap, and the
+// text itself is shared (`Arc<str>`), so copying an id never allocates.
+// Order, equality and hashing are those of the string.
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub String);
+        #[derive(Clone)]
+        pub struct $name {
+            prefix: u64,
+            text: std::sync::Arc<str>,
+        }
 
         impl $name {
             /// Creates an id from anything string-like.
-            pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
+            pub fn new(id: impl AsRef<str>) -> Self {
+                let text: std::sync::Arc<str> = std::sync::Arc::from(id.as_ref());
+                Self {
+                    prefix: prefix_key(&text),
+                    text,
+                }
             }
 
             /// The id as a string slice.
             pub fn as_str(&self) -> &str {
-                &self.0
+                &self.text
             }
 
             /// Whether the id is the empty string (unset).
             pub fn is_empty(&self) -> bool {
-                self.0.is_empty()
+                self.text.is_empty()
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new("")
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.as_str()).finish()
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.prefix == other.prefix && self.text == other.text
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.prefix
+                    .cmp(&other.prefix)
+                    .then_with(|| self.text.cmp(&other.text))
+            }
+        }
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.as_str().hash(state);
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Ok(Self::new(text))
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.as_str())
             }
         }
 
         impl From<&str> for $name {
             fn from(id: &str) -> Self {
-                Self(id.to_owned())
+                Self::new(id)
             }
         }
 
         impl From<String> for $name {
             fn from(id: String) -> Self {
-                Self(id)
+                Self::new(id)
             }
         }
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                self.as_str() == other
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
+                self.as_str() == *other
             }
         }
     };
@@ -87,3 +163,48 @@ string_id!(
     /// A namespace name; `"default"` when unset.
     Namespace
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+
+    fn hash_of<T: Hash + ?Sized>(value: &T) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        value.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    proptest! {
+        /// The inline prefix never changes what a comparison says: ids
+        /// order, compare and hash exactly as their strings, including
+        /// strings shorter than the prefix, sharing it, or holding NUL.
+        #[test]
+        fn ids_order_and_compare_as_their_strings(
+            a in "[a\\x00-\\x02]{0,10}|[0-9a-f-]{0,40}",
+            b in "[a\\x00-\\x02]{0,10}|[0-9a-f-]{0,40}",
+        ) {
+            let (x, y) = (NodeId::new(&a), NodeId::new(&b));
+            prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+            prop_assert_eq!(x == y, a == b);
+            prop_assert_eq!(hash_of(&x), hash_of(a.as_str()));
+            prop_assert_eq!(x.as_str(), a.as_str());
+        }
+    }
+
+    #[test]
+    fn ids_stay_strings_on_the_wire_and_in_debug_output() {
+        let id = AllocId::new("5f1c0e4e-0000-4000-8000-000000000001");
+        let json = serde_json::to_string(&id).expect("serialises");
+        assert_eq!(json, "\"5f1c0e4e-0000-4000-8000-000000000001\"");
+        assert_eq!(serde_json::from_str::<AllocId>(&json).expect("parses"), id);
+        assert_eq!(
+            format!("{id:?}"),
+            "AllocId(\"5f1c0e4e-0000-4000-8000-000000000001\")"
+        );
+        assert!(AllocId::default().is_empty());
+        assert_eq!(JobId::from("web"), "web");
+    }
+}

@@ -334,15 +334,10 @@ pub fn commit_plan(
         ..
     } = result;
     let mut writes: Vec<Allocation> = node_update.into_values().flatten().collect();
-    writes.extend(
-        node_preemptions
-            .into_values()
-            .flatten()
-            .map(|mut evicted| {
-                evicted.desired_status = AllocDesiredStatus::Evict;
-                evicted
-            }),
-    );
+    writes.extend(node_preemptions.into_values().flatten().map(|mut evicted| {
+        evicted.desired_status = AllocDesiredStatus::Evict;
+        evicted
+    }));
     let (new_allocs, updates): (Vec<Allocation>, Vec<Allocation>) = node_allocation
         .into_values()
         .flatten()

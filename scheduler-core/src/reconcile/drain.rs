@@ -240,7 +240,7 @@ fn pace_group(
     pacing_nodes: &BTreeSet<NodeId>,
     marked_now: &BTreeMap<AllocId, (Namespace, JobId)>,
 ) -> Vec<AllocId> {
-    let Some(job) = snapshot.job(&namespace.0, job_id) else {
+    let Some(job) = snapshot.job(namespace.as_str(), job_id) else {
         return Vec::new();
     };
     let Some(task_group) = job.task_groups.iter().find(|tg| tg.name == group) else {
@@ -255,7 +255,7 @@ fn pace_group(
 
     let mut healthy: i64 = 0;
     let mut drainable = Vec::new();
-    for alloc in snapshot.allocs_by_job(&namespace.0, job_id) {
+    for alloc in snapshot.allocs_by_job(namespace.as_str(), job_id) {
         if alloc.task_group != group || alloc.is_terminal() {
             continue;
         }
@@ -282,7 +282,7 @@ fn kind(snapshot: &dyn StateSnapshot, alloc: &Allocation) -> JobType {
     alloc
         .job
         .as_deref()
-        .or_else(|| snapshot.job(&alloc.namespace.0, &alloc.job_id))
+        .or_else(|| snapshot.job(alloc.namespace.as_str(), &alloc.job_id))
         .map_or(JobType::Service, |job| job.job_type.clone())
 }
 

@@ -278,6 +278,13 @@ impl<'s> ShuffledNodes<'s> {
 
     /// The node at shuffled position `index` (`index < len`).
     pub fn get(&mut self, index: usize) -> &'s Node {
+        self.get_with_slot(index).1
+    }
+
+    /// The node at shuffled position `index` (`index < len`) with its
+    /// position in the snapshot ([`StateSnapshot::node_at`]), a dense index
+    /// for per-node memos.
+    pub fn get_with_slot(&mut self, index: usize) -> (usize, &'s Node) {
         while self.fixed <= index {
             let pick = self.rng.random_range(self.fixed..self.len);
             match &mut self.permutation {
@@ -292,9 +299,11 @@ impl<'s> ShuffledNodes<'s> {
             self.fixed += 1;
         }
         let slot = self.slot(index);
-        self.snapshot
+        let node = self
+            .snapshot
             .node_at(slot)
-            .expect("node_at answers for every position below node_count")
+            .expect("node_at answers for every position below node_count");
+        (slot, node)
     }
 
     /// Where the next pass starts.

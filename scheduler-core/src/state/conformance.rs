@@ -145,7 +145,7 @@ fn arb_job() -> impl Strategy<Value = Job> {
     )
         .prop_map(|((namespace, id), priority, stop, running, version)| Job {
             namespace,
-            name: id.0.clone(),
+            name: id.as_str().to_owned(),
             id,
             priority: Some(50 + priority),
             stop,

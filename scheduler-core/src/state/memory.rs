@@ -270,13 +270,13 @@ impl MemoryState {
             }
         }
         if alloc.job.is_none() {
-            let key = (alloc.namespace.0.clone(), alloc.job_id.clone());
+            let key = (alloc.namespace.as_str().to_owned(), alloc.job_id.clone());
             alloc.job = state.jobs.get(&key).cloned();
         }
         match &previous {
             Some(old) => {
                 alloc_index_remove(&mut state.allocs_by_node, &old.node_id, &old.id);
-                let old_key = (old.namespace.0.clone(), old.job_id.clone());
+                let old_key = (old.namespace.as_str().to_owned(), old.job_id.clone());
                 alloc_index_remove(&mut state.allocs_by_job, &old_key, &old.id);
                 if old.node_id != alloc.node_id {
                     refresh_usage(state, &old.node_id);
@@ -384,13 +384,16 @@ impl MemoryState {
         if let Some(old) = &previous {
             index_remove(
                 &mut state.deployments_by_job,
-                &(old.namespace.0.clone(), old.job_id.clone()),
+                &(old.namespace.as_str().to_owned(), old.job_id.clone()),
                 &(old.create_index, old.id.clone()),
             );
         }
         index_insert(
             &mut state.deployments_by_job,
-            (deployment.namespace.0.clone(), deployment.job_id.clone()),
+            (
+                deployment.namespace.as_str().to_owned(),
+                deployment.job_id.clone(),
+            ),
             (deployment.create_index, deployment.id.clone()),
         );
         Arc::make_mut(&mut state.deployments).insert(deployment.id.clone(), Arc::new(deployment));
@@ -434,7 +437,7 @@ fn index_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
         .or_default();
     Arc::make_mut(by_node).insert(alloc.id.clone(), alloc.clone());
     let by_job = Arc::make_mut(&mut state.allocs_by_job)
-        .entry((alloc.namespace.0.clone(), alloc.job_id.clone()))
+        .entry((alloc.namespace.as_str().to_owned(), alloc.job_id.clone()))
         .or_default();
     Arc::make_mut(by_job).insert(alloc.id.clone(), alloc.clone());
 }

@@ -23,8 +23,8 @@ fn job(id: &str, priority: i64) -> Job {
 
 fn alloc(id: &str, job_id: &str, priority: i64, cpu: i64, memory: i64) -> Allocation {
     let mut alloc = Allocation {
-        id: AllocId::new(id.to_owned()),
-        namespace: Namespace::new("default".to_owned()),
+        id: AllocId::new(id),
+        namespace: Namespace::new("default"),
         node_id: node().id,
         job_id: JobId::from(job_id),
         job: Some(std::sync::Arc::new(job(job_id, priority))),
@@ -250,11 +250,7 @@ fn eligible_allocations_respect_the_priority_delta_and_the_job() {
     state.upsert_allocs(3, allocs).expect("allocs");
     let snapshot = state.snapshot();
     let mut proposed = Proposed::new(&snapshot, &placing);
-    proposed.preempt(
-        snapshot
-            .alloc(&AllocId::new("evicted".to_owned()))
-            .expect("alloc"),
-    );
+    proposed.preempt(snapshot.alloc(&AllocId::new("evicted")).expect("alloc"));
     let found: Vec<(String, i64)> = eligible(&snapshot, &proposed, &node.id, &placing)
         .iter()
         .map(|e| (e.alloc.id.as_str().to_owned(), e.priority))
@@ -267,7 +263,7 @@ fn evicted_copy_says_by_whom_and_why() {
     let victim = alloc("v", "j20", 20, 100, 100);
     let copy = evicted(
         &victim,
-        &AllocId::new("new".to_owned()),
+        &AllocId::new("new"),
         &job("web", 70),
         "priority 20 is at least 10 below 70",
         42,

@@ -10,31 +10,30 @@ pub(super) fn count_filtered<'a>(
 ) {
     metric.nodes_filtered += 1;
     if !node.node_class.is_empty() {
-        *metric
-            .class_filtered
-            .entry(node.node_class.clone())
-            .or_default() += 1;
+        bump(&mut metric.class_filtered, &node.node_class);
     }
     for key in keys {
-        *metric
-            .constraint_filtered
-            .entry(key.to_owned())
-            .or_default() += 1;
+        bump(&mut metric.constraint_filtered, key);
+    }
+}
+
+/// Adds one to `counts[key]`, copying the key only the first time: a walk
+/// counts the same few classes and constraints over and over.
+fn bump(counts: &mut BTreeMap<String, u32>, key: &str) {
+    match counts.get_mut(key) {
+        Some(count) => *count += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
     }
 }
 
 pub(super) fn count_exhausted(metric: &mut AllocMetric, node: &Node, dimension: &str) {
     metric.nodes_exhausted += 1;
     if !node.node_class.is_empty() {
-        *metric
-            .class_exhausted
-            .entry(node.node_class.clone())
-            .or_default() += 1;
+        bump(&mut metric.class_exhausted, &node.node_class);
     }
-    *metric
-        .dimension_exhausted
-        .entry(dimension.to_owned())
-        .or_default() += 1;
+    bump(&mut metric.dimension_exhausted, dimension);
 }
 
 /// Adds `from`'s filter and exhaustion counts into `into`.

@@ -53,6 +53,7 @@ use crate::ranking::{
 };
 use crate::state::StateSnapshot;
 use rand::seq::SliceRandom;
+use std::sync::Arc;
 
 mod metrics;
 mod preempting;
@@ -132,13 +133,33 @@ struct StaticComponents {
 enum Outcome<'s> {
     /// Left out of this selection after its ports or cores ran out.
     Excluded,
-    /// Infeasible or a placement rule broken: never usable in this
-    /// evaluation.
+    /// The group's constraints or drivers rule the node out, for these
+    /// reasons.
+    Infeasible(Filters),
+    /// A placement rule broken (`distinct_hosts`, `distinct_property`):
+    /// never usable in this evaluation.
     Filtered,
     /// Does not fit now.
     Exhausted,
     /// Usable, scored.
     Scored(Candidate<'s>),
+}
+
+/// What the plain walk knows of a node for the whole evaluation (the
+/// snapshot does not change under it), by snapshot position: a node is
+/// met again and again by a large group's placements, and reading its
+/// pool, datacenter and class strings each time costs cache misses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Not met yet.
+    Unknown,
+    /// Not a base candidate (other pool or datacenter, not ready, ...).
+    LeftOut,
+    /// A base candidate that passes the group's feasibility checks.
+    Feasible,
+    /// A base candidate the group's checks rule out, for the reasons at
+    /// this index of [`GroupPlacer::filter_sets`].
+    Infeasible(u32),
 }
 
 /// A set of nodes that share the attribute-only part of their score.
@@ -177,6 +198,11 @@ pub struct GroupPlacer<'s, 'j> {
     /// met (at most [`preempt::MAX_NODES`]; only kept with preemption).
     exhausted: Vec<&'s Node>,
     exhausted_seen: BTreeSet<NodeId>,
+    /// Per snapshot position, what the plain walk found (sized on first
+    /// use).
+    verdicts: Vec<Verdict>,
+    /// The distinct reasons of [`Verdict::Infeasible`] nodes.
+    filter_sets: Vec<Filters>,
 }
 
 /// A node where placing works once some allocations are evicted.
@@ -243,6 +269,8 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                 .enabled_for(&job.job_type),
             exhausted: Vec::new(),
             exhausted_seen: BTreeSet::new(),
+            verdicts: Vec::new(),
+            filter_sets: Vec::new(),
         }
     }
 
@@ -344,16 +372,48 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
     ) -> Vec<Candidate<'s>> {
         let len = order.len();
         let start = order.cursor();
+        if self.verdicts.len() != len {
+            self.verdicts = vec![Verdict::Unknown; len];
+        }
         let mut candidates = Vec::new();
         let mut skipped = Vec::new();
         let mut visited = 0;
         while visited < len && candidates.len() < self.limit {
-            let node = order.get((start + visited) % len);
+            let (slot, node) = order.get_with_slot((start + visited) % len);
             visited += 1;
-            if left_out(self.job, node).is_some() {
-                continue;
+            let verdict = self.verdicts[slot];
+            match verdict {
+                Verdict::LeftOut => continue,
+                Verdict::Unknown if left_out(self.job, node).is_some() => {
+                    self.verdicts[slot] = Verdict::LeftOut;
+                    continue;
+                }
+                Verdict::Infeasible(set) => {
+                    // Counted as evaluate would, without running the checks.
+                    metric.nodes_evaluated += 1;
+                    let filters = &self.filter_sets[set as usize];
+                    count_filtered(metric, node, filters.iter().map(|f| f.key.as_str()));
+                    continue;
+                }
+                _ => {}
             }
-            if let Outcome::Scored(candidate) = self.evaluate(node, &mut walk, metric) {
+            let outcome = self.evaluate(node, verdict == Verdict::Feasible, &mut walk, metric);
+            match &outcome {
+                Outcome::Excluded => {}
+                Outcome::Infeasible(filters) => {
+                    let known = self
+                        .filter_sets
+                        .iter()
+                        .position(|set| Arc::ptr_eq(set, filters));
+                    let set = known.unwrap_or_else(|| {
+                        self.filter_sets.push(filters.clone());
+                        self.filter_sets.len() - 1
+                    });
+                    self.verdicts[slot] = Verdict::Infeasible(u32::try_from(set).unwrap_or(0));
+                }
+                _ => self.verdicts[slot] = Verdict::Feasible,
+            }
+            if let Outcome::Scored(candidate) = outcome {
                 if candidate.score <= 0.0 && skipped.len() < SKIP_NON_POSITIVE {
                     skipped.push(candidate);
                 } else {
@@ -405,7 +465,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                     position = 0;
                 }
                 let node = bucket.nodes[position];
-                match self.evaluate(node, &mut walk, &mut removed) {
+                match self.evaluate(node, false, &mut walk, &mut removed) {
                     Outcome::Scored(candidate) => {
                         position += 1;
                         examined += 1;
@@ -419,7 +479,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                         position += 1;
                         examined += 1;
                     }
-                    Outcome::Filtered | Outcome::Exhausted => {
+                    Outcome::Infeasible(_) | Outcome::Filtered | Outcome::Exhausted => {
                         // Usage and placement counts only grow within an
                         // evaluation: the node stays unusable for the
                         // group, so it leaves the bucket for good.
@@ -493,22 +553,26 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
         card.final_score()
     }
 
-    /// Checks one node: feasibility, placement rules, fit, devices; scores
-    /// it when usable. Counts what it finds in `metric`.
+    /// Checks one node: feasibility (unless `known_feasible`: passed
+    /// earlier in the evaluation), placement rules, fit, devices; scores it
+    /// when usable. Counts what it finds in `metric`.
     fn evaluate(
         &mut self,
         node: &'s Node,
+        known_feasible: bool,
         walk: &mut Walk<'_, 's>,
         metric: &mut AllocMetric,
     ) -> Outcome<'s> {
-        if walk.excluded.contains(&node.id) {
+        if !walk.excluded.is_empty() && walk.excluded.contains(&node.id) {
             return Outcome::Excluded;
         }
         metric.nodes_evaluated += 1;
-        let filters = self.feasibility.check(node);
-        if !filters.is_empty() {
-            count_filtered(metric, node, filters.iter().map(|f| f.key.as_str()));
-            return Outcome::Filtered;
+        if !known_feasible {
+            let filters = self.feasibility.check(node);
+            if !filters.is_empty() {
+                count_filtered(metric, node, filters.iter().map(|f| f.key.as_str()));
+                return Outcome::Infeasible(filters);
+            }
         }
         let broken = self.rules.check(node, &self.group.name, walk.proposed);
         if !broken.is_empty() {
@@ -672,7 +736,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
             excluded: &excluded,
             statics: None,
         };
-        match self.evaluate(node, &mut walk, metric) {
+        match self.evaluate(node, false, &mut walk, metric) {
             Outcome::Scored(candidate) => {
                 record_scores(metric, std::slice::from_ref(&candidate));
                 let usage = proposed.usage(candidate.node);
@@ -684,7 +748,9 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                     }
                 }
             }
-            Outcome::Filtered | Outcome::Excluded => NodeAttempt::Infeasible,
+            Outcome::Infeasible(_) | Outcome::Filtered | Outcome::Excluded => {
+                NodeAttempt::Infeasible
+            }
             Outcome::Exhausted if self.preemption => {
                 let option = self.preempt_option(node, proposed, &penalized);
                 match self.finish_preempting(option.into_iter().collect(), port_rng, metric) {

@@ -105,7 +105,7 @@ pub(super) fn parse(source: &str, file_name: &str) -> Result<ClusterFile, Diagno
 
         for (seen, key, field, what) in [
             (&mut names, node.name.clone(), "Name", "name"),
-            (&mut ids, node.id.0.clone(), "ID", "ID"),
+            (&mut ids, node.id.as_str().to_owned(), "ID", "ID"),
         ] {
             if let Some(&earlier) = seen.get(&key) {
                 let first = position_of(earlier);

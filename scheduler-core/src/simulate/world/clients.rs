@@ -90,7 +90,7 @@ impl World {
             if deadline > self.now {
                 continue;
             }
-            let key = (alloc.namespace.0.clone(), alloc.job_id.clone());
+            let key = (alloc.namespace.as_str().to_owned(), alloc.job_id.clone());
             by_job
                 .entry(key)
                 .or_insert_with(|| (alloc.deployment_id.clone(), Vec::new()))

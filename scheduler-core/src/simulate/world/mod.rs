@@ -200,7 +200,7 @@ impl World {
             .view()
             .allocs_by_node(node)
             .filter(|a| !a.is_terminal())
-            .map(|a| (a.namespace.0.clone(), a.job_id.clone()))
+            .map(|a| (a.namespace.as_str().to_owned(), a.job_id.clone()))
             .collect();
         for key in jobs {
             self.enqueue(&key, trigger.clone());
@@ -301,7 +301,7 @@ impl World {
         self.state
             .upsert_eval(index, result.eval_update.clone())
             .map_err(|e| e.to_string())?;
-        let key = (eval.namespace.0.clone(), eval.job_id.clone());
+        let key = (eval.namespace.as_str().to_owned(), eval.job_id.clone());
         self.log.touch(key.clone());
         self.log.evaluations += 1;
         self.log.record_plan(&checked, &result, self.state.view());
@@ -334,7 +334,7 @@ impl World {
             .node_preemptions
             .values()
             .flatten()
-            .map(|a| (a.namespace.0.clone(), a.job_id.clone()))
+            .map(|a| (a.namespace.as_str().to_owned(), a.job_id.clone()))
             .collect();
         for victim in preempted {
             self.log.touch(victim.clone());
@@ -531,7 +531,10 @@ impl World {
                 let mut flagged = alloc.clone();
                 flagged.job = None;
                 flagged.desired_transition.migrate = Some(true);
-                jobs.insert((flagged.namespace.0.clone(), flagged.job_id.clone()));
+                jobs.insert((
+                    flagged.namespace.as_str().to_owned(),
+                    flagged.job_id.clone(),
+                ));
                 marked.push(flagged);
             }
         }

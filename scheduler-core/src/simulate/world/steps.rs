@@ -301,7 +301,7 @@ impl World {
             .max_by_key(|a| a.create_index)
             .cloned()
             .ok_or_else(|| format!("no live allocation named {name:?}"))?;
-        let key = (alloc.namespace.0.clone(), alloc.job_id.clone());
+        let key = (alloc.namespace.as_str().to_owned(), alloc.job_id.clone());
         let deployment = view
             .deployment(&alloc.deployment_id)
             .filter(|d| d.is_active())
