@@ -267,3 +267,31 @@ fn allocations_stopped_in_an_evaluation_free_their_hosts_for_distinct_hosts() {
     assert_eq!(outcome.result.plan.new_allocations().count(), 2);
     assert_eq!(outcome.result.plan.stops().count(), 2);
 }
+
+/// Jobs arriving one by one under binpack fill the nodes already in use
+/// before opening empty ones (best fit through the store's free-capacity
+/// indexes), instead of scattering over whichever nodes a random sample of
+/// a mostly empty cluster offers.
+#[test]
+fn binpack_fills_used_nodes_before_opening_empty_ones() {
+    let mut sim = simulate(nodes(64, "n"), 9);
+    for i in 0..24 {
+        let source = WEB
+            .replace("job \"web\"", &format!("job \"small-{i:02}\""))
+            .replace("count = 6", "count = 1")
+            .replace("cpu    = 500", "cpu    = 1300")
+            .replace("memory = 1024", "memory = 512");
+        let outcome = register(&mut sim, &source);
+        assert!(outcome.result.failures.is_empty(), "{i}");
+    }
+    assert_no_overcommit(&sim);
+    let view = sim.state().view();
+    let used = view
+        .nodes()
+        .filter(|node| view.allocs_by_node(&node.id).any(|a| !a.is_terminal()))
+        .count();
+    // 24 x 1,300 MHz on nodes of 4,000 MHz: three per node, eight nodes
+    // at best; a sample of ~6 nodes out of 64 per placement would open a
+    // new node for most of them.
+    assert!(used <= 9, "{used} nodes used for 24 allocations");
+}

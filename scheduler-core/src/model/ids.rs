@@ -16,6 +16,10 @@ fn prefix_key(id: &str) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
+/// The text of every empty id.
+static EMPTY: std::sync::LazyLock<std::sync::Arc<str>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::from(""));
+
 // Ids are map keys everywhere (nodes, allocations, evaluations by id), and
 // the scheduler looks nodes up by id for every node it considers. A plain
 // `String` key makes each comparison of a lookup read the other key's
@@ -36,10 +40,13 @@ macro_rules! string_id {
         impl $name {
             /// Creates an id from anything string-like.
             pub fn new(id: impl AsRef<str>) -> Self {
-                let text: std::sync::Arc<str> = std::sync::Arc::from(id.as_ref());
+                let id = id.as_ref();
+                if id.is_empty() {
+                    return Self::default();
+                }
                 Self {
-                    prefix: prefix_key(&text),
-                    text,
+                    prefix: prefix_key(id),
+                    text: std::sync::Arc::from(id),
                 }
             }
 
@@ -55,8 +62,13 @@ macro_rules! string_id {
         }
 
         impl Default for $name {
+            /// The empty (unset) id; all of them share one allocation, so
+            /// the many unset ids of an allocation cost nothing.
             fn default() -> Self {
-                Self::new("")
+                Self {
+                    prefix: 0,
+                    text: EMPTY.clone(),
+                }
             }
         }
 

@@ -396,6 +396,51 @@ fn check_consistent(snapshot: &dyn StateSnapshot) -> Result<(), TestCaseError> {
             node.id.as_str()
         );
     }
+    // busy_nodes_by_free: the existing nodes holding a live allocation,
+    // each once, least free first, from the threshold on (a store that
+    // does not index them lists none).
+    let holding: Vec<&Node> = listed
+        .iter()
+        .copied()
+        .filter(|node| snapshot.allocs_by_node(&node.id).any(|a| !a.is_terminal()))
+        .collect();
+    for resource in [super::Resource::Cpu, super::Resource::Memory] {
+        let free = |node: &Node| {
+            let capacity = crate::feasibility::fit::NodeCapacity::of(node);
+            let usage = snapshot.node_usage(node);
+            match resource {
+                super::Resource::Cpu => capacity.cpu.0 - usage.cpu.0,
+                super::Resource::Memory => capacity.memory.0 - usage.memory.0,
+            }
+        };
+        let indexed: Vec<&Node> = snapshot.busy_nodes_by_free(resource, i64::MIN).collect();
+        if indexed.is_empty() && !holding.is_empty() {
+            continue;
+        }
+        let mut expected = holding.clone();
+        expected.sort_by_key(|node| (free(node), node.id.clone()));
+        prop_assert_eq!(
+            &indexed,
+            &expected,
+            "busy_nodes_by_free({:?}, MIN)",
+            resource
+        );
+        for threshold in [0, 1_000, 3_000] {
+            let above: Vec<&Node> = snapshot.busy_nodes_by_free(resource, threshold).collect();
+            let wanted: Vec<&Node> = expected
+                .iter()
+                .copied()
+                .filter(|node| free(node) >= threshold)
+                .collect();
+            prop_assert_eq!(
+                above,
+                wanted,
+                "busy_nodes_by_free({:?}, {})",
+                resource,
+                threshold
+            );
+        }
+    }
     let by_position: Vec<&Node> = (0..snapshot.node_count())
         .filter_map(|position| snapshot.node_at(position))
         .collect();
@@ -789,5 +834,81 @@ mod tests {
     #[test]
     fn memory_state_conforms() {
         check_all(&mut MemoryState::new, 64);
+    }
+
+    #[test]
+    fn memory_state_indexes_its_busy_nodes_by_free_cpu() {
+        use crate::model::{
+            AllocatedCpuResources, AllocatedResources, AllocatedTaskResources, MHz,
+        };
+        let mut store = MemoryState::new();
+        let node = |id: &str, mhz: i64| {
+            let mut node = Node {
+                id: NodeId::new(id),
+                ..Node::default()
+            };
+            node.node_resources.cpu.cpu_shares = MHz(mhz);
+            node
+        };
+        store
+            .upsert_nodes(
+                1,
+                vec![node("n1", 4_000), node("n2", 4_000), node("n3", 8_000)],
+            )
+            .expect("nodes");
+        let alloc = |id: &str, on: &str, mhz: i64, status: AllocClientStatus| Allocation {
+            id: AllocId::new(id),
+            node_id: NodeId::new(on),
+            job_id: JobId::new("web"),
+            client_status: status,
+            allocated_resources: AllocatedResources {
+                tasks: [(
+                    "t".to_owned(),
+                    AllocatedTaskResources {
+                        cpu: AllocatedCpuResources {
+                            cpu_shares: MHz(mhz),
+                            ..AllocatedCpuResources::default()
+                        },
+                        ..AllocatedTaskResources::default()
+                    },
+                )]
+                .into(),
+                ..AllocatedResources::default()
+            },
+            ..Allocation::default()
+        };
+        let busy = |store: &MemoryState, at_least: i64| -> Vec<String> {
+            store
+                .view()
+                .busy_nodes_by_free(super::super::Resource::Cpu, at_least)
+                .map(|n| n.id.to_string())
+                .collect()
+        };
+        assert!(busy(&store, 0).is_empty());
+        let running = AllocClientStatus::Running;
+        store
+            .upsert_allocs(
+                2,
+                vec![
+                    alloc("a1", "n1", 1_000, running),
+                    alloc("a2", "n3", 1_000, running),
+                    alloc("a3", "n1", 2_500, running),
+                ],
+            )
+            .expect("allocs");
+        assert_eq!(busy(&store, 0), ["n1", "n3"], "500 MHz free, then 7,000");
+        assert_eq!(busy(&store, 600), ["n3"]);
+        store
+            .upsert_allocs(3, vec![alloc("a3", "n1", 2_500, AllocClientStatus::Lost)])
+            .expect("update");
+        assert_eq!(busy(&store, 0), ["n1", "n3"], "3,000 MHz free, then 7,000");
+        store
+            .upsert_allocs(4, vec![alloc("a1", "n2", 1_000, running)])
+            .expect("moved");
+        assert_eq!(busy(&store, 0), ["n2", "n3"]);
+        store.upsert_node(5, node("n2", 16_000)).expect("bigger");
+        assert_eq!(busy(&store, 0), ["n3", "n2"], "7,000 then 15,000 free");
+        store.delete_node(6, &NodeId::new("n3")).expect("deleted");
+        assert_eq!(busy(&store, 0), ["n2"]);
     }
 }

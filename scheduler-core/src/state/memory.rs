@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::{StateError, StateSnapshot, job_spec_changed};
-use crate::feasibility::fit::NodeUsage;
+use super::{Resource, StateError, StateSnapshot, job_spec_changed};
+use crate::feasibility::fit::{NodeCapacity, NodeUsage};
 use crate::model::{
     AllocClientStatus, AllocId, Allocation, Deployment, DeploymentId, EvalId, Evaluation, Job,
     JobId, Node, NodeId,
@@ -46,6 +46,10 @@ pub struct MemorySnapshot {
     /// What each node's live allocations hold, kept as allocations are
     /// written, so the scheduler reads one entry per node it considers.
     usage_by_node: Arc<BTreeMap<NodeId, Arc<NodeUsage>>>,
+    /// Nodes holding live allocations by free CPU and by free memory
+    /// (schedulable capacity minus the usage), for `busy_nodes_by_free`.
+    free_cpu: Arc<FreeIndex>,
+    free_memory: Arc<FreeIndex>,
     evals: Arc<BTreeMap<EvalId, Arc<Evaluation>>>,
     deployments: Arc<BTreeMap<DeploymentId, Arc<Deployment>>>,
     /// Per job, `(CreateIndex, id)` of its deployments: the last is the latest.
@@ -136,6 +140,7 @@ impl MemoryState {
     pub fn upsert_node(&mut self, index: u64, node: Node) -> Result<(), StateError> {
         self.advance(index)?;
         let node = store_node(&mut self.current, index, node);
+        refresh_free_cpu(&mut self.current, &node.id);
         let list = Arc::make_mut(&mut self.current.node_list);
         match list.binary_search_by(|listed| listed.id.cmp(&node.id)) {
             Ok(position) => list[position] = node,
@@ -150,7 +155,8 @@ impl MemoryState {
     pub fn upsert_nodes(&mut self, index: u64, nodes: Vec<Node>) -> Result<(), StateError> {
         self.advance(index)?;
         for node in nodes {
-            store_node(&mut self.current, index, node);
+            let node = store_node(&mut self.current, index, node);
+            refresh_free_cpu(&mut self.current, &node.id);
         }
         self.current.node_list = Arc::new(self.current.nodes.values().cloned().collect());
         Ok(())
@@ -171,6 +177,7 @@ impl MemoryState {
         if let Ok(position) = list.binary_search_by(|listed| listed.id.cmp(id)) {
             list.remove(position);
         }
+        refresh_free_cpu(state, id);
         Ok(true)
     }
 
@@ -295,6 +302,7 @@ impl MemoryState {
                         .entry(alloc.node_id.clone())
                         .or_default();
                     Arc::make_mut(usage).add(&alloc);
+                    refresh_free_cpu(state, &alloc.node_id);
                 }
                 Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), alloc);
             }
@@ -464,6 +472,51 @@ fn refresh_usage(state: &mut MemorySnapshot, node: &NodeId) {
     } else {
         table.remove(node);
     }
+    refresh_free_cpu(state, node);
+}
+
+/// Busy nodes ordered by how much of one resource they have free.
+#[derive(Debug, Clone, Default)]
+struct FreeIndex {
+    by_free: BTreeSet<(i64, NodeId)>,
+    key: BTreeMap<NodeId, i64>,
+}
+
+impl FreeIndex {
+    /// Files `node` under `free`, or nowhere when `None`.
+    fn set(index: &mut Arc<Self>, node: &NodeId, free: Option<i64>) {
+        let old = index.key.get(node).copied();
+        if old == free {
+            return;
+        }
+        let index = Arc::make_mut(index);
+        if let Some(old) = old {
+            index.by_free.remove(&(old, node.clone()));
+            index.key.remove(node);
+        }
+        if let Some(free) = free {
+            index.by_free.insert((free, node.clone()));
+            index.key.insert(node.clone(), free);
+        }
+    }
+}
+
+/// Files the node under its free CPU and memory if it holds live
+/// allocations and exists, and nowhere otherwise: O(log n), called after
+/// every change to the node or its usage.
+fn refresh_free_cpu(state: &mut MemorySnapshot, node_id: &NodeId) {
+    let free = match (state.nodes.get(node_id), state.usage_by_node.get(node_id)) {
+        (Some(node), Some(usage)) => {
+            let capacity = NodeCapacity::of(node);
+            Some((
+                capacity.cpu.0 - usage.cpu.0,
+                capacity.memory.0 - usage.memory.0,
+            ))
+        }
+        _ => None,
+    };
+    FreeIndex::set(&mut state.free_cpu, node_id, free.map(|f| f.0));
+    FreeIndex::set(&mut state.free_memory, node_id, free.map(|f| f.1));
 }
 
 /// Removes an allocation from under `key` of an allocation index, dropping
@@ -554,6 +607,23 @@ impl StateSnapshot for MemorySnapshot {
 
     fn node_at(&self, position: usize) -> Option<&Node> {
         self.node_list.get(position).map(|node| &**node)
+    }
+
+    fn busy_nodes_by_free(
+        &self,
+        resource: Resource,
+        at_least: i64,
+    ) -> Box<dyn Iterator<Item = &Node> + '_> {
+        let index = match resource {
+            Resource::Cpu => &self.free_cpu,
+            Resource::Memory => &self.free_memory,
+        };
+        Box::new(
+            index
+                .by_free
+                .range((at_least, NodeId::default())..)
+                .filter_map(|(_, id)| self.node(id)),
+        )
     }
 
     fn nodes_in_class(&self, computed_class: &str) -> Box<dyn Iterator<Item = &Node> + '_> {

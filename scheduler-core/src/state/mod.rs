@@ -52,6 +52,16 @@ use crate::model::{
 };
 use crate::scheduler::config::{NodePool, SchedulerConfiguration};
 
+/// A resource the busy-node indexes order by
+/// ([`StateSnapshot::busy_nodes_by_free`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// CPU shares, MHz.
+    Cpu,
+    /// Memory, MiB.
+    Memory,
+}
+
 /// A read-only view of the cluster state at one index.
 ///
 /// See the [module documentation](self) for the contract (ordering,
@@ -87,6 +97,22 @@ pub trait StateSnapshot {
     /// The default sums [`StateSnapshot::allocs_by_node`].
     fn node_usage(&self, node: &Node) -> NodeUsage {
         NodeUsage::of(node, self.allocs_by_node(&node.id))
+    }
+
+    /// Nodes holding at least one live allocation with at least
+    /// `at_least` of `resource` free (schedulable capacity minus what their
+    /// live allocations hold: MHz or MiB), least free first. The binpack
+    /// walk reads the first few to consider the tightest nodes that can
+    /// still take an allocation (best fit), which sampling the whole
+    /// cluster rarely finds on a large, mostly empty cluster. Stores should
+    /// answer lazily, in O(log n) to the first node. The default, no nodes,
+    /// leaves binpack to sampling alone.
+    fn busy_nodes_by_free(
+        &self,
+        _resource: Resource,
+        _at_least: i64,
+    ) -> Box<dyn Iterator<Item = &Node> + '_> {
+        Box::new(std::iter::empty())
     }
 
     /// Nodes whose `ComputedClass` is `computed_class`, in ascending id order.

@@ -55,6 +55,7 @@ use crate::state::StateSnapshot;
 use rand::seq::SliceRandom;
 use std::sync::Arc;
 
+mod busy;
 mod metrics;
 mod preempting;
 
@@ -376,6 +377,10 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
             self.verdicts = vec![Verdict::Unknown; len];
         }
         let mut candidates = Vec::new();
+        if self.algorithm == SchedulerAlgorithm::Binpack {
+            self.best_fit_candidates(&mut walk, metric, &mut candidates, self.limit.div_ceil(2));
+        }
+        let from_busy = candidates.len();
         let mut skipped = Vec::new();
         let mut visited = 0;
         while visited < len && candidates.len() < self.limit {
@@ -396,6 +401,12 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                     continue;
                 }
                 _ => {}
+            }
+            if candidates[..from_busy]
+                .iter()
+                .any(|seen| std::ptr::eq(seen.node, node))
+            {
+                continue;
             }
             let outcome = self.evaluate(node, verdict == Verdict::Feasible, &mut walk, metric);
             match &outcome {
