@@ -427,7 +427,7 @@ pub struct NodeScoreMeta {
     pub node_id: NodeId,
     /// Score per scorer (`binpack`, `job-anti-affinity`, ...).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub scores: BTreeMap<String, f64>,
+    pub scores: super::score_map::ScoreMap,
     /// Final normalised score.
     #[serde(default, deserialize_with = "null_as_default")]
     pub norm_score: f64,

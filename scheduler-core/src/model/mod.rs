@@ -40,6 +40,7 @@ pub mod deployment;
 pub mod evaluation;
 pub mod node;
 pub mod node_class;
+pub mod score_map;
 pub use allocation::*;
 pub use deployment::*;
 pub use evaluation::*;
@@ -47,4 +48,5 @@ pub use node::*;
 
 pub use ids::*;
 pub use path::{FieldPath, Segment};
+pub use score_map::ScoreMap;
 pub use units::{Duration, DurationError, MHz, Mbits, MiB};

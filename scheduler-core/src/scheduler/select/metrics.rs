@@ -66,7 +66,7 @@ pub(super) fn record_scores(metric: &mut AllocMetric, candidates: &[Candidate<'_
                 .card
                 .components()
                 .iter()
-                .map(|(name, value)| ((*name).to_owned(), *value))
+                .map(|(name, value)| (*name, *value))
                 .collect(),
             norm_score: candidate.score,
         })
