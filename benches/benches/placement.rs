@@ -16,7 +16,7 @@
 //! timed is `schedule` (and dropping its result).
 
 use benches::cluster::{
-    RACKS, Scenario, ServiceJob, empty_cluster, env, loaded_cluster, node, scenario,
+    RACKS, Scenario, ServiceJob, empty_cluster, env, loaded_cluster, node, scenario, schedule_fully,
 };
 use criterion::measurement::WallTime;
 use criterion::{
@@ -36,26 +36,10 @@ use std::time::Duration;
 /// Schedules once outside the loop and checks every allocation was placed,
 /// so a bench never times a failing evaluation.
 fn check(name: &str, s: &Scenario, placements: usize) {
-    let result = schedule(&s.snapshot, &s.eval, &env());
-    assert!(
-        result.failures.is_empty(),
-        "{name}: placements failed: {:?}",
-        result.failures
-    );
-    let placed: usize = result.plan.node_allocation.values().map(Vec::len).sum();
-    assert_eq!(placed, placements, "{name}");
-    let evaluated: u64 = result
-        .plan
-        .node_allocation
-        .values()
-        .flatten()
-        .map(|a| u64::from(a.metrics.nodes_evaluated))
-        .sum();
+    let (_, evaluated) = schedule_fully(name, s, placements);
     eprintln!(
-        "{name}: {} nodes, {} live allocations before, {placed} placed, {:.1} nodes evaluated per placement",
-        s.nodes,
-        s.allocations,
-        evaluated as f64 / placed as f64
+        "{name}: {} nodes, {} live allocations before, {placements} placed, {evaluated:.1} nodes evaluated per placement",
+        s.nodes, s.allocations,
     );
 }
 

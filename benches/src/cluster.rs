@@ -8,7 +8,9 @@
 
 use scheduler_core::jobspec::{ParseOptions, parse};
 use scheduler_core::model::{EvalId, EvalStatus, EvalTrigger, Evaluation, Job, Namespace, Node};
-use scheduler_core::scheduler::{SchedulerAlgorithm, SchedulerConfiguration, SchedulerEnv};
+use scheduler_core::scheduler::{
+    SchedulerAlgorithm, SchedulerConfiguration, SchedulerEnv, SchedulerResult, schedule,
+};
 use scheduler_core::simulate::{NodeBuilder, Simulation};
 use scheduler_core::state::{MemorySnapshot, MemoryState};
 use std::fmt::Write as _;
@@ -253,6 +255,33 @@ pub fn scenario(mut state: MemoryState, job: Job, nodes: usize, allocations: usi
         nodes,
         allocations,
     }
+}
+
+/// Schedules the scenario once (outside any timed loop) and asserts that
+/// all `placements` allocations were placed, so a bench never times a
+/// failing evaluation. Returns the result and the mean number of nodes
+/// evaluated per placement.
+///
+/// # Panics
+/// If a placement failed or the count differs.
+pub fn schedule_fully(name: &str, s: &Scenario, placements: usize) -> (SchedulerResult, f64) {
+    let result = schedule(&s.snapshot, &s.eval, &env());
+    assert!(
+        result.failures.is_empty(),
+        "{name}: placements failed: {:?}",
+        result.failures
+    );
+    let placed: usize = result.plan.node_allocation.values().map(Vec::len).sum();
+    assert_eq!(placed, placements, "{name}");
+    let evaluated: u64 = result
+        .plan
+        .node_allocation
+        .values()
+        .flatten()
+        .map(|a| u64::from(a.metrics.nodes_evaluated))
+        .sum();
+    let per_placement = evaluated as f64 / placed.max(1) as f64;
+    (result, per_placement)
 }
 
 /// An empty cluster of `count` nodes.

@@ -3,14 +3,15 @@
 
 use std::process::Command;
 
-#[test]
-fn a_small_c1m_run_places_everything_and_writes_its_figures() {
-    let out_path = std::env::temp_dir().join(format!("scale-{}.json", std::process::id()));
+/// Runs `scale` with `args`, then `--json` (or `--plot`) into a temporary
+/// file named after `tag`; asserts it succeeded and returns stdout and the
+/// file's text.
+fn run_scale(args: &[&str], output_flag: &str, tag: &str) -> (String, String) {
+    let path = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_scale"))
-        .args([
-            "c1m", "--jobs", "4", "--tasks", "25", "--nodes", "40", "--json",
-        ])
-        .arg(&out_path)
+        .args(args)
+        .arg(output_flag)
+        .arg(&path)
         .output()
         .expect("scale runs");
     assert!(
@@ -18,14 +19,26 @@ fn a_small_c1m_run_places_everything_and_writes_its_figures() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let written = std::fs::read_to_string(&path).expect("output written");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), written)
+}
+
+/// [`run_scale`] with `--json`, parsed.
+fn run_json(args: &[&str], tag: &str) -> (String, serde_json::Value) {
+    let (stdout, text) = run_scale(args, "--json", tag);
+    (stdout, serde_json::from_str(&text).expect("valid JSON"))
+}
+
+#[test]
+fn a_small_c1m_run_places_everything_and_writes_its_figures() {
+    let (stdout, figures) = run_json(
+        &["c1m", "--jobs", "4", "--tasks", "25", "--nodes", "40"],
+        "scale",
+    );
     assert!(
         stdout.contains("100 placements (0 unplaced) on 40 nodes"),
         "{stdout}"
     );
-    let figures: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out_path).expect("json written"))
-            .expect("valid JSON");
     for key in [
         "workload",
         "nodes",
@@ -46,9 +59,8 @@ fn a_small_c1m_run_places_everything_and_writes_its_figures() {
 
 #[test]
 fn a_sweep_writes_one_object_per_cluster_size() {
-    let out_path = std::env::temp_dir().join(format!("sweep-{}.json", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_scale"))
-        .args([
+    let (_, figures) = run_json(
+        &[
             "sweep",
             "--max-nodes",
             "5000",
@@ -56,19 +68,9 @@ fn a_sweep_writes_one_object_per_cluster_size() {
             "1",
             "--tasks",
             "20",
-            "--json",
-        ])
-        .arg(&out_path)
-        .output()
-        .expect("scale runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "sweep",
     );
-    let figures: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out_path).expect("json written"))
-            .expect("valid JSON");
     let sizes: Vec<u64> = figures
         .as_array()
         .expect("a list")
@@ -81,22 +83,10 @@ fn a_sweep_writes_one_object_per_cluster_size() {
 
 #[test]
 fn c2m_spreads_its_jobs_over_ten_datacenters() {
-    let out_path = std::env::temp_dir().join(format!("c2m-{}.json", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_scale"))
-        .args([
-            "c2m", "--jobs", "2", "--tasks", "60", "--nodes", "61", "--json",
-        ])
-        .arg(&out_path)
-        .output()
-        .expect("scale runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (_, figures) = run_json(
+        &["c2m", "--jobs", "2", "--tasks", "60", "--nodes", "61"],
+        "c2m",
     );
-    let figures: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out_path).expect("json written"))
-            .expect("valid JSON");
     assert_eq!(figures["workload"], "c2m");
     assert_eq!(figures["datacenters"], 10);
     assert_eq!(figures["placements"], 120);
@@ -105,9 +95,8 @@ fn c2m_spreads_its_jobs_over_ten_datacenters() {
 
 #[test]
 fn a_sweep_can_plot_its_cost_per_placement() {
-    let svg_path = std::env::temp_dir().join(format!("sweep-{}.svg", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_scale"))
-        .args([
+    let (_, svg) = run_scale(
+        &[
             "sweep",
             "--max-nodes",
             "5000",
@@ -115,17 +104,10 @@ fn a_sweep_can_plot_its_cost_per_placement() {
             "1",
             "--tasks",
             "10",
-            "--plot",
-        ])
-        .arg(&svg_path)
-        .output()
-        .expect("scale runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "--plot",
+        "sweep.svg",
     );
-    let svg = std::fs::read_to_string(&svg_path).expect("plot written");
     assert!(svg.starts_with("<svg"), "{svg}");
     assert_eq!(svg.matches("<circle").count(), 2, "one point per size");
     assert!(svg.contains(">1k</text>") && svg.contains(">5k</text>"));
@@ -133,20 +115,7 @@ fn a_sweep_can_plot_its_cost_per_placement() {
 
 #[test]
 fn pack_reports_quality_per_class_and_algorithm() {
-    let out_path = std::env::temp_dir().join(format!("pack-{}.json", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_scale"))
-        .args(["pack", "--items", "40", "--json"])
-        .arg(&out_path)
-        .output()
-        .expect("scale runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let figures: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out_path).expect("json written"))
-            .expect("valid JSON");
+    let (_, figures) = run_json(&["pack", "--items", "40"], "pack");
     assert_eq!(figures["workload"], "pack");
     for class in ["large", "anti_correlated", "small"] {
         let ratio = figures["nodes_used_over_lower_bound"][class]
