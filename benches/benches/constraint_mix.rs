@@ -32,7 +32,7 @@
 //! cargo bench -p benches --bench constraint_mix -- --quick 'mixed'
 //! ```
 
-use benches::cluster::{Layout, Scenario, env, node_in, scenario};
+use benches::cluster::{Layout, Scenario, env, node_in, scenario, schedule_fully};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use scheduler_core::jobspec::{ParseOptions, parse};
 use scheduler_core::model::{Job, Node, NodeDevice, NodeDeviceResource};
@@ -213,19 +213,11 @@ fn job(kind: &Kind, count: usize) -> Job {
 /// and what the kind promises, and prints the nodes evaluated per
 /// placement and where the allocations went.
 fn check(name: &str, kind: &Kind, s: &Scenario, placements: usize) {
-    let result = schedule(&s.snapshot, &s.eval, &env());
-    assert!(
-        result.failures.is_empty(),
-        "{name}: placements failed: {:?}",
-        result.failures
-    );
-    let allocs: Vec<_> = result.plan.node_allocation.values().flatten().collect();
-    assert_eq!(allocs.len(), placements, "{name}");
+    let (result, evaluated) = schedule_fully(name, s, placements);
     let mut nodes = BTreeSet::new();
     let mut per_zone: BTreeMap<&str, usize> = BTreeMap::new();
-    let (mut evaluated, mut large) = (0u64, 0usize);
-    for alloc in &allocs {
-        evaluated += u64::from(alloc.metrics.nodes_evaluated);
+    let mut large = 0usize;
+    for alloc in result.plan.node_allocation.values().flatten() {
         let node = s.snapshot.node(&alloc.node_id).expect("placed on a node");
         nodes.insert(&node.id);
         *per_zone.entry(node.meta["zone"].as_str()).or_default() += 1;
@@ -264,11 +256,10 @@ fn check(name: &str, kind: &Kind, s: &Scenario, placements: usize) {
         );
     }
     eprintln!(
-        "{name}: {} nodes, {placements} placed on {} nodes, per zone {per_zone:?}, {:.0} % on large nodes, {:.1} nodes evaluated per placement",
+        "{name}: {} nodes, {placements} placed on {} nodes, per zone {per_zone:?}, {:.0} % on large nodes, {evaluated:.1} nodes evaluated per placement",
         s.nodes,
         nodes.len(),
         100.0 * large as f64 / placements as f64,
-        evaluated as f64 / placements as f64
     );
 }
 

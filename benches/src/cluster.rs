@@ -8,11 +8,12 @@
 
 use scheduler_core::jobspec::{ParseOptions, parse};
 use scheduler_core::model::{EvalId, EvalStatus, EvalTrigger, Evaluation, Job, Namespace, Node};
+use scheduler_core::plan::{check_owned_plan, commit_plan};
 use scheduler_core::scheduler::{
     SchedulerAlgorithm, SchedulerConfiguration, SchedulerEnv, SchedulerResult, schedule,
 };
 use scheduler_core::simulate::{NodeBuilder, Simulation};
-use scheduler_core::state::{MemorySnapshot, MemoryState};
+use scheduler_core::state::{MemorySnapshot, MemoryState, StateSnapshot};
 use std::fmt::Write as _;
 
 /// Number of racks (`meta.rack` = `r00` .. `r24`).
@@ -284,6 +285,57 @@ pub fn schedule_fully(name: &str, s: &Scenario, placements: usize) -> (Scheduler
     (result, per_placement)
 }
 
+/// What [`schedule_and_commit`] did with one evaluation.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Committed {
+    /// Allocations placed and accepted by the plan check.
+    pub placed: usize,
+    /// Allocations the scheduler could not place.
+    pub unplaced: usize,
+    /// Nodes evaluated, summed over the placed allocations' metrics.
+    pub nodes_evaluated: u64,
+}
+
+/// Registers `job` in `state` and returns its registration evaluation
+/// (number `number`).
+///
+/// # Panics
+/// If the store refuses the job (it does not for generated jobs).
+pub fn register(state: &mut MemoryState, job: Job, number: u64) -> Evaluation {
+    let index = state.index() + 1;
+    let (namespace, id) = (job.namespace.clone(), job.id.clone());
+    state.upsert_job(index, job).expect("job registers");
+    let stored = state.view().job(&namespace, &id).expect("stored");
+    evaluation(stored, number)
+}
+
+/// What a server does with an evaluation: `schedule` against the state,
+/// the plan check, and the commit of what it accepted (moved, not
+/// copied).
+///
+/// # Panics
+/// If the store refuses the plan's writes (it does not).
+pub fn schedule_and_commit(
+    state: &mut MemoryState,
+    eval: &Evaluation,
+    env: &SchedulerEnv,
+) -> Committed {
+    let result = schedule(state.view(), eval, env);
+    let unplaced = result.failures.iter().map(|f| f.unplaced as usize).sum();
+    let accepted = check_owned_plan(state.view(), result.plan);
+    let mut committed = Committed {
+        unplaced,
+        ..Committed::default()
+    };
+    for alloc in accepted.node_allocation.values().flatten() {
+        committed.placed += 1;
+        committed.nodes_evaluated += u64::from(alloc.metrics.nodes_evaluated);
+    }
+    let index = state.index() + 1;
+    commit_plan(state, index, accepted).expect("plan applies");
+    committed
+}
+
 /// An empty cluster of `count` nodes.
 ///
 /// # Panics
@@ -320,7 +372,6 @@ pub fn loaded_cluster(count: usize, jobs: usize, allocs_per_node: usize) -> (Mem
     drop(sim);
     set_algorithm(&mut state, SchedulerAlgorithm::Binpack);
     let live = {
-        use scheduler_core::state::StateSnapshot;
         let view = state.view();
         view.nodes()
             .map(|node| {
@@ -333,7 +384,11 @@ pub fn loaded_cluster(count: usize, jobs: usize, allocs_per_node: usize) -> (Mem
     (state, live)
 }
 
-fn set_algorithm(state: &mut MemoryState, algorithm: SchedulerAlgorithm) {
+/// Sets the scheduler algorithm of `state`'s configuration.
+///
+/// # Panics
+/// If the store refuses the write (it does not).
+pub fn set_algorithm(state: &mut MemoryState, algorithm: SchedulerAlgorithm) {
     let config = SchedulerConfiguration {
         scheduler_algorithm: algorithm,
         ..SchedulerConfiguration::default()
@@ -346,8 +401,6 @@ fn set_algorithm(state: &mut MemoryState, algorithm: SchedulerAlgorithm) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scheduler_core::scheduler::schedule;
-    use scheduler_core::state::StateSnapshot;
     use std::collections::BTreeSet;
 
     #[test]

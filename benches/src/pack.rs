@@ -30,15 +30,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use scheduler_core::feasibility::fit::NodeCapacity;
 use scheduler_core::model::{MHz, MiB, Node};
-use scheduler_core::plan::{apply_plan, check_plan};
 use scheduler_core::ranking::fit_score;
-use scheduler_core::scheduler::{
-    SchedulerAlgorithm, SchedulerConfiguration, SchedulerEnv, schedule,
-};
+use scheduler_core::scheduler::{SchedulerAlgorithm, SchedulerEnv};
 use scheduler_core::simulate::NodeBuilder;
 use scheduler_core::state::{MemoryState, StateSnapshot};
 
-use crate::cluster::{NOW, ServiceJob, evaluation};
+use crate::cluster::{NOW, ServiceJob, register, schedule_and_commit, set_algorithm};
 
 /// CPU of every node, MHz.
 pub const NODE_CPU_MHZ: i64 = 16_000;
@@ -261,13 +258,7 @@ pub fn run_online(
     state
         .upsert_nodes(1, (0..node_count).map(pack_node).collect())
         .expect("nodes register");
-    let config = SchedulerConfiguration {
-        scheduler_algorithm: algorithm,
-        ..SchedulerConfiguration::default()
-    };
-    state
-        .set_scheduler_config(state.index() + 1, config)
-        .expect("configuration stored");
+    set_algorithm(&mut state, algorithm);
     let env = SchedulerEnv { now: NOW, seed };
     let mut placements = 0;
     let mut evaluated: u64 = 0;
@@ -276,22 +267,10 @@ pub fn run_online(
         let cpu = u32::try_from(item.cpu).expect("cpu fits u32");
         let memory = u32::try_from(item.memory).expect("memory fits u32");
         let job = ServiceJob::new(&format!("pack-{i:05}"), 1, cpu, memory).build();
-        let index = state.index() + 1;
-        state.upsert_job(index, job.clone()).expect("job registers");
-        let stored = state
-            .view()
-            .job(&job.namespace, &job.id)
-            .cloned()
-            .expect("stored");
-        let eval = evaluation(&stored, i as u64 + 1);
-        let result = schedule(state.view(), &eval, &env);
-        let accepted = check_plan(state.view(), &result.plan);
-        let index = state.index() + 1;
-        apply_plan(&mut state, index, &accepted).expect("plan applies");
-        for alloc in accepted.node_allocation.values().flatten() {
-            placements += 1;
-            evaluated += u64::from(alloc.metrics.nodes_evaluated);
-        }
+        let eval = register(&mut state, job, i as u64 + 1);
+        let committed = schedule_and_commit(&mut state, &eval, &env);
+        placements += committed.placed;
+        evaluated += committed.nodes_evaluated;
     }
     let wall = started.elapsed();
     let view = state.view();

@@ -37,14 +37,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use benches::cluster::{Layout, ServiceJob, env, evaluation, nodes_in};
+use benches::cluster::{Layout, ServiceJob, env, nodes_in, register, schedule_and_commit};
 use benches::pack::{self, PackArgs};
 use benches::plot::{Point, cost_per_placement_svg};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use scheduler_core::plan::{check_owned_plan, commit_plan};
-use scheduler_core::scheduler::schedule;
-use scheduler_core::state::{MemoryState, StateSnapshot};
+use scheduler_core::state::MemoryState;
 
 #[derive(Debug, Parser)]
 #[command(about = "Scale runs of the scheduler (release build advised)")]
@@ -227,31 +225,12 @@ fn place(run: Run) -> Figures {
             .constraint("${attr.os.name}", os)
             .datacenters(&datacenters)
             .build();
-        let index = state.index() + 1;
-        state.upsert_job(index, job.clone()).expect("job registers");
-        let stored = state
-            .view()
-            .job(&job.namespace, &job.id)
-            .cloned()
-            .expect("stored");
-        let eval = evaluation(&stored, j as u64 + 1);
+        let eval = register(&mut state, job, j as u64 + 1);
         let t = Instant::now();
-        let result = schedule(state.view(), &eval, &env());
-        failed += result
-            .failures
-            .iter()
-            .map(|f| f.unplaced as usize)
-            .sum::<usize>();
-        let accepted = check_owned_plan(state.view(), result.plan);
-        let placed = accepted
-            .node_allocation
-            .values()
-            .map(Vec::len)
-            .sum::<usize>();
-        let index = state.index() + 1;
-        commit_plan(&mut state, index, accepted).expect("plan applies");
-        evals.push((t.elapsed(), placed));
-        placements += placed;
+        let committed = schedule_and_commit(&mut state, &eval, &env());
+        evals.push((t.elapsed(), committed.placed));
+        placements += committed.placed;
+        failed += committed.unplaced;
         progress.inc(1);
         progress.set_message(format!("{placements} placed"));
     }

@@ -140,7 +140,7 @@ impl MemoryState {
     pub fn upsert_node(&mut self, index: u64, node: Node) -> Result<(), StateError> {
         self.advance(index)?;
         let node = store_node(&mut self.current, index, node);
-        refresh_free_cpu(&mut self.current, &node.id);
+        refresh_free_indexes(&mut self.current, &node.id);
         let list = Arc::make_mut(&mut self.current.node_list);
         match list.binary_search_by(|listed| listed.id.cmp(&node.id)) {
             Ok(position) => list[position] = node,
@@ -156,7 +156,7 @@ impl MemoryState {
         self.advance(index)?;
         for node in nodes {
             let node = store_node(&mut self.current, index, node);
-            refresh_free_cpu(&mut self.current, &node.id);
+            refresh_free_indexes(&mut self.current, &node.id);
         }
         self.current.node_list = Arc::new(self.current.nodes.values().cloned().collect());
         Ok(())
@@ -177,7 +177,7 @@ impl MemoryState {
         if let Ok(position) = list.binary_search_by(|listed| listed.id.cmp(id)) {
             list.remove(position);
         }
-        refresh_free_cpu(state, id);
+        refresh_free_indexes(state, id);
         Ok(true)
     }
 
@@ -302,7 +302,7 @@ impl MemoryState {
                         .entry(alloc.node_id.clone())
                         .or_default();
                     Arc::make_mut(usage).add(&alloc);
-                    refresh_free_cpu(state, &alloc.node_id);
+                    refresh_free_indexes(state, &alloc.node_id);
                 }
                 Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), alloc);
             }
@@ -472,7 +472,7 @@ fn refresh_usage(state: &mut MemorySnapshot, node: &NodeId) {
     } else {
         table.remove(node);
     }
-    refresh_free_cpu(state, node);
+    refresh_free_indexes(state, node);
 }
 
 /// Busy nodes ordered by how much of one resource they have free.
@@ -504,7 +504,7 @@ impl FreeIndex {
 /// Files the node under its free CPU and memory if it holds live
 /// allocations and exists, and nowhere otherwise: O(log n), called after
 /// every change to the node or its usage.
-fn refresh_free_cpu(state: &mut MemorySnapshot, node_id: &NodeId) {
+fn refresh_free_indexes(state: &mut MemorySnapshot, node_id: &NodeId) {
     let free = match (state.nodes.get(node_id), state.usage_by_node.get(node_id)) {
         (Some(node), Some(usage)) => {
             let capacity = NodeCapacity::of(node);
