@@ -54,6 +54,12 @@ pub enum StoreWrite {
     UpsertEval(Box<Evaluation>),
     /// [`MemoryState::upsert_deployment`].
     UpsertDeployment(Box<Deployment>),
+    /// [`MemoryState::delete_allocs`] (garbage collection).
+    DeleteAllocs(Vec<AllocId>),
+    /// [`MemoryState::delete_evals`] (garbage collection).
+    DeleteEvals(Vec<EvalId>),
+    /// [`MemoryState::delete_deployments`] (garbage collection).
+    DeleteDeployments(Vec<DeploymentId>),
 }
 
 /// What the suite needs from a store: apply a write, take a snapshot.
@@ -67,6 +73,11 @@ pub trait TestableStore {
 
     /// An isolated snapshot of the current state.
     fn snapshot(&self) -> Self::Snapshot;
+
+    /// Rebuilds the store from its durable form (a snapshot file, its data
+    /// directory after a restart), as a server does when it starts. The
+    /// state afterwards must answer every query as before.
+    fn reload(&mut self);
 }
 
 impl TestableStore for MemoryState {
@@ -83,11 +94,21 @@ impl TestableStore for MemoryState {
             StoreWrite::UpsertAllocs(allocs) => self.upsert_allocs(index, allocs),
             StoreWrite::UpsertEval(eval) => self.upsert_eval(index, *eval),
             StoreWrite::UpsertDeployment(deployment) => self.upsert_deployment(index, *deployment),
+            StoreWrite::DeleteAllocs(ids) => self.delete_allocs(index, &ids).map(drop),
+            StoreWrite::DeleteEvals(ids) => self.delete_evals(index, &ids).map(drop),
+            StoreWrite::DeleteDeployments(ids) => self.delete_deployments(index, &ids).map(drop),
         }
     }
 
     fn snapshot(&self) -> MemorySnapshot {
         MemoryState::snapshot(self)
+    }
+
+    /// Through the dump's JSON, as a snapshot file would carry it.
+    fn reload(&mut self) {
+        let json = serde_json::to_vec(&self.dump()).expect("a dump serialises");
+        let dump = serde_json::from_slice(&json).expect("a dump deserialises");
+        *self = MemoryState::restore(dump);
     }
 }
 
@@ -98,6 +119,7 @@ pub fn check_all<S: TestableStore>(factory: &mut dyn FnMut() -> S, cases: u32) {
     check_random_writes(factory, cases);
     check_snapshot_isolation(factory, cases);
     check_determinism(factory, cases);
+    check_reload(factory, cases);
 }
 
 // ---------------------------------------------------------------------------
@@ -262,6 +284,14 @@ fn arb_write() -> impl Strategy<Value = StoreWrite> {
         4 => arb_alloc_batch().prop_map(StoreWrite::UpsertAllocs),
         1 => arb_eval().prop_map(|eval| StoreWrite::UpsertEval(Box::new(eval))),
         2 => arb_deployment().prop_map(|d| StoreWrite::UpsertDeployment(Box::new(d))),
+        1 => prop::collection::vec(prop::sample::select(&ALLOC_IDS[..]), 1..4)
+            .prop_map(|ids| StoreWrite::DeleteAllocs(ids.into_iter().map(AllocId::new).collect())),
+        1 => prop::collection::vec(prop::sample::select(&EVAL_IDS[..]), 1..3)
+            .prop_map(|ids| StoreWrite::DeleteEvals(ids.into_iter().map(EvalId::new).collect())),
+        1 => prop::collection::vec(prop::sample::select(&DEPLOYMENT_IDS[..]), 1..3)
+            .prop_map(|ids| {
+                StoreWrite::DeleteDeployments(ids.into_iter().map(DeploymentId::new).collect())
+            }),
     ]
 }
 
@@ -628,6 +658,21 @@ fn check_write(
             expected.modify_index = index;
             prop_assert_eq!(stored, Some(&expected), "upserted deployment");
         }
+        StoreWrite::DeleteAllocs(ids) => {
+            for id in ids {
+                prop_assert!(after.alloc(id).is_none(), "deleted allocation {}", id);
+            }
+        }
+        StoreWrite::DeleteEvals(ids) => {
+            for id in ids {
+                prop_assert!(after.evaluation(id).is_none(), "deleted evaluation {}", id);
+            }
+        }
+        StoreWrite::DeleteDeployments(ids) => {
+            for id in ids {
+                prop_assert!(after.deployment(id).is_none(), "deleted deployment {}", id);
+            }
+        }
     }
     Ok(())
 }
@@ -717,6 +762,34 @@ pub fn check_determinism<S: TestableStore>(factory: &mut dyn FnMut() -> S, cases
             prop_assert!(is_ascending(ids.iter()), "allocations ordered by id");
         }
         Ok(())
+    });
+}
+
+/// A store rebuilt from its durable form answers every query as before,
+/// keeps its indexes consistent, and takes further writes as the original
+/// would.
+pub fn check_reload<S: TestableStore>(factory: &mut dyn FnMut() -> S, cases: u32) {
+    run("reload", cases, factory, 30, |factory, writes| {
+        let (first, second) = writes.split_at(writes.len() / 2);
+        let mut reloaded = factory();
+        let mut original = factory();
+        let index = apply_all(&mut reloaded, 1, first)?;
+        apply_all(&mut original, 1, first)?;
+        reloaded.reload();
+        prop_assert_eq!(
+            dump(&reloaded.snapshot()),
+            dump(&original.snapshot()),
+            "state changed by a reload"
+        );
+        check_consistent(&reloaded.snapshot())?;
+        apply_all(&mut reloaded, index, second)?;
+        apply_all(&mut original, index, second)?;
+        prop_assert_eq!(
+            dump(&reloaded.snapshot()),
+            dump(&original.snapshot()),
+            "writes after a reload differ"
+        );
+        check_consistent(&reloaded.snapshot())
     });
 }
 

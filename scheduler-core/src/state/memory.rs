@@ -14,6 +14,9 @@ use crate::model::{
 };
 use crate::scheduler::config::{NodePool, SchedulerConfiguration};
 
+mod dump;
+pub use dump::{DumpedAlloc, StateDump};
+
 /// A job's key: namespace (as stored on the object) and id.
 type JobKey = (String, JobId);
 
@@ -40,6 +43,9 @@ pub struct MemorySnapshot {
     node_list: Arc<Vec<Arc<Node>>>,
     nodes_by_class: IdIndex<String, NodeId>,
     jobs: Arc<BTreeMap<JobKey, Arc<Job>>>,
+    /// Per job, its last [`JOB_TRACKED_VERSIONS`] versions by version
+    /// number (the current one included), for `job history` and `revert`.
+    job_versions: Arc<BTreeMap<JobKey, Arc<BTreeMap<u64, Arc<Job>>>>>,
     allocs: Arc<BTreeMap<AllocId, Arc<Allocation>>>,
     allocs_by_node: AllocIndex<NodeId>,
     allocs_by_job: AllocIndex<JobKey>,
@@ -57,6 +63,10 @@ pub struct MemorySnapshot {
     scheduler_config: Arc<SchedulerConfiguration>,
     node_pools: Arc<BTreeMap<String, Arc<NodePool>>>,
 }
+
+/// How many versions of a job the store keeps, as Nomad's
+/// `JobTrackedVersions`: older ones are dropped as new ones arrive.
+pub const JOB_TRACKED_VERSIONS: usize = 6;
 
 /// What [`MemoryState::upsert_job`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +200,9 @@ impl MemoryState {
     /// - nothing but server-managed fields changed: `Version`,
     ///   `JobModifyIndex` and `CreateIndex` kept, `ModifyIndex` set to `index`.
     ///
-    /// Only the current version is kept (no version history yet).
+    /// The stored job is also filed under its version (replacing that
+    /// version's entry when only server-managed fields changed); the last
+    /// [`JOB_TRACKED_VERSIONS`] versions are kept.
     pub fn upsert_job(&mut self, index: u64, mut job: Job) -> Result<JobChange, StateError> {
         self.advance(index)?;
         let key = (job.namespace.clone(), job.id.clone());
@@ -215,12 +227,22 @@ impl MemoryState {
             }
         };
         job.modify_index = index;
-        jobs.insert(key, Arc::new(job));
+        let job = Arc::new(job);
+        jobs.insert(key.clone(), job.clone());
+        let versions = Arc::make_mut(
+            Arc::make_mut(&mut self.current.job_versions)
+                .entry(key)
+                .or_default(),
+        );
+        versions.insert(job.version, job);
+        while versions.len() > JOB_TRACKED_VERSIONS {
+            versions.pop_first();
+        }
         Ok(change)
     }
 
-    /// Removes (purges) a job; whether it existed. Its allocations and
-    /// deployments stay until garbage collection.
+    /// Removes (purges) a job and its versions; whether it existed. Its
+    /// allocations and deployments stay until garbage collection.
     pub fn delete_job(
         &mut self,
         index: u64,
@@ -233,6 +255,7 @@ impl MemoryState {
             return Ok(false);
         }
         Arc::make_mut(&mut self.current.jobs).remove(&key);
+        Arc::make_mut(&mut self.current.job_versions).remove(&key);
         Ok(true)
     }
 
@@ -407,6 +430,70 @@ impl MemoryState {
         Arc::make_mut(&mut state.deployments).insert(deployment.id.clone(), Arc::new(deployment));
         Ok(())
     }
+
+    /// Removes allocations (garbage collection); how many existed. Their
+    /// nodes' usage follows.
+    pub fn delete_allocs(&mut self, index: u64, ids: &[AllocId]) -> Result<usize, StateError> {
+        self.advance(index)?;
+        let state = &mut self.current;
+        let mut removed = 0;
+        for id in ids {
+            if !state.allocs.contains_key(id) {
+                continue;
+            }
+            let Some(old) = Arc::make_mut(&mut state.allocs).remove(id) else {
+                continue;
+            };
+            removed += 1;
+            alloc_index_remove(&mut state.allocs_by_node, &old.node_id, id);
+            let job_key = (old.namespace.as_str().to_owned(), old.job_id.clone());
+            alloc_index_remove(&mut state.allocs_by_job, &job_key, id);
+            if !old.is_terminal() {
+                refresh_usage(state, &old.node_id);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes evaluations (garbage collection); how many existed.
+    pub fn delete_evals(&mut self, index: u64, ids: &[EvalId]) -> Result<usize, StateError> {
+        self.advance(index)?;
+        let mut removed = 0;
+        for id in ids {
+            if self.current.evals.contains_key(id) {
+                Arc::make_mut(&mut self.current.evals).remove(id);
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes deployments (garbage collection); how many existed. The
+    /// latest-deployment index follows.
+    pub fn delete_deployments(
+        &mut self,
+        index: u64,
+        ids: &[DeploymentId],
+    ) -> Result<usize, StateError> {
+        self.advance(index)?;
+        let state = &mut self.current;
+        let mut removed = 0;
+        for id in ids {
+            if !state.deployments.contains_key(id) {
+                continue;
+            }
+            let Some(old) = Arc::make_mut(&mut state.deployments).remove(id) else {
+                continue;
+            };
+            removed += 1;
+            index_remove(
+                &mut state.deployments_by_job,
+                &(old.namespace.as_str().to_owned(), old.job_id.clone()),
+                &(old.create_index, old.id.clone()),
+            );
+        }
+        Ok(removed)
+    }
 }
 
 /// Puts a node in the table and the class index, with Nomad's index
@@ -568,6 +655,48 @@ where
 }
 
 impl MemorySnapshot {
+    /// Every current job, by namespace then id.
+    pub fn jobs(&self) -> impl Iterator<Item = &Job> + '_ {
+        self.jobs.values().map(|job| &**job)
+    }
+
+    /// The kept versions of a job, newest first (empty for an unknown job).
+    pub fn job_versions(&self, namespace: &str, id: &JobId) -> impl Iterator<Item = &Job> + '_ {
+        self.job_versions
+            .get(&(namespace.to_owned(), id.clone()))
+            .into_iter()
+            .flat_map(|versions| versions.values().rev())
+            .map(|job| &**job)
+    }
+
+    /// One kept version of a job.
+    pub fn job_version(&self, namespace: &str, id: &JobId, version: u64) -> Option<&Job> {
+        self.job_versions
+            .get(&(namespace.to_owned(), id.clone()))?
+            .get(&version)
+            .map(|job| &**job)
+    }
+
+    /// Every allocation, in id order.
+    pub fn allocs(&self) -> impl Iterator<Item = &Allocation> + '_ {
+        self.allocs.values().map(|alloc| &**alloc)
+    }
+
+    /// Every evaluation, in id order.
+    pub fn evals(&self) -> impl Iterator<Item = &Evaluation> + '_ {
+        self.evals.values().map(|eval| &**eval)
+    }
+
+    /// Every deployment, in id order.
+    pub fn deployments(&self) -> impl Iterator<Item = &Deployment> + '_ {
+        self.deployments.values().map(|deployment| &**deployment)
+    }
+
+    /// Every registered node pool, by name.
+    pub fn node_pools(&self) -> impl Iterator<Item = &NodePool> + '_ {
+        self.node_pools.values().map(|pool| &**pool)
+    }
+
     fn allocs_in<'a>(
         &'a self,
         allocs: Option<&'a Arc<BTreeMap<AllocId, Arc<Allocation>>>>,

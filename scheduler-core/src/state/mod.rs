@@ -44,7 +44,9 @@
 pub mod conformance;
 mod memory;
 
-pub use memory::{JobChange, MemorySnapshot, MemoryState};
+pub use memory::{
+    DumpedAlloc, JOB_TRACKED_VERSIONS, JobChange, MemorySnapshot, MemoryState, StateDump,
+};
 
 use crate::feasibility::fit::NodeUsage;
 use crate::model::{
