@@ -20,6 +20,9 @@ pub use dump::{DumpedAlloc, StateDump};
 /// A job's key: namespace (as stored on the object) and id.
 type JobKey = (String, JobId);
 
+/// A job's kept versions, by version number.
+type JobVersions = BTreeMap<u64, Arc<Job>>;
+
 /// An id index: for each key, the set of ids, shared copy-on-write.
 type IdIndex<K, Id> = Arc<BTreeMap<K, Arc<BTreeSet<Id>>>>;
 
@@ -45,7 +48,7 @@ pub struct MemorySnapshot {
     jobs: Arc<BTreeMap<JobKey, Arc<Job>>>,
     /// Per job, its last [`JOB_TRACKED_VERSIONS`] versions by version
     /// number (the current one included), for `job history` and `revert`.
-    job_versions: Arc<BTreeMap<JobKey, Arc<BTreeMap<u64, Arc<Job>>>>>,
+    job_versions: Arc<BTreeMap<JobKey, Arc<JobVersions>>>,
     allocs: Arc<BTreeMap<AllocId, Arc<Allocation>>>,
     allocs_by_node: AllocIndex<NodeId>,
     allocs_by_job: AllocIndex<JobKey>,
