@@ -1,10 +1,23 @@
-//! Replicated state store and server control plane.
+//! Replicated state store and server control plane, on openraft.
 //!
-//! This crate will hold the Raft-replicated state store (openraft with
-//! persistent storage), which implements the state-store trait defined by
-//! `scheduler-core`, and the server runtime that drives the core's pure logic:
-//! the evaluation broker, scheduler workers, the plan applier, heartbeats,
-//! the deployment watcher and the periodic launcher.
-//!
-//! It is not written yet: see the project's issue "Replicated state store and
-//! server control plane".
+//! - [`command`]: what a log entry asks ([`Command`]) and answers.
+//! - [`cluster_state`]: the replicated state: the core's `MemoryState`
+//!   plus the index of each table's last change (for blocking queries).
+//! - [`log_store`], [`state_machine`]: openraft's storage, in one redb file
+//!   per server (log, vote, commit point, latest snapshot).
+//! - [`network`]: Raft RPCs over HTTP on loopback (axum server, reqwest
+//!   client), including chunked snapshot install.
+//! - [`server`]: a running server: Raft, leader forwarding of writes,
+//!   linearizable reads, membership, snapshots.
+
+pub mod clock;
+pub mod cluster_state;
+pub mod command;
+pub mod log_store;
+pub mod network;
+pub mod server;
+pub mod state_machine;
+pub mod types;
+
+pub use command::{Applied, Command, CommandResponse, PlanApply, Refusal};
+pub use server::{Server, ServerConfig};

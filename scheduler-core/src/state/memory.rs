@@ -135,6 +135,14 @@ impl MemoryState {
         &self.current
     }
 
+    /// Moves the index to `index` without writing anything: a replicated
+    /// store applies log entries that change no object (a leader's no-op, a
+    /// membership change, a refused command), and its index still follows
+    /// the log. Refuses to go backwards.
+    pub fn advance_index(&mut self, index: u64) -> Result<(), StateError> {
+        self.advance(index)
+    }
+
     /// Moves the store's index to `index`, refusing to go backwards.
     fn advance(&mut self, index: u64) -> Result<(), StateError> {
         if index < self.current.index {

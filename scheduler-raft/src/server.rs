@@ -1,0 +1,559 @@
+//! A running server: its Raft, its HTTP listener (Raft RPCs and the small
+//! internal API servers use among themselves), leader forwarding of writes
+//! and linearizable reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use scheduler_core::state::MemorySnapshot;
+
+use crate::cluster_state::{ClusterDump, Table};
+use crate::command::{Command, CommandResponse};
+use crate::log_store::{LogStore, open_database};
+use crate::network::{HttpNetwork, raft_routes};
+use crate::state_machine::{SharedState, StateMachine};
+use crate::types::{Raft, ServerId};
+
+/// How a server starts.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the database and the server id live.
+    pub data_dir: PathBuf,
+    /// The address to listen on (port 0: any free port).
+    pub bind: SocketAddr,
+    /// Raft timing and compaction.
+    pub tuning: RaftTuning,
+}
+
+/// Raft timing and log compaction.
+#[derive(Debug, Clone)]
+pub struct RaftTuning {
+    /// Leader heartbeat interval.
+    pub heartbeat: Duration,
+    /// Election timeout range: a follower that hears nothing for a random
+    /// time in this range stands for election.
+    pub election_timeout: (Duration, Duration),
+    /// Build a snapshot after this many entries since the last one.
+    pub snapshot_every: u64,
+    /// Entries kept in the log behind the snapshot (so slightly lagging
+    /// followers catch up from the log rather than by snapshot).
+    pub keep_behind_snapshot: u64,
+    /// Bytes per snapshot chunk sent to a follower.
+    pub snapshot_chunk: usize,
+}
+
+impl Default for RaftTuning {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_millis(100),
+            election_timeout: (Duration::from_millis(400), Duration::from_millis(800)),
+            snapshot_every: 10_000,
+            keep_behind_snapshot: 1_000,
+            snapshot_chunk: 4 << 20,
+        }
+    }
+}
+
+/// Why a server operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data directory or database could not be used.
+    #[error("data directory {path}: {message}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No leader could be reached in time.
+    #[error("no cluster leader within {0:?}")]
+    NoLeader(Duration),
+    /// Raft refused or failed.
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// Where a member of the cluster stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    /// Its Raft id.
+    pub id: ServerId,
+    /// Its address.
+    pub address: String,
+    /// Whether it votes (false: a learner).
+    pub voter: bool,
+    /// Whether it is the leader, as this server sees it.
+    pub leader: bool,
+}
+
+/// What a server reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// Its id.
+    pub id: ServerId,
+    /// The leader it knows of.
+    pub leader: Option<ServerId>,
+    /// Its current term.
+    pub term: u64,
+    /// The last log index it applied.
+    pub applied_index: u64,
+    /// Whether it believes it leads.
+    pub is_leader: bool,
+}
+
+/// A running server.
+pub struct Server {
+    id: ServerId,
+    addr: SocketAddr,
+    raft: Raft,
+    shared: SharedState,
+    applied: watch::Receiver<u64>,
+    http: reqwest::Client,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("id", &self.id)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a write waits for a leader before giving up.
+const LEADER_WAIT: Duration = Duration::from_secs(10);
+
+impl Server {
+    /// Opens (or creates) the data directory and starts Raft and the
+    /// listener. A new server has no membership: call
+    /// [`Server::bootstrap`] on one of them, or have a leader add it.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let data_error = |message: String| ServerError::DataDir {
+            path: config.data_dir.clone(),
+            message,
+        };
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| data_error(e.to_string()))?;
+        let id = server_id(&config.data_dir).map_err(|e| data_error(e.to_string()))?;
+        let db = open_database(&config.data_dir.join("raft.redb"))
+            .map_err(|e| data_error(e.to_string()))?;
+        let (applied_tx, applied) = watch::channel(0);
+        let log_store = LogStore::new(db.clone()).map_err(|e| data_error(e.to_string()))?;
+        let state_machine =
+            StateMachine::open(db, Arc::new(applied_tx)).map_err(|e| data_error(e.to_string()))?;
+        let shared = state_machine.shared();
+
+        let tuning = &config.tuning;
+        let raft_config = Config {
+            cluster_name: "scheduler".to_owned(),
+            heartbeat_interval: millis(tuning.heartbeat),
+            election_timeout_min: millis(tuning.election_timeout.0),
+            election_timeout_max: millis(tuning.election_timeout.1),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(tuning.snapshot_every),
+            max_in_snapshot_log_to_keep: tuning.keep_behind_snapshot,
+            snapshot_max_chunk_size: tuning.snapshot_chunk as u64,
+            ..Config::default()
+        }
+        .validate()
+        .map_err(|e| ServerError::Raft(e.to_string()))?;
+        let raft = Raft::new(
+            id,
+            Arc::new(raft_config),
+            HttpNetwork::new(),
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| ServerError::Raft(e.to_string()))?;
+
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let internal = InternalApi {
+            raft: raft.clone(),
+            shared: shared.clone(),
+        };
+        let router = raft_routes(raft.clone()).merge(internal_routes(internal));
+        let serving = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(Server {
+            id,
+            addr,
+            raft,
+            shared,
+            applied,
+            http: reqwest::Client::new(),
+            serving,
+        })
+    }
+
+    /// This server's Raft id.
+    pub fn id(&self) -> ServerId {
+        self.id
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The Raft handle, for embedders that need more than this API.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// Forms a new cluster of `members` (id and address), this server
+    /// among them. Safe to call on every founding member with the same
+    /// set; a server that already has a membership ignores it.
+    pub async fn bootstrap(&self, members: BTreeMap<ServerId, String>) -> Result<(), ServerError> {
+        let nodes: BTreeMap<ServerId, BasicNode> = members
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode::new(addr)))
+            .collect();
+        match self.raft.initialize(nodes).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(()),
+            Err(err) => Err(ServerError::Raft(err.to_string())),
+        }
+    }
+
+    /// Commits a command through the leader (forwarding it if this server
+    /// does not lead) and returns what applying it answered. Retries while
+    /// an election is under way, up to ten seconds.
+    pub async fn write(&self, command: Command) -> Result<CommandResponse, ServerError> {
+        write_via(&self.raft, &self.http, command).await
+    }
+
+    /// A snapshot that reflects every write acknowledged before this call
+    /// (linearizable): the leader confirms it still leads and names its
+    /// commit index; this server waits until it has applied that far.
+    pub async fn read_consistent(&self) -> Result<MemorySnapshot, ServerError> {
+        let index = read_index(&self.raft, &self.http).await?;
+        self.wait_applied(index, LEADER_WAIT).await?;
+        Ok(self.read_stale())
+    }
+
+    /// This server's current state, possibly behind the leader.
+    pub fn read_stale(&self) -> MemorySnapshot {
+        self.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .snapshot()
+    }
+
+    /// This server's state as plain data (tests compare servers with it).
+    pub fn dump_stale(&self) -> ClusterDump {
+        self.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .dump()
+    }
+
+    /// The index of the last change to `table` this server applied.
+    pub fn table_index(&self, table: Table) -> u64 {
+        self.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .table_index(table)
+    }
+
+    /// Blocking query: waits until `table` changes after `after` or
+    /// `timeout` passes; returns the table's index then (equal to `after`
+    /// on timeout). Nomad's `?index=N&wait=T`.
+    pub async fn wait_table(&self, table: Table, after: u64, timeout: Duration) -> u64 {
+        let mut applied = self.applied.clone();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let current = self.table_index(table);
+            if current > after {
+                return current;
+            }
+            match tokio::time::timeout_at(deadline, applied.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return self.table_index(table).max(after),
+            }
+        }
+    }
+
+    /// Waits until this server applied at least `index`.
+    pub async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), ServerError> {
+        let mut applied = self.applied.clone();
+        let waited = tokio::time::timeout(timeout, applied.wait_for(|&at| at >= index)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ServerError::Raft(format!(
+                "not caught up to index {index} within {timeout:?}"
+            ))),
+        }
+    }
+
+    /// What this server knows of itself and the leader.
+    pub fn status(&self) -> ServerStatus {
+        status_of(&self.raft)
+    }
+
+    /// The members as this server knows them.
+    pub fn peers(&self) -> Vec<Peer> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let voters: BTreeSet<ServerId> = membership.voter_ids().collect();
+        membership
+            .nodes()
+            .map(|(id, node)| Peer {
+                id: *id,
+                address: node.addr.clone(),
+                voter: voters.contains(id),
+                leader: metrics.current_leader == Some(*id),
+            })
+            .collect()
+    }
+
+    /// Adds a server as a voter: first as a learner (it catches up from the
+    /// log or a snapshot), then into the voting configuration. Must run on
+    /// the leader.
+    pub async fn add_voter(&self, id: ServerId, addr: String) -> Result<(), ServerError> {
+        self.raft
+            .add_learner(id, BasicNode::new(addr), true)
+            .await
+            .map_err(|e| ServerError::Raft(e.to_string()))?;
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+            .map_err(|e| ServerError::Raft(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Adds a non-voting member that receives the log. Must run on the
+    /// leader.
+    pub async fn add_learner(&self, id: ServerId, addr: String) -> Result<(), ServerError> {
+        self.raft
+            .add_learner(id, BasicNode::new(addr), true)
+            .await
+            .map(drop)
+            .map_err(|e| ServerError::Raft(e.to_string()))
+    }
+
+    /// Removes a (possibly dead) server from the configuration. Must run
+    /// on the leader.
+    pub async fn remove_peer(&self, id: ServerId) -> Result<(), ServerError> {
+        self.raft
+            .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
+            .await
+            .map_err(|e| ServerError::Raft(e.to_string()))?;
+        self.raft
+            .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
+            .await
+            .map(drop)
+            .map_err(|e| ServerError::Raft(e.to_string()))
+    }
+
+    /// Builds a snapshot now (and compacts the log behind it).
+    pub async fn trigger_snapshot(&self) -> Result<(), ServerError> {
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| ServerError::Raft(e.to_string()))
+    }
+
+    /// Stops Raft and the listener. The data directory stays as it is.
+    pub async fn shutdown(self) {
+        let _ = self.raft.shutdown().await;
+        self.serving.abort();
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The server's id, chosen at random on first start and kept in
+/// `DATA_DIR/server-id`.
+fn server_id(data_dir: &Path) -> std::io::Result<ServerId> {
+    let path = data_dir.join("server-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().parse().map_err(|_| {
+            std::io::Error::other(format!("{} does not hold a server id", path.display()))
+        }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            // Ids are compared, never ordered for meaning; any non-zero
+            // random number will do.
+            let id = loop {
+                let id: u64 = crate::clock::random_u64();
+                if id != 0 {
+                    break id >> 1;
+                }
+            };
+            std::fs::write(&path, format!("{id}\n"))?;
+            Ok(id)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+fn status_of(raft: &Raft) -> ServerStatus {
+    let metrics = raft.metrics().borrow().clone();
+    ServerStatus {
+        id: metrics.id,
+        leader: metrics.current_leader,
+        term: metrics.current_term,
+        applied_index: metrics.last_applied.map_or(0, |id| id.index),
+        is_leader: metrics.state == ServerState::Leader,
+    }
+}
+
+/// The leader's address, if one is known.
+fn leader_addr(raft: &Raft) -> Option<String> {
+    let metrics = raft.metrics().borrow().clone();
+    let leader = metrics.current_leader?;
+    metrics
+        .membership_config
+        .membership()
+        .get_node(&leader)
+        .map(|node| node.addr.clone())
+}
+
+async fn write_via(
+    raft: &Raft,
+    http: &reqwest::Client,
+    command: Command,
+) -> Result<CommandResponse, ServerError> {
+    let started = crate::clock::monotonic();
+    loop {
+        let local = status_of(raft);
+        if local.is_leader {
+            match raft.client_write(command.clone()).await {
+                Ok(response) => return Ok(response.data),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {}
+                Err(err) => return Err(ServerError::Raft(err.to_string())),
+            }
+        } else if let Some(addr) = leader_addr(raft) {
+            let forwarded = http
+                .post(format!("http://{addr}/v1/internal/apply"))
+                .timeout(LEADER_WAIT)
+                .json(&command)
+                .send()
+                .await;
+            if let Ok(response) = forwarded
+                && let Ok(Ok(answer)) = response.json::<Result<CommandResponse, String>>().await
+            {
+                return Ok(answer);
+            }
+        }
+        if started.elapsed() > LEADER_WAIT {
+            return Err(ServerError::NoLeader(LEADER_WAIT));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn read_index(raft: &Raft, http: &reqwest::Client) -> Result<u64, ServerError> {
+    let started = crate::clock::monotonic();
+    loop {
+        if status_of(raft).is_leader {
+            if let Ok(index) = raft.ensure_linearizable().await {
+                return Ok(index.map_or(0, |id| id.index));
+            }
+        } else if let Some(addr) = leader_addr(raft) {
+            let asked = http
+                .get(format!("http://{addr}/v1/internal/read-index"))
+                .timeout(LEADER_WAIT)
+                .send()
+                .await;
+            if let Ok(response) = asked
+                && let Ok(Ok(index)) = response.json::<Result<u64, String>>().await
+            {
+                return Ok(index);
+            }
+        }
+        if started.elapsed() > LEADER_WAIT {
+            return Err(ServerError::NoLeader(LEADER_WAIT));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[derive(Clone)]
+struct InternalApi {
+    raft: Raft,
+    shared: SharedState,
+}
+
+fn internal_routes(api: InternalApi) -> Router {
+    Router::new()
+        .route("/v1/internal/apply", post(apply_on_leader))
+        .route("/v1/internal/read-index", get(leader_read_index))
+        .route("/v1/internal/status", get(internal_status))
+        .route("/v1/internal/state", get(internal_state))
+        .with_state(api)
+}
+
+/// Applies a forwarded write if this server leads; never forwards again
+/// (the caller retries against whoever leads now).
+async fn apply_on_leader(
+    State(api): State<InternalApi>,
+    Json(command): Json<Command>,
+) -> Json<Result<CommandResponse, String>> {
+    Json(
+        api.raft
+            .client_write(command)
+            .await
+            .map(|response| response.data)
+            .map_err(|err| err.to_string()),
+    )
+}
+
+async fn leader_read_index(State(api): State<InternalApi>) -> Json<Result<u64, String>> {
+    Json(
+        api.raft
+            .ensure_linearizable()
+            .await
+            .map(|id| id.map_or(0, |id| id.index))
+            .map_err(|err| err.to_string()),
+    )
+}
+
+async fn internal_status(State(api): State<InternalApi>) -> Json<ServerStatus> {
+    Json(status_of(&api.raft))
+}
+
+/// This server's state, without consulting the leader.
+async fn internal_state(State(api): State<InternalApi>) -> Json<ClusterDump> {
+    let state = api
+        .shared
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .state
+        .clone();
+    Json(state.dump())
+}
