@@ -16,6 +16,8 @@
 //! `SystemTime::now` and thread-local randomness so these hold mechanically.
 //!
 //! # What is here
+//! - [`broker`]: the leader's evaluation broker and blocked-evaluation
+//!   tracker, as pure state machines in virtual time.
 //! - [`model`]: jobs, task groups, tasks and everything they say; nodes,
 //!   allocations, evaluations, deployments; canonicalisation (Nomad's
 //!   defaults) and validation.
@@ -134,9 +136,11 @@
 //! assert!(err.errors().all(|d| d.position.line >= 1));
 //! ```
 
+pub mod broker;
 pub mod feasibility;
 pub mod jobspec;
 pub mod model;
+pub mod periodic;
 pub mod plan;
 pub mod ranking;
 pub mod reconcile;
