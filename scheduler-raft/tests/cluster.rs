@@ -1,0 +1,353 @@
+//! A real three-server Raft cluster in one process: real redb files, real
+//! HTTP over loopback. (The kill -9 tests with separate processes are in
+//! `bins/tests`.)
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use scheduler_core::model::{Job, JobId, Node, NodeId, NodeStatus};
+use scheduler_core::state::StateSnapshot;
+use scheduler_raft::server::{RaftTuning, ServerConfig};
+use scheduler_raft::{Applied, Command, Refusal, Server};
+
+fn config(dir: &std::path::Path, tuning: RaftTuning) -> ServerConfig {
+    ServerConfig {
+        data_dir: dir.to_owned(),
+        bind: "127.0.0.1:0".parse().expect("address"),
+        tuning,
+    }
+}
+
+fn fast() -> RaftTuning {
+    RaftTuning {
+        heartbeat: Duration::from_millis(50),
+        election_timeout: (Duration::from_millis(200), Duration::from_millis(400)),
+        ..RaftTuning::default()
+    }
+}
+
+async fn cluster(dirs: &[tempfile::TempDir], tuning: RaftTuning) -> Vec<Server> {
+    let mut servers = Vec::new();
+    for dir in dirs {
+        servers.push(
+            Server::start(config(dir.path(), tuning.clone()))
+                .await
+                .expect("start"),
+        );
+    }
+    let members: BTreeMap<u64, String> = servers
+        .iter()
+        .map(|s| (s.id(), s.addr().to_string()))
+        .collect();
+    for server in &servers {
+        server.bootstrap(members.clone()).await.expect("bootstrap");
+    }
+    servers
+}
+
+fn node(id: &str) -> Node {
+    Node {
+        id: NodeId::new(id),
+        name: id.to_owned(),
+        status: NodeStatus::Ready,
+        ..Node::default()
+    }
+}
+
+fn job(id: &str, priority: i64) -> Job {
+    Job {
+        id: JobId::new(id),
+        namespace: "default".to_owned(),
+        priority: Some(priority),
+        ..Job::default()
+    }
+}
+
+async fn leader_of(servers: &[Server]) -> usize {
+    for _ in 0..200 {
+        if let Some(position) = servers.iter().position(|s| s.status().is_leader) {
+            return position;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no leader elected within 4 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_through_any_server_are_read_consistently_from_every_server() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let servers = cluster(&dirs, fast()).await;
+    let leader = leader_of(&servers).await;
+    let follower = (leader + 1) % 3;
+
+    // A write sent to a follower is forwarded to the leader.
+    let response = servers[follower]
+        .write(Command::UpsertNodes {
+            nodes: vec![node("n1"), node("n2")],
+        })
+        .await
+        .expect("write through a follower");
+    assert_eq!(response.result, Ok(Applied::Done));
+    let registered = servers[follower]
+        .write(Command::RegisterJob {
+            job: Box::new(job("web", 50)),
+            enforce_index: Some(0),
+            eval: None,
+        })
+        .await
+        .expect("register");
+    let Ok(Applied::JobRegistered {
+        version,
+        job_modify_index,
+        ..
+    }) = registered.result
+    else {
+        panic!("unexpected answer {registered:?}");
+    };
+    assert_eq!(version, 0);
+
+    // Every server, leader or not, reads the acknowledged writes.
+    for server in &servers {
+        let snapshot = server.read_consistent().await.expect("consistent read");
+        assert!(snapshot.node(&NodeId::new("n2")).is_some());
+        assert_eq!(
+            snapshot
+                .job("default", &JobId::new("web"))
+                .map(|j| j.job_modify_index),
+            Some(job_modify_index)
+        );
+    }
+
+    // -check-index with a stale index is refused, on every replica alike.
+    let stale = servers[leader]
+        .write(Command::RegisterJob {
+            job: Box::new(job("web", 60)),
+            enforce_index: Some(job_modify_index - 1),
+            eval: None,
+        })
+        .await
+        .expect("write");
+    assert_eq!(
+        stale.result,
+        Err(Refusal::CheckIndexMismatch {
+            job: "web".to_owned(),
+            expected: job_modify_index - 1,
+            actual: job_modify_index,
+        })
+    );
+    let current = servers[leader]
+        .write(Command::RegisterJob {
+            job: Box::new(job("web", 60)),
+            enforce_index: Some(job_modify_index),
+            eval: None,
+        })
+        .await
+        .expect("write");
+    assert!(matches!(
+        current.result,
+        Ok(Applied::JobRegistered {
+            version: 1,
+            changed: true,
+            ..
+        })
+    ));
+
+    for server in servers {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_query_wakes_on_a_change_to_its_table_only() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let servers = cluster(&dirs, fast()).await;
+    let leader = leader_of(&servers).await;
+    let reader = &servers[(leader + 2) % 3];
+    reader.read_consistent().await.expect("caught up");
+    let jobs_before = reader.table_index(scheduler_raft::cluster_state::Table::Jobs);
+
+    let waiting = reader.wait_table(
+        scheduler_raft::cluster_state::Table::Jobs,
+        jobs_before,
+        Duration::from_secs(5),
+    );
+    let writer = async {
+        // A node write does not wake a query on jobs; the job write does.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        servers[leader]
+            .write(Command::UpsertNodes {
+                nodes: vec![node("n9")],
+            })
+            .await
+            .expect("node write");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        servers[leader]
+            .write(Command::RegisterJob {
+                job: Box::new(job("batch", 50)),
+                enforce_index: None,
+                eval: None,
+            })
+            .await
+            .expect("job write")
+            .index
+    };
+    let (woke_at, job_index) = tokio::join!(waiting, writer);
+    assert_eq!(woke_at, job_index, "woke at the job write, not the node write");
+
+    // Nothing changes: the query returns at its timeout with the old index.
+    let unchanged = reader
+        .wait_table(
+            scheduler_raft::cluster_state::Table::Jobs,
+            woke_at,
+            Duration::from_millis(200),
+        )
+        .await;
+    assert_eq!(unchanged, woke_at);
+    for server in servers {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_survives_its_leader_and_restarts_from_disk_with_the_same_state() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let mut servers = cluster(&dirs, fast()).await;
+    // A server's address is part of the membership: it restarts on it.
+    let addresses: Vec<_> = servers.iter().map(Server::addr).collect();
+    let first_leader = leader_of(&servers).await;
+    for i in 0..20 {
+        servers[first_leader]
+            .write(Command::UpsertNodes {
+                nodes: vec![node(&format!("n{i:02}"))],
+            })
+            .await
+            .expect("write");
+    }
+    // The leader goes away; the other two elect a new one and take writes.
+    let old = servers.remove(first_leader);
+    old.shutdown().await;
+    let leader = leader_of(&servers).await;
+    servers[leader]
+        .write(Command::UpsertNodes {
+            nodes: vec![node("after-failover")],
+        })
+        .await
+        .expect("write after failover");
+    let expected = servers[leader]
+        .read_consistent()
+        .await
+        .expect("read")
+        .nodes()
+        .count();
+    assert_eq!(expected, 21);
+    for server in servers {
+        server.shutdown().await;
+    }
+
+    // All three restart from their data directories alone.
+    let mut restarted = Vec::new();
+    for (dir, address) in dirs.iter().zip(&addresses) {
+        let mut config = config(dir.path(), fast());
+        config.bind = *address;
+        restarted.push(
+            Server::start(config)
+                .await
+                .expect("restart"),
+        );
+    }
+    leader_of(&restarted).await;
+    let reference = restarted[0].read_consistent().await.expect("read").index();
+    for server in &restarted {
+        let snapshot = server.read_consistent().await.expect("read");
+        assert_eq!(snapshot.nodes().count(), 21, "server {}", server.id());
+        assert!(snapshot.node(&NodeId::new("after-failover")).is_some());
+        assert!(snapshot.index() >= reference);
+    }
+    // Same bytes on every server once all applied the same log.
+    restarted[0]
+        .write(Command::Noop)
+        .await
+        .expect("a final write");
+    let last = restarted[0].read_consistent().await.expect("read").index();
+    let mut dumps = Vec::new();
+    for server in &restarted {
+        server
+            .wait_applied(last, Duration::from_secs(5))
+            .await
+            .expect("caught up");
+        dumps.push(serde_json::to_string(&server.dump_stale()).expect("json"));
+    }
+    assert!(dumps.windows(2).all(|pair| pair[0] == pair[1]));
+    for server in restarted {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_server_far_behind_catches_up_by_snapshot_and_a_dead_one_is_removed() {
+    // Snapshots every 20 entries, keeping 5 behind: a newcomer after 100
+    // writes cannot be fed from the log and must install a snapshot.
+    let tuning = RaftTuning {
+        snapshot_every: 20,
+        keep_behind_snapshot: 5,
+        snapshot_chunk: 1024,
+        ..fast()
+    };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let servers = cluster(&dirs, tuning.clone()).await;
+    let leader = leader_of(&servers).await;
+    for i in 0..100 {
+        servers[leader]
+            .write(Command::UpsertNodes {
+                nodes: vec![node(&format!("n{i:03}"))],
+            })
+            .await
+            .expect("write");
+    }
+    servers[leader]
+        .trigger_snapshot()
+        .await
+        .expect("snapshot");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let newcomer_dir = tempfile::tempdir().expect("dir");
+    let newcomer = Server::start(config(newcomer_dir.path(), tuning))
+        .await
+        .expect("start");
+    servers[leader]
+        .add_voter(newcomer.id(), newcomer.addr().to_string())
+        .await
+        .expect("add voter");
+    let snapshot = newcomer.read_consistent().await.expect("read");
+    assert_eq!(snapshot.nodes().count(), 100);
+    let installed = newcomer
+        .raft()
+        .metrics()
+        .borrow()
+        .snapshot
+        .map(|id| id.index);
+    assert!(
+        installed.is_some(),
+        "the newcomer was fed a snapshot, not only the log"
+    );
+    assert_eq!(servers[leader].peers().iter().filter(|p| p.voter).count(), 4);
+
+    // One of the old followers dies; the leader removes it.
+    let dead = (leader + 1) % 3;
+    let dead_id = servers[dead].id();
+    let mut servers = servers;
+    servers.remove(dead).shutdown().await;
+    let leader = leader_of(&servers).await;
+    servers[leader].remove_peer(dead_id).await.expect("remove");
+    let peers = servers[leader].peers();
+    assert_eq!(peers.len(), 3);
+    assert!(peers.iter().all(|p| p.id != dead_id));
+    servers[leader]
+        .write(Command::Noop)
+        .await
+        .expect("writes go on without the removed server");
+    newcomer.shutdown().await;
+    for server in servers {
+        server.shutdown().await;
+    }
+}
