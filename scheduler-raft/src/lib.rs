@@ -10,6 +10,7 @@
 //! - [`server`]: a running server: Raft, leader forwarding of writes,
 //!   linearizable reads, membership, snapshots.
 
+pub mod client;
 pub mod clock;
 pub mod cluster_state;
 pub mod command;

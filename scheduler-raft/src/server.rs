@@ -324,33 +324,90 @@ impl Server {
 
     /// The members as this server knows them.
     pub fn peers(&self) -> Vec<Peer> {
+        peers_of(&self.raft)
+    }
+
+    /// Joins or forms a cluster through the servers at `addresses` (Nomad's
+    /// `retry_join`), retrying until `timeout`:
+    /// - a server that already has a membership (restarted) does nothing;
+    /// - if a reachable server knows a leader, this server asks it to add
+    ///   it as a voter;
+    /// - otherwise, once `bootstrap_expect` servers (this one included)
+    ///   answer and none has a membership, every one of them bootstraps the
+    ///   same set (safe: openraft accepts the same initial membership from
+    ///   each founder).
+    pub async fn join(
+        &self,
+        addresses: &[String],
+        bootstrap_expect: usize,
+        timeout: Duration,
+    ) -> Result<(), ServerError> {
+        let started = crate::clock::monotonic();
+        loop {
+            if self.has_membership() {
+                return Ok(());
+            }
+            let mut founders = BTreeMap::from([(self.id, self.addr.to_string())]);
+            let mut leader = None;
+            for address in addresses {
+                let asked = self
+                    .http
+                    .get(format!("http://{address}/v1/internal/status"))
+                    .timeout(Duration::from_millis(500))
+                    .send()
+                    .await;
+                let Ok(response) = asked else { continue };
+                let Ok(status) = response.json::<ServerStatus>().await else {
+                    continue;
+                };
+                if status.leader.is_some() {
+                    leader = Some(address.clone());
+                }
+                founders.insert(status.id, address.clone());
+            }
+            if let Some(leader) = leader {
+                let request = JoinRequest {
+                    id: self.id,
+                    address: self.addr.to_string(),
+                };
+                let joined = self
+                    .http
+                    .post(format!("http://{leader}/v1/internal/join"))
+                    .timeout(Duration::from_secs(10))
+                    .json(&request)
+                    .send()
+                    .await;
+                if let Ok(response) = joined
+                    && let Ok(Ok(())) = response.json::<Result<(), String>>().await
+                {
+                    return Ok(());
+                }
+            } else if bootstrap_expect > 0 && founders.len() >= bootstrap_expect {
+                return self.bootstrap(founders).await;
+            }
+            if started.elapsed() > timeout {
+                return Err(ServerError::NoLeader(timeout));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Whether this server belongs to a cluster (has a membership).
+    pub fn has_membership(&self) -> bool {
         let metrics = self.raft.metrics().borrow().clone();
-        let membership = metrics.membership_config.membership();
-        let voters: BTreeSet<ServerId> = membership.voter_ids().collect();
-        membership
+        metrics
+            .membership_config
+            .membership()
             .nodes()
-            .map(|(id, node)| Peer {
-                id: *id,
-                address: node.addr.clone(),
-                voter: voters.contains(id),
-                leader: metrics.current_leader == Some(*id),
-            })
-            .collect()
+            .next()
+            .is_some()
     }
 
     /// Adds a server as a voter: first as a learner (it catches up from the
     /// log or a snapshot), then into the voting configuration. Must run on
     /// the leader.
     pub async fn add_voter(&self, id: ServerId, addr: String) -> Result<(), ServerError> {
-        self.raft
-            .add_learner(id, BasicNode::new(addr), true)
-            .await
-            .map_err(|e| ServerError::Raft(e.to_string()))?;
-        self.raft
-            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
-            .await
-            .map_err(|e| ServerError::Raft(e.to_string()))?;
-        Ok(())
+        add_voter(&self.raft, id, addr).await
     }
 
     /// Adds a non-voting member that receives the log. Must run on the
@@ -391,6 +448,49 @@ impl Server {
         let _ = self.raft.shutdown().await;
         self.serving.abort();
     }
+}
+
+/// A server's request to join.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// Its id.
+    pub id: ServerId,
+    /// Its address.
+    pub address: String,
+}
+
+fn peers_of(raft: &Raft) -> Vec<Peer> {
+    let metrics = raft.metrics().borrow().clone();
+    let membership = metrics.membership_config.membership();
+    let voters: BTreeSet<ServerId> = membership.voter_ids().collect();
+    membership
+        .nodes()
+        .map(|(id, node)| Peer {
+            id: *id,
+            address: node.addr.clone(),
+            voter: voters.contains(id),
+            leader: metrics.current_leader == Some(*id),
+        })
+        .collect()
+}
+
+async fn add_voter(raft: &Raft, id: ServerId, addr: String) -> Result<(), ServerError> {
+    let metrics = raft.metrics().borrow().clone();
+    if metrics
+        .membership_config
+        .membership()
+        .voter_ids()
+        .any(|v| v == id)
+    {
+        return Ok(());
+    }
+    raft.add_learner(id, BasicNode::new(addr), true)
+        .await
+        .map_err(|e| ServerError::Raft(e.to_string()))?;
+    raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+        .await
+        .map_err(|e| ServerError::Raft(e.to_string()))?;
+    Ok(())
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -512,6 +612,9 @@ struct InternalApi {
 fn internal_routes(api: InternalApi) -> Router {
     Router::new()
         .route("/v1/internal/apply", post(apply_on_leader))
+        .route("/v1/internal/write", post(write_anywhere))
+        .route("/v1/internal/join", post(join_on_leader))
+        .route("/v1/internal/peers", get(internal_peers))
         .route("/v1/internal/read-index", get(leader_read_index))
         .route("/v1/internal/status", get(internal_status))
         .route("/v1/internal/state", get(internal_state))
@@ -531,6 +634,35 @@ async fn apply_on_leader(
             .map(|response| response.data)
             .map_err(|err| err.to_string()),
     )
+}
+
+/// Applies a write through whoever leads (forwarding as needed): the entry
+/// point for clients that may reach any server.
+async fn write_anywhere(
+    State(api): State<InternalApi>,
+    Json(command): Json<Command>,
+) -> Json<Result<CommandResponse, String>> {
+    Json(
+        write_via(&api.raft, &reqwest::Client::new(), command)
+            .await
+            .map_err(|err| err.to_string()),
+    )
+}
+
+/// A server asking to join: the leader adds it as a voter.
+async fn join_on_leader(
+    State(api): State<InternalApi>,
+    Json(request): Json<JoinRequest>,
+) -> Json<Result<(), String>> {
+    Json(
+        add_voter(&api.raft, request.id, request.address)
+            .await
+            .map_err(|err| err.to_string()),
+    )
+}
+
+async fn internal_peers(State(api): State<InternalApi>) -> Json<Vec<Peer>> {
+    Json(peers_of(&api.raft))
 }
 
 async fn leader_read_index(State(api): State<InternalApi>) -> Json<Result<u64, String>> {

@@ -192,7 +192,10 @@ async fn a_blocking_query_wakes_on_a_change_to_its_table_only() {
             .index
     };
     let (woke_at, job_index) = tokio::join!(waiting, writer);
-    assert_eq!(woke_at, job_index, "woke at the job write, not the node write");
+    assert_eq!(
+        woke_at, job_index,
+        "woke at the job write, not the node write"
+    );
 
     // Nothing changes: the query returns at its timeout with the old index.
     let unchanged = reader
@@ -249,11 +252,7 @@ async fn the_cluster_survives_its_leader_and_restarts_from_disk_with_the_same_st
     for (dir, address) in dirs.iter().zip(&addresses) {
         let mut config = config(dir.path(), fast());
         config.bind = *address;
-        restarted.push(
-            Server::start(config)
-                .await
-                .expect("restart"),
-        );
+        restarted.push(Server::start(config).await.expect("restart"));
     }
     leader_of(&restarted).await;
     let reference = restarted[0].read_consistent().await.expect("read").index();
@@ -304,10 +303,7 @@ async fn a_new_server_far_behind_catches_up_by_snapshot_and_a_dead_one_is_remove
             .await
             .expect("write");
     }
-    servers[leader]
-        .trigger_snapshot()
-        .await
-        .expect("snapshot");
+    servers[leader].trigger_snapshot().await.expect("snapshot");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let newcomer_dir = tempfile::tempdir().expect("dir");
@@ -330,7 +326,10 @@ async fn a_new_server_far_behind_catches_up_by_snapshot_and_a_dead_one_is_remove
         installed.is_some(),
         "the newcomer was fed a snapshot, not only the log"
     );
-    assert_eq!(servers[leader].peers().iter().filter(|p| p.voter).count(), 4);
+    assert_eq!(
+        servers[leader].peers().iter().filter(|p| p.voter).count(),
+        4
+    );
 
     // One of the old followers dies; the leader removes it.
     let dead = (leader + 1) % 3;

@@ -1,0 +1,136 @@
+//! A client of the servers' internal API, for tools and tests that talk to
+//! a cluster from outside: writes go to any server (which forwards them to
+//! the leader), and the client moves on to the next server when one does
+//! not answer.
+//!
+//! A retried write may be applied twice if the first attempt committed but
+//! its answer was lost. Commands are upserts by id, so applying one twice
+//! leaves the same objects (a job registered twice is unchanged the second
+//! time); a `-check-index` register retried that way reports a mismatch,
+//! which the caller can recognise by reading the job back.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::cluster_state::ClusterDump;
+use crate::command::{Command, CommandResponse};
+use crate::server::{Peer, ServerStatus};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No server answered before the deadline.
+    #[error("no server accepted the request within {deadline:?}; last error: {last}")]
+    Unavailable {
+        /// The deadline.
+        deadline: Duration,
+        /// The last error seen.
+        last: String,
+    },
+    /// The server answered with an error.
+    #[error("server {server}: {message}")]
+    Server {
+        /// The server asked.
+        server: String,
+        /// Its error.
+        message: String,
+    },
+}
+
+/// A client of a set of servers.
+#[derive(Debug)]
+pub struct RemoteClient {
+    servers: Vec<String>,
+    next: AtomicUsize,
+    http: reqwest::Client,
+}
+
+impl RemoteClient {
+    /// A client of the servers at `servers` (`host:port`).
+    pub fn new(servers: Vec<String>) -> Self {
+        Self {
+            servers,
+            next: AtomicUsize::new(0),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_millis(300))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Commits a command through whichever server answers, trying the next
+    /// server on failure until `deadline` has passed.
+    pub async fn write(
+        &self,
+        command: &Command,
+        deadline: Duration,
+    ) -> Result<CommandResponse, ClientError> {
+        let started = crate::clock::monotonic();
+        loop {
+            let position = self.next.load(Ordering::Relaxed) % self.servers.len().max(1);
+            let Some(server) = self.servers.get(position) else {
+                return Err(ClientError::Unavailable {
+                    deadline,
+                    last: "no servers configured".to_owned(),
+                });
+            };
+            let remaining = deadline.saturating_sub(started.elapsed());
+            let sent = self
+                .http
+                .post(format!("http://{server}/v1/internal/write"))
+                .timeout(remaining.clamp(Duration::from_millis(100), Duration::from_secs(5)))
+                .json(command)
+                .send()
+                .await;
+            let last = match sent {
+                Ok(response) => match response.json::<Result<CommandResponse, String>>().await {
+                    Ok(Ok(answer)) => return Ok(answer),
+                    Ok(Err(message)) => format!("{server}: {message}"),
+                    Err(err) => format!("{server}: {err}"),
+                },
+                Err(err) => format!("{server}: {err}"),
+            };
+            self.next.store(position + 1, Ordering::Relaxed);
+            if started.elapsed() >= deadline {
+                return Err(ClientError::Unavailable { deadline, last });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        server: &str,
+        path: &str,
+    ) -> Result<T, ClientError> {
+        let error = |message: String| ClientError::Server {
+            server: server.to_owned(),
+            message,
+        };
+        self.http
+            .get(format!("http://{server}{path}"))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| error(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| error(e.to_string()))
+    }
+
+    /// What one server reports about itself.
+    pub async fn status(&self, server: &str) -> Result<ServerStatus, ClientError> {
+        self.get(server, "/v1/internal/status").await
+    }
+
+    /// One server's state as it has applied it (not consulting the
+    /// leader).
+    pub async fn local_state(&self, server: &str) -> Result<ClusterDump, ClientError> {
+        self.get(server, "/v1/internal/state").await
+    }
+
+    /// The members as one server knows them.
+    pub async fn peers(&self, server: &str) -> Result<Vec<Peer>, ClientError> {
+        self.get(server, "/v1/internal/peers").await
+    }
+}
