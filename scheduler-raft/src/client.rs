@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use crate::cluster_state::ClusterDump;
 use crate::command::{Command, CommandResponse};
+use crate::operator::{RemovePeerRequest, RestoreOutcome};
 use crate::server::{Peer, ServerStatus};
+use crate::types::ServerId;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -132,5 +134,77 @@ impl RemoteClient {
     /// The members as one server knows them.
     pub async fn peers(&self, server: &str) -> Result<Vec<Peer>, ClientError> {
         self.get(server, "/v1/internal/peers").await
+    }
+
+    /// The whole state as a snapshot file, read linearizably through
+    /// `server` (see [`crate::operator::snapshot_save`]).
+    pub async fn snapshot_save(&self, server: &str) -> Result<Vec<u8>, ClientError> {
+        let error = |message: String| ClientError::Server {
+            server: server.to_owned(),
+            message,
+        };
+        let response = self
+            .http
+            .get(format!("http://{server}/v1/internal/snapshot"))
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|e| error(e.to_string()))?;
+        let ok = response.status().is_success();
+        let body = response.bytes().await.map_err(|e| error(e.to_string()))?;
+        if ok {
+            return Ok(body.to_vec());
+        }
+        Err(error(
+            match serde_json::from_slice::<Result<(), String>>(&body) {
+                Ok(Err(message)) => message,
+                _ => String::from_utf8_lossy(&body).into_owned(),
+            },
+        ))
+    }
+
+    /// Replaces the cluster's state with a snapshot file, through `server`
+    /// (see [`crate::operator::snapshot_restore`]).
+    pub async fn snapshot_restore(
+        &self,
+        server: &str,
+        file: Vec<u8>,
+    ) -> Result<RestoreOutcome, ClientError> {
+        let error = |message: String| ClientError::Server {
+            server: server.to_owned(),
+            message,
+        };
+        self.http
+            .put(format!("http://{server}/v1/internal/snapshot"))
+            .timeout(Duration::from_secs(60))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(file)
+            .send()
+            .await
+            .map_err(|e| error(e.to_string()))?
+            .json::<Result<RestoreOutcome, String>>()
+            .await
+            .map_err(|e| error(e.to_string()))?
+            .map_err(error)
+    }
+
+    /// Removes server `id` from the configuration, through `server` (which
+    /// forwards to the leader).
+    pub async fn remove_peer(&self, server: &str, id: ServerId) -> Result<(), ClientError> {
+        let error = |message: String| ClientError::Server {
+            server: server.to_owned(),
+            message,
+        };
+        self.http
+            .post(format!("http://{server}/v1/internal/peers/remove"))
+            .timeout(Duration::from_secs(20))
+            .json(&RemovePeerRequest { id })
+            .send()
+            .await
+            .map_err(|e| error(e.to_string()))?
+            .json::<Result<(), String>>()
+            .await
+            .map_err(|e| error(e.to_string()))?
+            .map_err(error)
     }
 }

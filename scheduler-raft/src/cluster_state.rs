@@ -137,6 +137,18 @@ impl ClusterState {
                 self.store.advance_index(index).map_err(store_error)?;
                 Ok(Applied::Done)
             }
+            Command::RestoreState(dump) => {
+                // The saved objects keep their own indexes; the store's index
+                // becomes the entry's (a dump from a longer-lived cluster may
+                // carry a higher one, which the next entry would then regress).
+                let mut state = dump.state;
+                state.index = state.index.min(index);
+                let mut store = MemoryState::restore(state);
+                store.advance_index(index).map_err(store_error)?;
+                self.store = store;
+                self.tables = Table::ALL.iter().map(|table| (*table, index)).collect();
+                Ok(Applied::Done)
+            }
             Command::UpsertNodes { nodes } => {
                 self.store.upsert_nodes(index, nodes).map_err(store_error)?;
                 self.touch(index, &[Table::Nodes]);

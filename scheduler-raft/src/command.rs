@@ -15,6 +15,8 @@ use scheduler_core::model::{
 };
 use scheduler_core::scheduler::config::{NodePool, SchedulerConfiguration};
 
+use crate::cluster_state::ClusterDump;
+
 /// One state change, as a log entry carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
@@ -111,6 +113,13 @@ pub enum Command {
     /// Several commands applied at one index, in order (the plan applier
     /// batches plans; a client batches registrations).
     Batch(Vec<Command>),
+    /// Replaces the whole state with a saved one (`snapshot restore`).
+    ///
+    /// Every object is replaced; the store's index and every table's index
+    /// move to the entry's index (never backwards), so blocking queries
+    /// wake. The Raft membership is not part of the state and stays as it
+    /// is.
+    RestoreState(Box<ClusterDump>),
 }
 
 /// The accepted part of a plan, as the plan applier commits it.

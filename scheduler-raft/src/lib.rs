@@ -7,6 +7,8 @@
 //!   per server (log, vote, commit point, latest snapshot).
 //! - [`network`]: Raft RPCs over HTTP on loopback (axum server, reqwest
 //!   client), including chunked snapshot install.
+//! - [`operator`]: operator tools: snapshot save and restore, peer
+//!   removal, recovery of a lone survivor after the quorum is lost.
 //! - [`server`]: a running server: Raft, leader forwarding of writes,
 //!   linearizable reads, membership, snapshots.
 
@@ -14,8 +16,10 @@ pub mod client;
 pub mod clock;
 pub mod cluster_state;
 pub mod command;
+pub mod control;
 pub mod log_store;
 pub mod network;
+pub mod operator;
 pub mod server;
 pub mod state_machine;
 pub mod types;

@@ -25,9 +25,9 @@ pub(crate) const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs"
 /// Vote, commit point and last purged id, as JSON, by name.
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
-const VOTE: &str = "vote";
-const COMMITTED: &str = "committed";
-const LAST_PURGED: &str = "last_purged";
+pub(crate) const VOTE: &str = "vote";
+pub(crate) const COMMITTED: &str = "committed";
+pub(crate) const LAST_PURGED: &str = "last_purged";
 
 /// The Raft log storage over a shared redb database.
 #[derive(Clone)]
@@ -85,7 +85,7 @@ impl LogStore {
         Ok(Self { db })
     }
 
-    fn read_meta<T: serde::de::DeserializeOwned>(
+    pub(crate) fn read_meta<T: serde::de::DeserializeOwned>(
         db: &Database,
         key: &str,
     ) -> Result<Option<T>, StorageError> {
@@ -125,7 +125,11 @@ impl LogStore {
         Ok(Some(entry.log_id))
     }
 
-    fn read_range(db: &Database, start: u64, end: Bound<u64>) -> Result<Vec<Entry>, StorageError> {
+    pub(crate) fn read_range(
+        db: &Database,
+        start: u64,
+        end: Bound<u64>,
+    ) -> Result<Vec<Entry>, StorageError> {
         let txn = db.begin_read().map_err(read_logs_error)?;
         let table = txn.open_table(LOGS).map_err(read_logs_error)?;
         let range = match end {

@@ -1,13 +1,23 @@
 //! Raft RPCs over HTTP: an axum router that hands requests to the local
 //! Raft, and a reqwest client that openraft uses to reach the others.
 //!
-//! Messages are JSON. Snapshots travel in chunks (openraft's chunked
-//! install, `snapshot_max_chunk_size` bytes per request), so a follower far
-//! behind is brought up to date without one request the size of the state.
+//! Messages are JSON, except snapshot chunks: their bytes travel as the raw
+//! request body (JSON would spell every byte as a number, four times the
+//! size), with the chunk's metadata as JSON in a header. Snapshots travel in
+//! chunks (openraft's chunked install, `snapshot_max_chunk_size` bytes per
+//! request), so a follower far behind is brought up to date without one
+//! request the size of the state.
+//!
+//! A log entry carries a whole plan (a thousand allocations are a few
+//! megabytes of JSON), so request bodies may be up to [`MAX_RPC_BYTES`];
+//! axum's default of 2 MiB would make followers refuse such entries and
+//! call elections instead.
 
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use openraft::BasicNode;
@@ -19,10 +29,25 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::types::{Raft, ServerId, TypeConfig};
+use crate::types::{Raft, ServerId, SnapshotMeta, TypeConfig, Vote};
+
+/// The largest request body a server accepts from its peers.
+pub const MAX_RPC_BYTES: usize = 512 << 20;
+
+/// The header carrying a snapshot chunk's metadata.
+const CHUNK_HEADER: &str = "x-snapshot-chunk";
+
+/// A snapshot chunk's metadata; its bytes are the request body.
+#[derive(Debug, Serialize, Deserialize)]
+struct ChunkHeader {
+    vote: Vote,
+    meta: SnapshotMeta,
+    offset: u64,
+    done: bool,
+}
 
 /// The routes of the Raft RPCs, served by every server.
 pub fn raft_routes(raft: Raft) -> Router {
@@ -30,6 +55,7 @@ pub fn raft_routes(raft: Raft) -> Router {
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
+        .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
         .with_state(raft)
 }
 
@@ -47,11 +73,29 @@ async fn vote(
     Json(raft.vote(request).await)
 }
 
+type SnapshotAnswer =
+    Result<InstallSnapshotResponse<ServerId>, RaftError<ServerId, InstallSnapshotError>>;
+
 async fn snapshot(
     State(raft): State<Raft>,
-    Json(request): Json<InstallSnapshotRequest<TypeConfig>>,
-) -> Json<Result<InstallSnapshotResponse<ServerId>, RaftError<ServerId, InstallSnapshotError>>> {
-    Json(raft.install_snapshot(request).await)
+    headers: HeaderMap,
+    data: Bytes,
+) -> Result<Json<SnapshotAnswer>, (axum::http::StatusCode, String)> {
+    let header: ChunkHeader = headers
+        .get(CHUNK_HEADER)
+        .and_then(|value| serde_json::from_slice(value.as_bytes()).ok())
+        .ok_or((
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("missing or malformed {CHUNK_HEADER} header"),
+        ))?;
+    let request = InstallSnapshotRequest {
+        vote: header.vote,
+        meta: header.meta,
+        offset: header.offset,
+        data: data.to_vec(),
+        done: header.done,
+    };
+    Ok(Json(raft.install_snapshot(request).await))
 }
 
 /// Makes a client per peer; all share one connection pool.
@@ -100,7 +144,27 @@ pub struct PeerConnection {
 
 type RpcResult<T, E> = Result<T, RPCError<ServerId, BasicNode, E>>;
 
+fn send_error<E: std::error::Error>(err: reqwest::Error) -> RPCError<ServerId, BasicNode, E> {
+    if err.is_connect() {
+        RPCError::Unreachable(Unreachable::new(&err))
+    } else {
+        RPCError::Network(NetworkError::new(&err))
+    }
+}
+
 impl PeerConnection {
+    async fn answer<Resp, E>(&self, response: reqwest::Response) -> RpcResult<Resp, E>
+    where
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let body: Result<Resp, E> = response
+            .json()
+            .await
+            .map_err(|err| RPCError::Network(NetworkError::new(&err)))?;
+        body.map_err(|err| RPCError::RemoteError(RemoteError::new(self.target, err)))
+    }
+
     async fn call<Req, Resp, E>(
         &self,
         path: &str,
@@ -119,18 +183,8 @@ impl PeerConnection {
             .json(request)
             .send()
             .await
-            .map_err(|err| {
-                if err.is_connect() {
-                    RPCError::Unreachable(Unreachable::new(&err))
-                } else {
-                    RPCError::Network(NetworkError::new(&err))
-                }
-            })?;
-        let body: Result<Resp, E> = response
-            .json()
-            .await
-            .map_err(|err| RPCError::Network(NetworkError::new(&err)))?;
-        body.map_err(|err| RPCError::RemoteError(RemoteError::new(self.target, err)))
+            .map_err(send_error)?;
+        self.answer(response).await
     }
 }
 
@@ -149,7 +203,24 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<ServerId>, RaftError<ServerId, InstallSnapshotError>>
     {
-        self.call("/raft/snapshot", &rpc, &option).await
+        let header = ChunkHeader {
+            vote: rpc.vote,
+            meta: rpc.meta,
+            offset: rpc.offset,
+            done: rpc.done,
+        };
+        let header = serde_json::to_string(&header)
+            .map_err(|err| RPCError::Network(NetworkError::new(&err)))?;
+        let response = self
+            .client
+            .post(format!("{}/raft/snapshot", self.base))
+            .timeout(option.hard_ttl())
+            .header(CHUNK_HEADER, header)
+            .body(rpc.data)
+            .send()
+            .await
+            .map_err(send_error)?;
+        self.answer(response).await
     }
 
     async fn vote(

@@ -53,11 +53,16 @@ pub struct RaftTuning {
     pub snapshot_chunk: usize,
 }
 
+/// Defaults for servers on one network: a follower that hears nothing
+/// stands for election after the old leader's lease (the timeout's upper
+/// bound) plus a random timeout, 450–600 ms in all, so writes resume well
+/// within a second of a leader's death. Servers across a slower network,
+/// or leaders so loaded that heartbeats are late, need larger values.
 impl Default for RaftTuning {
     fn default() -> Self {
         Self {
-            heartbeat: Duration::from_millis(100),
-            election_timeout: (Duration::from_millis(400), Duration::from_millis(800)),
+            heartbeat: Duration::from_millis(50),
+            election_timeout: (Duration::from_millis(150), Duration::from_millis(300)),
             snapshot_every: 10_000,
             keep_behind_snapshot: 1_000,
             snapshot_chunk: 4 << 20,
@@ -90,6 +95,10 @@ pub enum ServerError {
     /// Raft refused or failed.
     #[error("raft: {0}")]
     Raft(String),
+    /// The leader did not commit the write in time (it may have lost its
+    /// quorum). The write may still commit later.
+    #[error("write not committed within {0:?}; it may still commit")]
+    NotCommitted(Duration),
 }
 
 /// Where a member of the cluster stands.
@@ -129,6 +138,10 @@ pub struct Server {
     applied: watch::Receiver<u64>,
     http: reqwest::Client,
     serving: tokio::task::JoinHandle<()>,
+    /// The database, weakly: openraft's tasks hold it and drop it a moment
+    /// after `shutdown` returns; shutdown waits for that so the directory
+    /// can be opened again at once.
+    database: std::sync::Weak<redb::Database>,
 }
 
 impl std::fmt::Debug for Server {
@@ -141,7 +154,7 @@ impl std::fmt::Debug for Server {
 }
 
 /// How long a write waits for a leader before giving up.
-const LEADER_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const LEADER_WAIT: Duration = Duration::from_secs(10);
 
 impl Server {
     /// Opens (or creates) the data directory and starts Raft and the
@@ -156,6 +169,7 @@ impl Server {
         let id = server_id(&config.data_dir).map_err(|e| data_error(e.to_string()))?;
         let db = open_database(&config.data_dir.join("raft.redb"))
             .map_err(|e| data_error(e.to_string()))?;
+        let database = Arc::downgrade(&db);
         let (applied_tx, applied) = watch::channel(0);
         let log_store = LogStore::new(db.clone()).map_err(|e| data_error(e.to_string()))?;
         let state_machine =
@@ -211,6 +225,7 @@ impl Server {
             applied,
             http: reqwest::Client::new(),
             serving,
+            database,
         })
     }
 
@@ -267,6 +282,29 @@ impl Server {
             .unwrap_or_else(|e| e.into_inner())
             .state
             .snapshot()
+    }
+
+    /// A private, writable copy of this server's current state (cheap:
+    /// copy-on-write), for checking plans against the latest state plus
+    /// the plans already accepted in a batch.
+    pub fn store_copy(&self) -> scheduler_core::state::MemoryState {
+        self.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .store()
+            .clone()
+    }
+
+    /// The state machine's shared contents (for [`crate::operator`]).
+    pub(crate) fn shared_state(&self) -> &SharedState {
+        &self.shared
+    }
+
+    /// The HTTP client this server forwards with (for
+    /// [`crate::operator`]).
+    pub(crate) fn http_client(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// This server's state as plain data (tests compare servers with it).
@@ -447,6 +485,22 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.raft.shutdown().await;
         self.serving.abort();
+        let Server {
+            raft,
+            shared,
+            database,
+            ..
+        } = self;
+        drop(raft);
+        drop(shared);
+        // Bounded: a handle leaked elsewhere must not hang the caller.
+        for _ in 0..500 {
+            if database.strong_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tracing::warn!("the database was still open 5 s after shutdown");
     }
 }
 
@@ -533,7 +587,7 @@ fn status_of(raft: &Raft) -> ServerStatus {
 }
 
 /// The leader's address, if one is known.
-fn leader_addr(raft: &Raft) -> Option<String> {
+pub(crate) fn leader_addr(raft: &Raft) -> Option<String> {
     let metrics = raft.metrics().borrow().clone();
     let leader = metrics.current_leader?;
     metrics
@@ -543,7 +597,7 @@ fn leader_addr(raft: &Raft) -> Option<String> {
         .map(|node| node.addr.clone())
 }
 
-async fn write_via(
+pub(crate) async fn write_via(
     raft: &Raft,
     http: &reqwest::Client,
     command: Command,
@@ -552,10 +606,15 @@ async fn write_via(
     loop {
         let local = status_of(raft);
         if local.is_leader {
-            match raft.client_write(command.clone()).await {
-                Ok(response) => return Ok(response.data),
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {}
-                Err(err) => return Err(ServerError::Raft(err.to_string())),
+            // A leader cut off from its quorum cannot commit, and openraft
+            // would wait for as long as it believes it leads.
+            let written =
+                tokio::time::timeout(LEADER_WAIT, raft.client_write(command.clone())).await;
+            match written {
+                Ok(Ok(response)) => return Ok(response.data),
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {}
+                Ok(Err(err)) => return Err(ServerError::Raft(err.to_string())),
+                Err(_) => return Err(ServerError::NotCommitted(LEADER_WAIT)),
             }
         } else if let Some(addr) = leader_addr(raft) {
             let forwarded = http
@@ -577,7 +636,7 @@ async fn write_via(
     }
 }
 
-async fn read_index(raft: &Raft, http: &reqwest::Client) -> Result<u64, ServerError> {
+pub(crate) async fn read_index(raft: &Raft, http: &reqwest::Client) -> Result<u64, ServerError> {
     let started = crate::clock::monotonic();
     loop {
         if status_of(raft).is_leader {
@@ -618,6 +677,17 @@ fn internal_routes(api: InternalApi) -> Router {
         .route("/v1/internal/read-index", get(leader_read_index))
         .route("/v1/internal/status", get(internal_status))
         .route("/v1/internal/state", get(internal_state))
+        .route(
+            "/v1/internal/snapshot",
+            get(snapshot_save_here)
+                .put(snapshot_restore_anywhere)
+                .layer(axum::extract::DefaultBodyLimit::max(SNAPSHOT_BODY_LIMIT)),
+        )
+        .route("/v1/internal/peers/remove", post(remove_peer_anywhere))
+        // Forwarded writes carry whole plans.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::network::MAX_RPC_BYTES,
+        ))
         .with_state(api)
 }
 
@@ -688,4 +758,82 @@ async fn internal_state(State(api): State<InternalApi>) -> Json<ClusterDump> {
         .state
         .clone();
     Json(state.dump())
+}
+
+/// The largest snapshot file `PUT /v1/internal/snapshot` reads; larger
+/// than one Raft entry may be, so an oversized file gets the operator's
+/// explanation rather than a bare 413.
+const SNAPSHOT_BODY_LIMIT: usize = crate::network::MAX_RPC_BYTES;
+
+/// `GET /v1/internal/snapshot`: the whole state as a snapshot file, read
+/// linearizably here (the leader names its commit index; this server
+/// answers once it applied that far), so any server can be asked.
+async fn snapshot_save_here(State(api): State<InternalApi>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match crate::operator::save_file(&api.raft, &reqwest::Client::new(), &api.shared).await {
+        Ok(file) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            file.to_bytes(),
+        )
+            .into_response(),
+        Err(err) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(Err::<(), String>(err.to_string())),
+        )
+            .into_response(),
+    }
+}
+
+/// `PUT /v1/internal/snapshot`: replaces the cluster's state with the
+/// snapshot file in the body, through the leader (the normal write path).
+async fn snapshot_restore_anywhere(
+    State(api): State<InternalApi>,
+    body: axum::body::Bytes,
+) -> (
+    axum::http::StatusCode,
+    Json<Result<crate::operator::RestoreOutcome, String>>,
+) {
+    use crate::operator::OperatorError;
+    use axum::http::StatusCode;
+    match crate::operator::restore_via(&api.raft, &reqwest::Client::new(), &body).await {
+        Ok(outcome) => (StatusCode::OK, Json(Ok(outcome))),
+        Err(err) => {
+            let status = match &err {
+                OperatorError::Snapshot(_) => StatusCode::BAD_REQUEST,
+                OperatorError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                OperatorError::Server(ServerError::NoLeader(_)) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, Json(Err(err.to_string())))
+        }
+    }
+}
+
+/// `POST /v1/internal/peers/remove` `{"id": ..}`: removes a server from the
+/// configuration, through the leader. A request another server forwarded
+/// is only tried here (409 if this server no longer leads).
+async fn remove_peer_anywhere(
+    State(api): State<InternalApi>,
+    headers: axum::http::HeaderMap,
+    Json(request): Json<crate::operator::RemovePeerRequest>,
+) -> (axum::http::StatusCode, Json<Result<(), String>>) {
+    use axum::http::StatusCode;
+    let answer = if headers.contains_key(crate::operator::FORWARDED_HEADER) {
+        match crate::operator::remove_peer_here(&api.raft, request.id).await {
+            Ok(Some(())) => Ok(()),
+            Ok(None) => {
+                return (StatusCode::CONFLICT, Json(Err("not the leader".to_owned())));
+            }
+            Err(err) => Err(err),
+        }
+    } else {
+        crate::operator::remove_peer_via(&api.raft, &reqwest::Client::new(), request.id).await
+    };
+    match answer {
+        Ok(()) => (StatusCode::OK, Json(Ok(()))),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(Err(err.to_string())),
+        ),
+    }
 }

@@ -27,8 +27,9 @@ use crate::command::{Applied, CommandResponse};
 use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 /// The latest snapshot, as one record.
-const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot");
-const CURRENT: &str = "current";
+pub(crate) const SNAPSHOT: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot");
+/// The key of the latest snapshot in [`SNAPSHOT`].
+pub(crate) const CURRENT: &str = "current";
 
 /// The snapshot format this binary writes. Readers accept every format up
 /// to this one; a newer binary keeps reading older files.
@@ -53,6 +54,13 @@ pub enum SnapshotFileError {
     /// Not a snapshot this program understands.
     #[error("not a scheduler snapshot: {0}")]
     Malformed(#[from] serde_json::Error),
+    /// The file ends before the snapshot does (an interrupted copy or
+    /// download).
+    #[error("snapshot file is truncated: it ends after {len} bytes, in the middle of the snapshot")]
+    Truncated {
+        /// The file's length.
+        len: usize,
+    },
     /// Written by a newer program with a format this one does not know.
     #[error(
         "snapshot format {found} is newer than this program's ({supported}); upgrade to restore it"
@@ -67,15 +75,31 @@ pub enum SnapshotFileError {
 
 impl SnapshotFile {
     /// Parses and checks the format version.
+    ///
+    /// The version is read first, alone, so a file of a newer format is
+    /// refused as too new (naming both versions) even when the rest of it
+    /// no longer parses as this build's format.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SnapshotFileError> {
-        let file: SnapshotFile = serde_json::from_slice(bytes)?;
-        if file.format > SNAPSHOT_FORMAT {
+        /// Only the version; every other field is skipped.
+        #[derive(Deserialize)]
+        struct Header {
+            format: u32,
+        }
+        let malformed = |err: serde_json::Error| {
+            if err.is_eof() {
+                SnapshotFileError::Truncated { len: bytes.len() }
+            } else {
+                SnapshotFileError::Malformed(err)
+            }
+        };
+        let header: Header = serde_json::from_slice(bytes).map_err(malformed)?;
+        if header.format > SNAPSHOT_FORMAT {
             return Err(SnapshotFileError::TooNew {
-                found: file.format,
+                found: header.format,
                 supported: SNAPSHOT_FORMAT,
             });
         }
-        Ok(file)
+        serde_json::from_slice(bytes).map_err(malformed)
     }
 
     /// The bytes to send or save.
@@ -97,6 +121,68 @@ pub struct MachineState {
 
 /// Shared, readable state machine contents.
 pub type SharedState = Arc<RwLock<MachineState>>;
+
+/// The program name and version written into every snapshot file.
+const PRODUCER: &str = concat!("scheduler-raft ", env!("CARGO_PKG_VERSION"));
+
+/// A snapshot file of what `shared` holds now, named by `snapshot_id`
+/// (given the last applied log id).
+///
+/// Copy-on-write: cloning the state costs a few `Arc` clones, so the lock
+/// is held only for that, and applies continue while the copy is dumped.
+pub fn snapshot_file_of(
+    shared: &SharedState,
+    snapshot_id: impl FnOnce(Option<LogId>) -> String,
+) -> SnapshotFile {
+    let (state, last, membership) = {
+        let shared = shared.read().unwrap_or_else(|e| e.into_inner());
+        (
+            shared.state.clone(),
+            shared.last_applied,
+            shared.membership.clone(),
+        )
+    };
+    SnapshotFile {
+        format: SNAPSHOT_FORMAT,
+        producer: PRODUCER.to_owned(),
+        meta: SnapshotMeta {
+            last_log_id: last,
+            last_membership: membership,
+            snapshot_id: snapshot_id(last),
+        },
+        state: state.dump(),
+    }
+}
+
+/// Applies one log entry to `machine`: a command to the state, a
+/// membership to the stored membership, a blank entry as a no-op. A
+/// refusal is part of the answer; a store error (an index going backwards)
+/// is a storage failure.
+pub(crate) fn apply_entry(
+    machine: &mut MachineState,
+    entry: Entry,
+) -> Result<CommandResponse, StorageError> {
+    let index = entry.log_id.index;
+    machine.last_applied = Some(entry.log_id);
+    let result = match entry.payload {
+        EntryPayload::Blank => machine
+            .state
+            .apply(index, crate::command::Command::Noop)
+            .map(|_| Applied::Done),
+        EntryPayload::Normal(command) => machine.state.apply(index, command),
+        EntryPayload::Membership(membership) => {
+            machine.membership = StoredMembership::new(Some(entry.log_id), membership);
+            machine
+                .state
+                .apply(index, crate::command::Command::Noop)
+                .map(|_| Applied::Done)
+        }
+    };
+    if let Err(crate::command::Refusal::Store(err)) = &result {
+        return Err(sm_error(ErrorVerb::Write, err));
+    }
+    Ok(CommandResponse { index, result })
+}
 
 /// The state machine handed to openraft.
 #[derive(Debug, Clone)]
@@ -159,8 +245,13 @@ impl StateMachine {
     }
 
     fn read_stored_snapshot(&self) -> Result<Option<SnapshotFile>, StorageError> {
+        Self::read_snapshot(&self.db)
+    }
+
+    /// The latest snapshot kept in `db`, if any.
+    pub(crate) fn read_snapshot(db: &Database) -> Result<Option<SnapshotFile>, StorageError> {
         let read = |err: &dyn std::fmt::Display| snapshot_error(ErrorVerb::Read, err);
-        let txn = self.db.begin_read().map_err(|e| read(&e))?;
+        let txn = db.begin_read().map_err(|e| read(&e))?;
         let table = txn.open_table(SNAPSHOT).map_err(|e| read(&e))?;
         let Some(value) = table.get(CURRENT).map_err(|e| read(&e))? else {
             return Ok(None);
@@ -170,7 +261,7 @@ impl StateMachine {
             .map_err(|e| read(&e))
     }
 
-    fn store_snapshot(db: &Database, bytes: &[u8]) -> Result<(), StorageError> {
+    pub(crate) fn store_snapshot(db: &Database, bytes: &[u8]) -> Result<(), StorageError> {
         let write = |err: &dyn std::fmt::Display| snapshot_error(ErrorVerb::Write, err);
         let txn = db.begin_write().map_err(|e| write(&e))?;
         {
@@ -191,34 +282,13 @@ impl StateMachine {
     }
 
     fn snapshot_file(&self) -> SnapshotFile {
-        // Copy-on-write: cloning the state costs a few `Arc` clones, so the
-        // lock is held only for that, and applies continue while the copy
-        // is serialised.
-        let (state, last, membership) = {
-            let shared = self.shared.read().unwrap_or_else(|e| e.into_inner());
-            (
-                shared.state.clone(),
-                shared.last_applied,
-                shared.membership.clone(),
-            )
-        };
         let count = self
             .snapshot_count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let snapshot_id = match last {
+        snapshot_file_of(&self.shared, |last| match last {
             Some(id) => format!("{}-{}-{}", id.leader_id, id.index, count),
             None => format!("--{count}"),
-        };
-        SnapshotFile {
-            format: SNAPSHOT_FORMAT,
-            producer: concat!("scheduler-raft ", env!("CARGO_PKG_VERSION")).to_owned(),
-            meta: SnapshotMeta {
-                last_log_id: last,
-                last_membership: membership,
-                snapshot_id,
-            },
-            state: state.dump(),
-        }
+        })
     }
 }
 
@@ -258,27 +328,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         {
             let mut shared = self.shared.write().unwrap_or_else(|e| e.into_inner());
             for entry in entries {
-                let index = entry.log_id.index;
-                shared.last_applied = Some(entry.log_id);
-                let result = match entry.payload {
-                    EntryPayload::Blank => shared
-                        .state
-                        .apply(index, crate::command::Command::Noop)
-                        .map(|_| Applied::Done),
-                    EntryPayload::Normal(command) => shared.state.apply(index, command),
-                    EntryPayload::Membership(membership) => {
-                        shared.membership = StoredMembership::new(Some(entry.log_id), membership);
-                        shared
-                            .state
-                            .apply(index, crate::command::Command::Noop)
-                            .map(|_| Applied::Done)
-                    }
-                };
-                if let Err(crate::command::Refusal::Store(err)) = &result {
-                    return Err(sm_error(ErrorVerb::Write, err));
-                }
-                responses.push(CommandResponse { index, result });
-                last_index = Some(index);
+                let response = apply_entry(&mut shared, entry)?;
+                last_index = Some(response.index);
+                responses.push(response);
             }
         }
         if let Some(index) = last_index {
