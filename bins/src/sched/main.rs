@@ -1,6 +1,7 @@
 //! `sched`, the command-line interface: a thin layer that turns flags into
 //! calls on the library crates and prints what they return.
 
+#[path = "../args.rs"]
 mod args;
 mod disk_files;
 mod job;

@@ -1,8 +1,176 @@
-//! `schedd`, the agent (server and client). Not written yet: see the issue
-//! "Agent daemon, Nomad-compatible HTTP API, and the `sched` CLI".
-fn main() {
-    eprintln!(
-        "schedd: the agent is not available yet in this version; use `sched job validate|inspect`"
-    );
-    std::process::exit(2);
+//! `schedd`, the agent. Only server mode exists so far: a Raft server of the
+//! replicated state store (`scheduler_raft::Server`) that forms or joins a
+//! cluster the way Nomad's `server { bootstrap_expect, retry_join }` does.
+//! This file turns flags into a [`server::ServerArgs`]; `server.rs` runs it.
+
+#[path = "../args.rs"]
+mod args;
+mod server;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Nomad's RPC port, where a server listens by default.
+const DEFAULT_RPC_PORT: u16 = 4647;
+
+/// The scheduler's agent. Flags follow Nomad's `nomad agent` and take one
+/// dash or two.
+#[derive(Debug, Parser)]
+#[command(
+    name = "schedd",
+    version,
+    about = "Agent of the sched cluster scheduler (server mode only, for now)",
+    after_help = "Examples:\n  schedd -server -data-dir /var/lib/schedd -bootstrap-expect 1\n  schedd -server -data-dir d1 -rpc-port 4647 -bootstrap-expect 3 \\\n      -retry-join 10.0.0.2:4647 -retry-join 10.0.0.3:4647\n\nFlags take one dash or two: -data-dir and --data-dir are the same."
+)]
+struct Cli {
+    /// Run as a server (the only mode so far).
+    #[arg(long)]
+    server: bool,
+    /// Where the server keeps its Raft log, snapshots and id.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// The port servers and tools reach this server on.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_RPC_PORT)]
+    rpc_port: u16,
+    /// Form a new cluster once this many servers (this one included) can
+    /// reach each other through -retry-join; 0: never bootstrap, only join.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    bootstrap_expect: usize,
+    /// Another server to join or bootstrap with (HOST:PORT, the port
+    /// defaulting to 4647); repeatable.
+    #[arg(long, value_name = "HOST:PORT")]
+    retry_join: Vec<String>,
+    /// Log level: trace, debug, info, warn or error.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(args::normalize(std::env::args_os()));
+    match server_args(cli) {
+        Ok(args) => server::run(args),
+        Err(message) => {
+            eprintln!("schedd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Checks the flags that clap cannot check alone.
+fn server_args(cli: Cli) -> Result<server::ServerArgs, String> {
+    if !cli.server {
+        return Err(
+            "only server mode exists yet: run `schedd -server -data-dir DIR` (client mode and -dev are not available in this version)"
+                .to_owned(),
+        );
+    }
+    let Some(data_dir) = cli.data_dir else {
+        return Err("-server needs -data-dir DIR".to_owned());
+    };
+    let log_level = log_level(&cli.log_level)?;
+    let retry_join: Vec<String> = cli.retry_join.iter().map(|a| with_port(a)).collect();
+    if cli.bootstrap_expect > retry_join.len() + 1 {
+        return Err(format!(
+            "-bootstrap-expect {} needs the addresses of at least {} other servers in -retry-join (got {})",
+            cli.bootstrap_expect,
+            cli.bootstrap_expect - 1,
+            retry_join.len()
+        ));
+    }
+    Ok(server::ServerArgs {
+        data_dir,
+        bind: (cli.bind, cli.rpc_port).into(),
+        bootstrap_expect: cli.bootstrap_expect,
+        retry_join,
+        log_level,
+    })
+}
+
+/// Nomad's level names (`ERR` included) as a tracing filter level.
+fn log_level(level: &str) -> Result<&'static str, String> {
+    match level.to_ascii_lowercase().as_str() {
+        "trace" => Ok("trace"),
+        "debug" => Ok("debug"),
+        "info" => Ok("info"),
+        "warn" => Ok("warn"),
+        "err" | "error" => Ok("error"),
+        "off" => Ok("off"),
+        _ => Err(format!(
+            "-log-level {level}: expected trace, debug, info, warn or error"
+        )),
+    }
+}
+
+/// `HOST:PORT` as given, or `HOST` with the default RPC port.
+fn with_port(address: &str) -> String {
+    if address.parse::<std::net::SocketAddr>().is_ok() {
+        return address.to_owned();
+    }
+    if let Ok(ip) = address.parse::<IpAddr>() {
+        return std::net::SocketAddr::from((ip, DEFAULT_RPC_PORT)).to_string();
+    }
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => {
+            address.to_owned()
+        }
+        _ => format!("{address}:{DEFAULT_RPC_PORT}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<server::ServerArgs, String> {
+        let args = args::normalize(args.iter().map(std::ffi::OsString::from));
+        server_args(Cli::try_parse_from(args).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn single_dash_flags_and_defaults() {
+        let args = parse(&[
+            "schedd",
+            "-server",
+            "-data-dir",
+            "/tmp/d",
+            "-bootstrap-expect",
+            "3",
+            "-retry-join",
+            "10.0.0.2",
+            "-retry-join=h:1234",
+            "-log-level",
+            "ERR",
+        ])
+        .expect("valid");
+        assert_eq!(args.bind.to_string(), "127.0.0.1:4647");
+        assert_eq!(args.retry_join, ["10.0.0.2:4647", "h:1234"]);
+        assert_eq!(args.bootstrap_expect, 3);
+        assert_eq!(args.log_level, "error");
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_run() {
+        let no_server = parse(&["schedd", "-data-dir", "/tmp/d"]).unwrap_err();
+        assert!(no_server.contains("only server mode"), "{no_server}");
+        let no_dir = parse(&["schedd", "-server"]).unwrap_err();
+        assert!(no_dir.contains("-data-dir"), "{no_dir}");
+        let too_few = parse(&[
+            "schedd",
+            "-server",
+            "-data-dir",
+            "d",
+            "-bootstrap-expect",
+            "2",
+        ])
+        .unwrap_err();
+        assert!(too_few.contains("-retry-join"), "{too_few}");
+        assert!(with_port("[::1]").ends_with(":4647"));
+        assert_eq!(with_port("[::1]:9"), "[::1]:9");
+    }
 }

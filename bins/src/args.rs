@@ -1,6 +1,8 @@
 //! Nomad's CLI takes long flags with a single dash (`-var k=v`,
-//! `-check-index 7`); clap wants two. Arguments that look like a single-dash
-//! long flag are rewritten before clap sees them, so both spellings work.
+//! `-check-index 7`, `-data-dir DIR`); clap wants two. Arguments that look
+//! like a single-dash long flag are rewritten before clap sees them, so both
+//! spellings work. Shared by `sched` and `schedd` (each includes this file
+//! with `#[path]`).
 
 use std::ffi::OsString;
 

@@ -1,0 +1,133 @@
+//! Server mode: start a Raft server, form or join the cluster alongside
+//! (a server restarted on its data directory already belongs to one and
+//! just runs), and stop cleanly on SIGINT or SIGTERM.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use scheduler_raft::Server;
+use scheduler_raft::server::{RaftTuning, ServerConfig};
+
+/// What server mode runs with, checked.
+#[derive(Debug)]
+pub struct ServerArgs {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// Bootstrap once this many servers answer (0: only join).
+    pub bootstrap_expect: usize,
+    /// Other servers, `host:port`.
+    pub retry_join: Vec<String>,
+    /// A tracing filter level.
+    pub log_level: &'static str,
+}
+
+/// How long one round of joining tries before it logs and starts over.
+/// Like Nomad's default `retry_max = 0`, joining never gives up.
+const JOIN_ROUND: Duration = Duration::from_secs(30);
+
+/// Runs a server until a signal stops it.
+pub fn run(args: ServerArgs) -> ExitCode {
+    // openraft narrates every step at info; at info and above the server
+    // shows openraft's warnings only.
+    let filter = match args.log_level {
+        "info" => "info,openraft=warn".to_owned(),
+        level => level.to_owned(),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("schedd: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("schedd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServerArgs) -> Result<(), String> {
+    // Listen for signals before anything else, so an early SIGTERM still
+    // shuts down cleanly.
+    let signal = shutdown_signal().map_err(|e| format!("cannot watch signals: {e}"))?;
+    let server = Server::start(ServerConfig {
+        data_dir: args.data_dir.clone(),
+        bind: args.bind,
+        tuning: RaftTuning::default(),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    eprintln!(
+        "schedd: server {} listening on {}",
+        server.id(),
+        server.addr()
+    );
+    tracing::info!(id = server.id(), addr = %server.addr(), data_dir = %args.data_dir.display(), "server started");
+
+    let received = {
+        let joining = join_cluster(&server, &args.retry_join, args.bootstrap_expect);
+        tokio::pin!(joining);
+        tokio::pin!(signal);
+        let mut joined = false;
+        loop {
+            tokio::select! {
+                () = &mut joining, if !joined => joined = true,
+                received = &mut signal => break received,
+            }
+        }
+    };
+    tracing::info!(signal = received, "shutting down");
+    server.shutdown().await;
+    eprintln!("schedd: server stopped ({received})");
+    Ok(())
+}
+
+/// Joins or forms the cluster, retrying until it succeeds.
+async fn join_cluster(server: &Server, retry_join: &[String], bootstrap_expect: usize) {
+    if retry_join.is_empty() && bootstrap_expect == 0 {
+        if !server.has_membership() {
+            tracing::info!(
+                "no -retry-join and no -bootstrap-expect: waiting for a leader to add this server"
+            );
+        }
+        return;
+    }
+    loop {
+        match server.join(retry_join, bootstrap_expect, JOIN_ROUND).await {
+            Ok(()) => {
+                tracing::info!(peers = ?server.peers(), "member of the cluster");
+                return;
+            }
+            Err(err) => tracing::warn!(%err, ?retry_join, "not in a cluster yet; retrying"),
+        }
+    }
+}
+
+/// Resolves with the name of the first SIGINT or SIGTERM received.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = &'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        }
+    })
+}

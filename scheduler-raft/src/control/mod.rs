@@ -1,0 +1,456 @@
+//! The server control plane: the loops a leader runs around the core's
+//! pure parts.
+//!
+//! ```text
+//!   evals table ──intake──► EvalBroker ──► workers ──schedule()──► plan queue
+//!        ▲          │                          │                      │
+//!        │          └──► BlockedEvals          │            plan applier (one)
+//!        │                 ▲ unblock           │      check vs latest state, batch,
+//!        │                 │ (nodes, stops)    │      commit through Raft
+//!        └──── eval updates, blocked and follow-up evaluations ◄──────┘
+//!   heartbeats (TTL → node down → evals)   deployment watcher   periodic launcher   GC
+//! ```
+//!
+//! Only the leader runs them. [`ControlPlane`] watches leadership: on
+//! gaining it, it enables the broker, loads every pending and blocked
+//! evaluation from the state, and starts the loops; on losing it, it stops
+//! them and flushes the broker (the next leader rebuilds everything from
+//! the replicated state, so nothing is lost with a leader).
+//!
+//! Every time and id a loop decides is taken here (the clock module) and
+//! travels inside the command, so replicas apply identical values.
+
+mod deployments;
+mod evals;
+mod gc;
+mod heartbeat;
+mod intake;
+mod periodic;
+mod plan_applier;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use scheduler_core::broker::{BlockedEvals, BrokerConfig, BrokerStats, EvalBroker};
+use scheduler_core::model::{Allocation, Evaluation, Job, NodeId};
+
+use crate::command::{Command, CommandResponse};
+use crate::server::{Server, ServerError};
+
+pub use evals::new_evaluation;
+pub use gc::GcReport;
+pub use plan_applier::PlanSubmission;
+
+/// How the control plane runs.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    /// Scheduler workers (Nomad's `num_schedulers`; default: one per core).
+    pub workers: usize,
+    /// The seed mixed into every evaluation's random choices.
+    pub seed: u64,
+    /// The broker's timeouts and delivery limit.
+    pub broker: BrokerConfig,
+    /// A node that does not heartbeat within this time is marked down.
+    pub heartbeat_ttl: Duration,
+    /// After a leader change, nodes get this long to heartbeat before
+    /// being marked down (Nomad's failover heartbeat TTL).
+    pub failover_heartbeat_ttl: Duration,
+    /// How often the deployment watcher looks at active deployments
+    /// (besides waking on every change to deployments and allocations).
+    pub deployment_poll: Duration,
+    /// How often garbage collection runs.
+    pub gc_interval: Duration,
+    /// Terminal evaluations (with their terminal allocations) older than
+    /// this are collected.
+    pub eval_gc_threshold: Duration,
+    /// Stopped or dead jobs older than this are purged.
+    pub job_gc_threshold: Duration,
+    /// Terminal deployments older than this are collected.
+    pub deployment_gc_threshold: Duration,
+    /// How many times a worker re-plans after a partial commit.
+    pub plan_attempts: u32,
+    /// The most plans the applier commits in one Raft entry.
+    pub plans_per_entry: usize,
+    /// Delay before a failed evaluation's follow-up runs.
+    pub failed_follow_up_delay: Duration,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            seed: 0,
+            broker: BrokerConfig::default(),
+            heartbeat_ttl: Duration::from_secs(10),
+            failover_heartbeat_ttl: Duration::from_secs(300),
+            deployment_poll: Duration::from_secs(1),
+            gc_interval: Duration::from_secs(300),
+            eval_gc_threshold: Duration::from_secs(3600),
+            job_gc_threshold: Duration::from_secs(4 * 3600),
+            deployment_gc_threshold: Duration::from_secs(3600),
+            plan_attempts: 5,
+            plans_per_entry: 64,
+            failed_follow_up_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a control-plane operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The write did not commit.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The command was refused by the state machine.
+    #[error("refused: {0}")]
+    Refused(#[from] crate::command::Refusal),
+    /// This server does not lead (the caller should go to the leader).
+    #[error("not the leader")]
+    NotLeader,
+    /// The named object does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Bad input from a caller.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What the leader's loops share.
+pub(crate) struct Leader {
+    pub(crate) server: Arc<Server>,
+    pub(crate) config: ControlConfig,
+    pub(crate) broker: Mutex<EvalBroker>,
+    /// Woken when the broker may have work (an enqueue, a nack).
+    pub(crate) broker_ready: Notify,
+    pub(crate) blocked: Mutex<BlockedEvals>,
+    pub(crate) plans: mpsc::Sender<PlanSubmission>,
+    pub(crate) heartbeats: Mutex<BTreeMap<NodeId, std::time::Instant>>,
+}
+
+impl Leader {
+    /// Commits a command; a refusal is an error.
+    pub(crate) async fn write(&self, command: Command) -> Result<CommandResponse, ControlError> {
+        let response = self.server.write(command).await?;
+        if let Err(refusal) = &response.result {
+            return Err(ControlError::Refused(refusal.clone()));
+        }
+        Ok(response)
+    }
+
+    /// The wall clock, Unix nanoseconds.
+    pub(crate) fn now(&self) -> i64 {
+        crate::clock::now_unix_nanos()
+    }
+
+    /// Locks the broker (a poisoned lock still holds a usable broker: every
+    /// broker operation leaves it consistent).
+    pub(crate) fn broker(&self) -> std::sync::MutexGuard<'_, EvalBroker> {
+        self.broker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks the blocked-evaluation tracker.
+    pub(crate) fn blocked(&self) -> std::sync::MutexGuard<'_, BlockedEvals> {
+        self.blocked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Enqueues evaluations into the broker and wakes the workers.
+    pub(crate) fn enqueue(&self, evals: impl IntoIterator<Item = Evaluation>) {
+        let now = self.now();
+        let mut broker = self.broker();
+        for eval in evals {
+            broker.enqueue(eval, now);
+        }
+        drop(broker);
+        self.broker_ready.notify_waiters();
+    }
+}
+
+/// The control plane of one server: idle while it follows, running the
+/// leader's loops while it leads.
+pub struct ControlPlane {
+    server: Arc<Server>,
+    config: ControlConfig,
+    active: Arc<Mutex<Option<Active>>>,
+    watcher: JoinHandle<()>,
+}
+
+/// The leader's loops while this server leads; dropping it stops them.
+struct Active {
+    leader: Arc<Leader>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        self.watcher.abort();
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane")
+            .field("server", &self.server.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ControlPlane {
+    /// Starts watching leadership of `server`.
+    pub fn start(server: Arc<Server>, config: ControlConfig) -> Self {
+        let active: Arc<Mutex<Option<Active>>> = Arc::default();
+        let watcher = tokio::spawn(watch_leadership(
+            server.clone(),
+            config.clone(),
+            active.clone(),
+        ));
+        Self {
+            server,
+            config,
+            active,
+            watcher,
+        }
+    }
+
+    /// The server this plane runs on.
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ControlConfig {
+        &self.config
+    }
+
+    fn leader(&self) -> Result<Arc<Leader>, ControlError> {
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|active| active.leader.clone())
+            .ok_or(ControlError::NotLeader)
+    }
+
+    /// Whether this server's leader loops are running.
+    pub fn is_leading(&self) -> bool {
+        self.leader().is_ok()
+    }
+
+    /// The broker's counts (only on the leader).
+    pub fn broker_stats(&self) -> Result<BrokerStats, ControlError> {
+        Ok(self.leader()?.broker().stats())
+    }
+
+    /// How many evaluations are blocked (only on the leader).
+    pub fn blocked_count(&self) -> Result<usize, ControlError> {
+        Ok(self.leader()?.blocked().len())
+    }
+
+    /// Registers a job with an evaluation (`job run`); returns the
+    /// evaluation's id and the register answer. Works on any server (the
+    /// write is forwarded); the leader's intake enqueues the evaluation.
+    pub async fn register_job(
+        &self,
+        job: Job,
+        enforce_index: Option<u64>,
+    ) -> Result<(Evaluation, CommandResponse), ControlError> {
+        let now = crate::clock::now_unix_nanos();
+        let eval =
+            evals::new_evaluation(&job, scheduler_core::model::EvalTrigger::JobRegister, now);
+        let response = self
+            .server
+            .write(Command::RegisterJob {
+                job: Box::new(job),
+                enforce_index,
+                eval: Some(Box::new(eval.clone())),
+            })
+            .await?;
+        if let Err(refusal) = &response.result {
+            return Err(ControlError::Refused(refusal.clone()));
+        }
+        Ok((eval, response))
+    }
+
+    /// Registers or updates a node and records its heartbeat; returns the
+    /// TTL within which it must heartbeat again.
+    pub async fn register_node(
+        &self,
+        node: scheduler_core::model::Node,
+    ) -> Result<Duration, ControlError> {
+        heartbeat::register_node(&self.server, self.leader().ok(), node, &self.config).await
+    }
+
+    /// A node's heartbeat (leader only): resets its TTL; a node that was
+    /// down is marked ready again. Returns the TTL.
+    pub async fn heartbeat(&self, node_id: &NodeId) -> Result<Duration, ControlError> {
+        heartbeat::heartbeat(&*self.leader()?, node_id).await
+    }
+
+    /// What clients report about their allocations; capacity freed by
+    /// allocations that finished wakes blocked evaluations.
+    pub async fn update_allocs_from_client(
+        &self,
+        allocs: Vec<Allocation>,
+    ) -> Result<CommandResponse, ControlError> {
+        let response = self
+            .server
+            .write(Command::UpdateAllocsFromClient {
+                allocs: allocs.clone(),
+            })
+            .await?;
+        if let Ok(leader) = self.leader() {
+            intake::unblock_for_client_updates(&leader, &allocs, response.index);
+        }
+        Ok(response)
+    }
+
+    /// Promotes a deployment's canaries (all groups, or the named ones).
+    /// Leader only.
+    pub async fn promote_deployment(
+        &self,
+        deployment_id: &scheduler_core::model::DeploymentId,
+        groups: Option<Vec<String>>,
+    ) -> Result<(), ControlError> {
+        deployments::promote(&*self.leader()?, deployment_id, groups).await
+    }
+
+    /// Fails a deployment (rolling back if its update block says so).
+    /// Leader only.
+    pub async fn fail_deployment(
+        &self,
+        deployment_id: &scheduler_core::model::DeploymentId,
+    ) -> Result<(), ControlError> {
+        deployments::fail(&*self.leader()?, deployment_id).await
+    }
+
+    /// Pauses or resumes a deployment. Leader only.
+    pub async fn pause_deployment(
+        &self,
+        deployment_id: &scheduler_core::model::DeploymentId,
+        pause: bool,
+    ) -> Result<(), ControlError> {
+        deployments::pause(&*self.leader()?, deployment_id, pause).await
+    }
+
+    /// Launches a periodic job now (`job periodic force`). Leader only.
+    pub async fn force_periodic_launch(
+        &self,
+        namespace: &str,
+        job_id: &scheduler_core::model::JobId,
+    ) -> Result<Evaluation, ControlError> {
+        periodic::force_launch(&*self.leader()?, namespace, job_id).await
+    }
+
+    /// Dispatches a parameterized job (`job dispatch`); a repeated
+    /// idempotency token returns the existing child. Leader only.
+    pub async fn dispatch_job(
+        &self,
+        namespace: &str,
+        job_id: &scheduler_core::model::JobId,
+        payload: Option<Vec<u8>>,
+        meta: BTreeMap<String, String>,
+        idempotency_token: String,
+    ) -> Result<(Job, Evaluation), ControlError> {
+        periodic::dispatch(
+            &*self.leader()?,
+            namespace,
+            job_id,
+            payload,
+            meta,
+            idempotency_token,
+        )
+        .await
+    }
+
+    /// Collects garbage now (`system gc`); `force` ignores the age
+    /// thresholds. Leader only.
+    pub async fn collect_garbage(&self, force: bool) -> Result<GcReport, ControlError> {
+        gc::collect_now(&*self.leader()?, force).await
+    }
+
+    /// Stops the watcher and any leader loops (the server keeps running).
+    pub fn shutdown(&self) {
+        self.watcher.abort();
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+/// Follows the Raft metrics: starts the leader loops on gaining
+/// leadership, stops them on losing it.
+async fn watch_leadership(
+    server: Arc<Server>,
+    config: ControlConfig,
+    active: Arc<Mutex<Option<Active>>>,
+) {
+    let mut metrics = server.raft().metrics();
+    loop {
+        let leads = metrics.borrow().state == openraft::ServerState::Leader;
+        let running = active.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        match (leads, running) {
+            (true, false) => {
+                let (leader, tasks) = establish(server.clone(), config.clone()).await;
+                tracing::info!("server {} leads: control loops started", server.id());
+                *active.lock().unwrap_or_else(|e| e.into_inner()) = Some(Active { leader, tasks });
+            }
+            (false, true) => {
+                tracing::info!(
+                    "server {} no longer leads: control loops stopped",
+                    server.id()
+                );
+                active.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }
+            _ => {}
+        }
+        if metrics.changed().await.is_err() {
+            break;
+        }
+    }
+    active.lock().unwrap_or_else(|e| e.into_inner()).take();
+}
+
+/// Leadership gained: a fresh broker and tracker filled from the state,
+/// and every loop started.
+async fn establish(
+    server: Arc<Server>,
+    config: ControlConfig,
+) -> (Arc<Leader>, Vec<JoinHandle<()>>) {
+    // Wait until this leader applied everything committed before it led:
+    // the state it loads evaluations from must be complete.
+    let _ = server.read_consistent().await;
+    let (plans, plan_queue) = mpsc::channel(1024);
+    let leader = Arc::new(Leader {
+        server,
+        broker: Mutex::new(EvalBroker::new(config.broker)),
+        broker_ready: Notify::new(),
+        blocked: Mutex::new(BlockedEvals::new()),
+        plans,
+        heartbeats: Mutex::default(),
+        config,
+    });
+    let mut tasks = vec![
+        tokio::spawn(plan_applier::run(leader.clone(), plan_queue)),
+        tokio::spawn(intake::run(leader.clone())),
+        tokio::spawn(intake::run_broker_timers(leader.clone())),
+        tokio::spawn(heartbeat::run(leader.clone())),
+        tokio::spawn(deployments::run(leader.clone())),
+        tokio::spawn(periodic::run(leader.clone())),
+        tokio::spawn(gc::run(leader.clone())),
+    ];
+    for worker in 0..leader.config.workers.max(1) {
+        tasks.push(tokio::spawn(worker::run(leader.clone(), worker)));
+    }
+    (leader, tasks)
+}

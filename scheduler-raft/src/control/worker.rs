@@ -1,0 +1,128 @@
+//! Scheduler workers: take an evaluation from the broker, schedule it
+//! against a snapshot at least as new as the evaluation, hand the plan to
+//! the applier, record the evaluation's outcome, acknowledge.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use scheduler_core::model::Evaluation;
+use scheduler_core::scheduler::{Plan, SchedulerEnv, schedule};
+
+use super::plan_applier::PlanSubmission;
+use super::{ControlError, Leader, intake::cancel_evals};
+use crate::command::Command;
+
+/// The scheduler types a worker takes.
+const SCHEDULERS: [&str; 4] = ["service", "batch", "system", "sysbatch"];
+
+/// One worker, for the leader's lifetime.
+pub(crate) async fn run(leader: Arc<Leader>, worker: usize) {
+    loop {
+        let ready = leader.broker_ready.notified();
+        tokio::pin!(ready);
+        ready.as_mut().enable();
+        let delivery = leader.broker().dequeue(&SCHEDULERS, leader.now());
+        let Some(delivery) = delivery else {
+            let _ = tokio::time::timeout(Duration::from_millis(500), ready).await;
+            continue;
+        };
+        let eval_id = delivery.eval.id.clone();
+        match process(&leader, delivery.eval.clone()).await {
+            Ok(()) => {
+                let acked = leader.broker().ack(&eval_id, &delivery.token);
+                match acked {
+                    Ok(outcome) => {
+                        cancel_evals(&leader, outcome.cancelable).await;
+                        leader.broker_ready.notify_waiters();
+                    }
+                    Err(err) => tracing::warn!("worker {worker}: ack of {eval_id}: {err}"),
+                }
+            }
+            Err(err) => {
+                tracing::warn!("worker {worker}: evaluation {eval_id} failed: {err}");
+                let now = leader.now();
+                if let Err(err) = leader.broker().nack(&eval_id, &delivery.token, now) {
+                    tracing::warn!("worker {worker}: nack of {eval_id}: {err}");
+                }
+            }
+        }
+    }
+}
+
+fn plan_is_empty(plan: &Plan) -> bool {
+    plan.node_update.values().all(Vec::is_empty)
+        && plan.node_allocation.values().all(Vec::is_empty)
+        && plan.node_preemptions.values().all(Vec::is_empty)
+        && plan.deployment.is_none()
+        && plan.deployment_updates.is_empty()
+}
+
+/// Schedules one evaluation to the end: re-plans after a partial commit
+/// (with a snapshot at least as new as the refresh index), up to the
+/// configured attempts.
+async fn process(leader: &Leader, eval: Evaluation) -> Result<(), ControlError> {
+    let server = &leader.server;
+    // The snapshot must include the evaluation's own write and what caused
+    // it (a job registration, a node update).
+    server
+        .wait_applied(eval.modify_index, Duration::from_secs(10))
+        .await?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let snapshot = server.read_stale();
+        let env = SchedulerEnv {
+            now: leader.now(),
+            seed: leader.config.seed,
+        };
+        let scheduled = eval.clone();
+        // Scheduling is CPU work: off the async threads that run Raft.
+        let result = tokio::task::spawn_blocking(move || schedule(&snapshot, &scheduled, &env))
+            .await
+            .map_err(|err| ControlError::Invalid(format!("scheduler panicked: {err}")))?;
+        let mut evals = vec![result.eval_update];
+        evals.extend(result.created_evals);
+        if plan_is_empty(&result.plan) {
+            leader.write(Command::UpsertEvals { evals }).await?;
+            return Ok(());
+        }
+        let final_attempt = attempt >= leader.config.plan_attempts.max(1);
+        let (reply, outcome) = oneshot::channel();
+        let submission = PlanSubmission {
+            plan: result.plan,
+            evals: evals.clone(),
+            reply,
+        };
+        leader
+            .plans
+            .send(submission)
+            .await
+            .map_err(|_| ControlError::NotLeader)?;
+        let outcome = outcome
+            .await
+            .map_err(|_| ControlError::NotLeader)?
+            .map_err(|err| ControlError::Server(crate::server::ServerError::Raft(err)))?;
+        if outcome.rejected.is_empty() {
+            return Ok(());
+        }
+        if final_attempt {
+            // Record the outcome of the last attempt; what it could not
+            // place is in its blocked evaluation or follow-ups.
+            let mut evals = evals;
+            if let Some(update) = evals.first_mut() {
+                update.status_description =
+                    format!("plan partially committed after {attempt} attempts");
+            }
+            leader.write(Command::UpsertEvals { evals }).await?;
+            return Ok(());
+        }
+        server
+            .wait_applied(
+                outcome.refresh_index.max(outcome.index),
+                Duration::from_secs(10),
+            )
+            .await?;
+    }
+}

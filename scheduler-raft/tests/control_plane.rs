@@ -1,0 +1,308 @@
+//! The control plane on a real three-server cluster (loopback HTTP, redb):
+//! jobs registered through any server are scheduled by the leader's workers
+//! and committed by its plan applier; blocked evaluations wake when
+//! capacity arrives; a node that stops heartbeating is marked down and its
+//! allocations are replaced; a new leader carries on where the old one
+//! stopped.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use scheduler_core::jobspec::{ParseOptions, parse};
+use scheduler_core::model::{Job, JobId, Node, NodeId, NodeStatus};
+use scheduler_core::simulate::NodeBuilder;
+use scheduler_core::state::{MemorySnapshot, StateSnapshot};
+use scheduler_raft::Server;
+use scheduler_raft::control::{ControlConfig, ControlPlane};
+use scheduler_raft::server::{RaftTuning, ServerConfig};
+
+struct Cluster {
+    planes: Vec<Arc<ControlPlane>>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+fn tuning() -> RaftTuning {
+    RaftTuning {
+        heartbeat: Duration::from_millis(50),
+        election_timeout: (Duration::from_millis(200), Duration::from_millis(400)),
+        ..RaftTuning::default()
+    }
+}
+
+fn control_config() -> ControlConfig {
+    ControlConfig {
+        workers: 2,
+        seed: 7,
+        heartbeat_ttl: Duration::from_millis(800),
+        failover_heartbeat_ttl: Duration::from_secs(2),
+        ..ControlConfig::default()
+    }
+}
+
+async fn cluster() -> Cluster {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let mut servers = Vec::new();
+    for dir in &dirs {
+        let config = ServerConfig {
+            data_dir: dir.path().to_owned(),
+            bind: "127.0.0.1:0".parse().expect("address"),
+            tuning: tuning(),
+        };
+        servers.push(Arc::new(Server::start(config).await.expect("start")));
+    }
+    let members: BTreeMap<u64, String> = servers
+        .iter()
+        .map(|s| (s.id(), s.addr().to_string()))
+        .collect();
+    for server in &servers {
+        server.bootstrap(members.clone()).await.expect("bootstrap");
+    }
+    let planes = servers
+        .into_iter()
+        .map(|server| Arc::new(ControlPlane::start(server, control_config())))
+        .collect();
+    Cluster {
+        planes,
+        _dirs: dirs,
+    }
+}
+
+impl Cluster {
+    async fn leader(&self) -> usize {
+        for _ in 0..300 {
+            if let Some(position) = self.planes.iter().position(|p| p.is_leading()) {
+                return position;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no leader with running control loops within 6 s");
+    }
+
+    /// Polls a consistent read until `check` holds, for up to `seconds`.
+    async fn eventually(
+        &self,
+        via: usize,
+        seconds: u64,
+        what: &str,
+        check: impl Fn(&MemorySnapshot) -> bool,
+    ) -> MemorySnapshot {
+        let deadline = scheduler_raft::clock::monotonic() + Duration::from_secs(seconds);
+        loop {
+            let snapshot = self.planes[via]
+                .server()
+                .read_consistent()
+                .await
+                .expect("read");
+            if check(&snapshot) {
+                return snapshot;
+            }
+            if scheduler_raft::clock::monotonic() > deadline {
+                panic!("{what}: not reached within {seconds} s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Heartbeats the nodes named in `alive` to whichever plane leads, every
+/// 200 ms, for at most a minute.
+fn keep_alive(
+    planes: Vec<Arc<ControlPlane>>,
+    alive: Arc<std::sync::Mutex<Vec<&'static str>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        for _ in 0..300 {
+            let names = alive.lock().expect("lock").clone();
+            for plane in planes.iter().filter(|p| p.is_leading()) {
+                for name in &names {
+                    let _ = plane.heartbeat(&NodeId::new(*name)).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
+
+fn node(name: &str, position: usize) -> Node {
+    let mut node = NodeBuilder::new(name, position)
+        .cpu(4_000)
+        .memory(8_192)
+        .disk(100_000)
+        .build();
+    // Ids the test can name (the builder derives a UUID from the name).
+    node.id = NodeId::new(name);
+    node.status = NodeStatus::Ready;
+    node
+}
+
+fn job(name: &str, count: u32, cpu: u32) -> Job {
+    let source = format!(
+        r#"job "{name}" {{
+  datacenters = ["dc1"]
+  group "g" {{
+    count = {count}
+    task "t" {{
+      driver = "exec"
+      config {{ command = "/bin/true" }}
+      resources {{
+        cpu    = {cpu}
+        memory = 256
+      }}
+    }}
+  }}
+}}"#
+    );
+    parse(&source, &ParseOptions::new(format!("{name}.hcl")))
+        .expect("job parses")
+        .job
+}
+
+fn live_allocs(snapshot: &MemorySnapshot, job: &str) -> usize {
+    snapshot
+        .allocs_by_job("default", &JobId::new(job))
+        .filter(|a| !a.is_terminal())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_placed_blocked_jobs_wake_and_lost_nodes_are_replaced() {
+    let cluster = cluster().await;
+    let leader = cluster.leader().await;
+    let follower = (leader + 1) % 3;
+    let alive = Arc::new(std::sync::Mutex::new(vec!["a", "b"]));
+    let heartbeats = keep_alive(cluster.planes.clone(), alive.clone());
+    for (i, name) in ["a", "b"].iter().enumerate() {
+        cluster.planes[follower]
+            .register_node(node(name, i))
+            .await
+            .expect("node");
+    }
+
+    // Registered through a follower, placed by the leader's workers. Too
+    // big for two nodes: one placement waits in a blocked evaluation until
+    // a third node joins.
+    let (eval, _) = cluster.planes[follower]
+        .register_job(job("big", 3, 3_500), None)
+        .await
+        .expect("register");
+    let snapshot = cluster
+        .eventually(follower, 10, "big placed on a and b", |s| {
+            live_allocs(s, "big") == 2
+        })
+        .await;
+    let first = snapshot.evaluation(&eval.id).expect("evaluation stored");
+    assert_eq!(
+        first.status,
+        scheduler_core::model::EvalStatus::Complete,
+        "{first:?}"
+    );
+    assert!(
+        snapshot
+            .evals()
+            .any(|e| e.status == scheduler_core::model::EvalStatus::Blocked
+                && e.job_id.as_str() == "big"),
+        "the third placement waits in a blocked evaluation"
+    );
+    cluster.planes[leader]
+        .register_node(node("c", 2))
+        .await
+        .expect("node c");
+    alive.lock().expect("lock").push("c");
+    cluster
+        .eventually(follower, 10, "big placed after node c joined", |s| {
+            live_allocs(s, "big") == 3
+        })
+        .await;
+
+    // Each node has 500 MHz left: web's two allocations land on two nodes.
+    cluster.planes[follower]
+        .register_job(job("web", 2, 500), None)
+        .await
+        .expect("register");
+    let snapshot = cluster
+        .eventually(follower, 10, "web placed", |s| live_allocs(s, "web") == 2)
+        .await;
+    let lost = snapshot
+        .allocs_by_job("default", &JobId::new("web"))
+        .find(|a| !a.is_terminal())
+        .map(|a| a.node_id.clone())
+        .expect("a web allocation");
+
+    // That node stops heartbeating: the leader marks it down and web's
+    // allocation there is replaced on the node that still has room.
+    let lost_name: &'static str = Box::leak(lost.as_str().to_owned().into_boxed_str());
+    alive
+        .lock()
+        .expect("lock")
+        .retain(|name| *name != lost_name);
+    let web_on_lost = |s: &MemorySnapshot| {
+        s.allocs_by_node(&lost)
+            .filter(|a| !a.is_terminal() && a.job_id.as_str() == "web")
+            .count()
+    };
+    cluster
+        .eventually(follower, 10, "lost node down and web replaced", |s| {
+            s.node(&lost).is_some_and(|n| n.status == NodeStatus::Down)
+                && web_on_lost(s) == 0
+                && live_allocs(s, "web") == 2
+        })
+        .await;
+    heartbeats.abort();
+    for plane in &cluster.planes {
+        plane.shutdown();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_schedules_what_the_old_one_left() {
+    let mut cluster = cluster().await;
+    let leader = cluster.leader().await;
+    let alive = Arc::new(std::sync::Mutex::new(vec!["a", "b", "c"]));
+    let heartbeats = keep_alive(cluster.planes.clone(), alive);
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        cluster.planes[leader]
+            .register_node(node(name, i))
+            .await
+            .expect("node");
+    }
+    cluster.planes[leader]
+        .register_job(job("first", 3, 200), None)
+        .await
+        .expect("register");
+    cluster
+        .eventually(leader, 10, "first placed", |s| live_allocs(s, "first") == 3)
+        .await;
+
+    // The leader goes away; a job registered right after is placed by the
+    // next leader, and nothing is placed twice.
+    let old = cluster.planes.remove(leader);
+    let old_server = old.server().clone();
+    old.shutdown();
+    old_server.raft().shutdown().await.expect("raft stops");
+    let next = cluster.leader().await;
+    cluster.planes[next]
+        .register_job(job("second", 5, 200), None)
+        .await
+        .expect("register");
+    let snapshot = cluster
+        .eventually(next, 15, "second placed by the new leader", |s| {
+            live_allocs(s, "second") == 5
+        })
+        .await;
+    assert_eq!(
+        live_allocs(&snapshot, "first"),
+        3,
+        "first was not re-placed"
+    );
+    let names: std::collections::BTreeSet<String> = snapshot
+        .allocs()
+        .filter(|a| !a.is_terminal())
+        .map(|a| a.name.clone())
+        .collect();
+    assert_eq!(names.len(), 8, "every allocation name is unique");
+    heartbeats.abort();
+    for plane in &cluster.planes {
+        plane.shutdown();
+    }
+}
