@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
@@ -51,18 +52,28 @@ pub struct RaftTuning {
     pub keep_behind_snapshot: u64,
     /// Bytes per snapshot chunk sent to a follower.
     pub snapshot_chunk: usize,
+    /// The most log entries one append request carries.
+    pub entries_per_request: u64,
 }
 
 /// Defaults for servers on one network: a follower that hears nothing
 /// stands for election after the old leader's lease (the timeout's upper
-/// bound) plus a random timeout, 450–600 ms in all, so writes resume well
-/// within a second of a leader's death. Servers across a slower network,
-/// or leaders so loaded that heartbeats are late, need larger values.
+/// bound) plus a random timeout, 450–600 ms after the last heartbeat (four
+/// to six missed heartbeats), so writes resume within a second of a
+/// leader's death.
+///
+/// openraft 0.9 also uses the heartbeat interval as the deadline of every
+/// append request, so it bounds how long sending, decoding and storing one
+/// batch of entries may take: a request that misses it is sent again, and
+/// one that always misses it stalls replication. Hence a 100 ms heartbeat,
+/// few entries per request ([`RaftTuning::entries_per_request`]) and the
+/// plan applier's cap on allocations per entry.
 impl Default for RaftTuning {
     fn default() -> Self {
         Self {
-            heartbeat: Duration::from_millis(50),
+            heartbeat: Duration::from_millis(100),
             election_timeout: (Duration::from_millis(150), Duration::from_millis(300)),
+            entries_per_request: 16,
             snapshot_every: 10_000,
             keep_behind_snapshot: 1_000,
             snapshot_chunk: 4 << 20,
@@ -185,6 +196,7 @@ impl Server {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(tuning.snapshot_every),
             max_in_snapshot_log_to_keep: tuning.keep_behind_snapshot,
             snapshot_max_chunk_size: tuning.snapshot_chunk as u64,
+            max_payload_entries: tuning.entries_per_request,
             ..Config::default()
         }
         .validate()
@@ -215,6 +227,10 @@ impl Server {
         };
         let router = raft_routes(raft.clone()).merge(internal_routes(internal));
         let serving = tokio::spawn(async move {
+            // Small RPCs and answers must not wait for delayed ACKs.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, router).await;
         });
         Ok(Server {

@@ -76,6 +76,11 @@ pub struct ControlConfig {
     pub plan_attempts: u32,
     /// The most plans the applier commits in one Raft entry.
     pub plans_per_entry: usize,
+    /// The applier stops adding plans to an entry once it holds this many
+    /// allocations (a plan is never split). Entries must replicate within
+    /// the Raft heartbeat interval, which openraft uses as the deadline of
+    /// an append request.
+    pub allocs_per_entry: usize,
     /// Delay before a failed evaluation's follow-up runs.
     pub failed_follow_up_delay: Duration,
 }
@@ -95,6 +100,7 @@ impl Default for ControlConfig {
             deployment_gc_threshold: Duration::from_secs(3600),
             plan_attempts: 5,
             plans_per_entry: 64,
+            allocs_per_entry: 2_000,
             failed_follow_up_delay: Duration::from_secs(60),
         }
     }

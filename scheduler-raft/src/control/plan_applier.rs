@@ -48,15 +48,34 @@ pub struct PlanOutcome {
 /// Takes plans from the queue for the leader's lifetime.
 pub(crate) async fn run(leader: Arc<Leader>, mut queue: mpsc::Receiver<PlanSubmission>) {
     while let Some(first) = queue.recv().await {
+        let mut allocs = plan_size(&first.plan);
         let mut batch = vec![first];
-        while batch.len() < leader.config.plans_per_entry.max(1) {
+        while batch.len() < leader.config.plans_per_entry.max(1)
+            && allocs < leader.config.allocs_per_entry
+        {
             match queue.try_recv() {
-                Ok(submission) => batch.push(submission),
+                Ok(submission) => {
+                    allocs += plan_size(&submission.plan);
+                    batch.push(submission);
+                }
                 Err(_) => break,
             }
         }
         apply_batch(&leader, batch).await;
     }
+}
+
+/// How many allocations a plan writes.
+fn plan_size(plan: &Plan) -> usize {
+    [
+        &plan.node_update,
+        &plan.node_allocation,
+        &plan.node_preemptions,
+    ]
+    .iter()
+    .flat_map(|map| map.values())
+    .map(Vec::len)
+    .sum()
 }
 
 async fn apply_batch(leader: &Leader, batch: Vec<PlanSubmission>) {
