@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::{get, post};
 use axum::serve::ListenerExt;
-use axum::{Json, Router};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
@@ -25,6 +22,11 @@ use crate::log_store::{LogStore, open_database};
 use crate::network::{HttpNetwork, raft_routes};
 use crate::state_machine::{SharedState, StateMachine};
 use crate::types::{Raft, ServerId};
+
+mod internal_api;
+
+pub use internal_api::JoinRequest;
+use internal_api::{InternalApi, internal_routes};
 
 /// How a server starts.
 #[derive(Debug, Clone)]
@@ -520,15 +522,6 @@ impl Server {
     }
 }
 
-/// A server's request to join.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JoinRequest {
-    /// Its id.
-    pub id: ServerId,
-    /// Its address.
-    pub address: String,
-}
-
 fn peers_of(raft: &Raft) -> Vec<Peer> {
     let metrics = raft.metrics().borrow().clone();
     let membership = metrics.membership_config.membership();
@@ -675,181 +668,5 @@ pub(crate) async fn read_index(raft: &Raft, http: &reqwest::Client) -> Result<u6
             return Err(ServerError::NoLeader(LEADER_WAIT));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-#[derive(Clone)]
-struct InternalApi {
-    raft: Raft,
-    shared: SharedState,
-}
-
-fn internal_routes(api: InternalApi) -> Router {
-    Router::new()
-        .route("/v1/internal/apply", post(apply_on_leader))
-        .route("/v1/internal/write", post(write_anywhere))
-        .route("/v1/internal/join", post(join_on_leader))
-        .route("/v1/internal/peers", get(internal_peers))
-        .route("/v1/internal/read-index", get(leader_read_index))
-        .route("/v1/internal/status", get(internal_status))
-        .route("/v1/internal/state", get(internal_state))
-        .route(
-            "/v1/internal/snapshot",
-            get(snapshot_save_here)
-                .put(snapshot_restore_anywhere)
-                .layer(axum::extract::DefaultBodyLimit::max(SNAPSHOT_BODY_LIMIT)),
-        )
-        .route("/v1/internal/peers/remove", post(remove_peer_anywhere))
-        // Forwarded writes carry whole plans.
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::network::MAX_RPC_BYTES,
-        ))
-        .with_state(api)
-}
-
-/// Applies a forwarded write if this server leads; never forwards again
-/// (the caller retries against whoever leads now).
-async fn apply_on_leader(
-    State(api): State<InternalApi>,
-    Json(command): Json<Command>,
-) -> Json<Result<CommandResponse, String>> {
-    Json(
-        api.raft
-            .client_write(command)
-            .await
-            .map(|response| response.data)
-            .map_err(|err| err.to_string()),
-    )
-}
-
-/// Applies a write through whoever leads (forwarding as needed): the entry
-/// point for clients that may reach any server.
-async fn write_anywhere(
-    State(api): State<InternalApi>,
-    Json(command): Json<Command>,
-) -> Json<Result<CommandResponse, String>> {
-    Json(
-        write_via(&api.raft, &reqwest::Client::new(), command)
-            .await
-            .map_err(|err| err.to_string()),
-    )
-}
-
-/// A server asking to join: the leader adds it as a voter.
-async fn join_on_leader(
-    State(api): State<InternalApi>,
-    Json(request): Json<JoinRequest>,
-) -> Json<Result<(), String>> {
-    Json(
-        add_voter(&api.raft, request.id, request.address)
-            .await
-            .map_err(|err| err.to_string()),
-    )
-}
-
-async fn internal_peers(State(api): State<InternalApi>) -> Json<Vec<Peer>> {
-    Json(peers_of(&api.raft))
-}
-
-async fn leader_read_index(State(api): State<InternalApi>) -> Json<Result<u64, String>> {
-    Json(
-        api.raft
-            .ensure_linearizable()
-            .await
-            .map(|id| id.map_or(0, |id| id.index))
-            .map_err(|err| err.to_string()),
-    )
-}
-
-async fn internal_status(State(api): State<InternalApi>) -> Json<ServerStatus> {
-    Json(status_of(&api.raft))
-}
-
-/// This server's state, without consulting the leader.
-async fn internal_state(State(api): State<InternalApi>) -> Json<ClusterDump> {
-    let state = api
-        .shared
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .state
-        .clone();
-    Json(state.dump())
-}
-
-/// The largest snapshot file `PUT /v1/internal/snapshot` reads; larger
-/// than one Raft entry may be, so an oversized file gets the operator's
-/// explanation rather than a bare 413.
-const SNAPSHOT_BODY_LIMIT: usize = crate::network::MAX_RPC_BYTES;
-
-/// `GET /v1/internal/snapshot`: the whole state as a snapshot file, read
-/// linearizably here (the leader names its commit index; this server
-/// answers once it applied that far), so any server can be asked.
-async fn snapshot_save_here(State(api): State<InternalApi>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match crate::operator::save_file(&api.raft, &reqwest::Client::new(), &api.shared).await {
-        Ok(file) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            file.to_bytes(),
-        )
-            .into_response(),
-        Err(err) => (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            Json(Err::<(), String>(err.to_string())),
-        )
-            .into_response(),
-    }
-}
-
-/// `PUT /v1/internal/snapshot`: replaces the cluster's state with the
-/// snapshot file in the body, through the leader (the normal write path).
-async fn snapshot_restore_anywhere(
-    State(api): State<InternalApi>,
-    body: axum::body::Bytes,
-) -> (
-    axum::http::StatusCode,
-    Json<Result<crate::operator::RestoreOutcome, String>>,
-) {
-    use crate::operator::OperatorError;
-    use axum::http::StatusCode;
-    match crate::operator::restore_via(&api.raft, &reqwest::Client::new(), &body).await {
-        Ok(outcome) => (StatusCode::OK, Json(Ok(outcome))),
-        Err(err) => {
-            let status = match &err {
-                OperatorError::Snapshot(_) => StatusCode::BAD_REQUEST,
-                OperatorError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                OperatorError::Server(ServerError::NoLeader(_)) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            (status, Json(Err(err.to_string())))
-        }
-    }
-}
-
-/// `POST /v1/internal/peers/remove` `{"id": ..}`: removes a server from the
-/// configuration, through the leader. A request another server forwarded
-/// is only tried here (409 if this server no longer leads).
-async fn remove_peer_anywhere(
-    State(api): State<InternalApi>,
-    headers: axum::http::HeaderMap,
-    Json(request): Json<crate::operator::RemovePeerRequest>,
-) -> (axum::http::StatusCode, Json<Result<(), String>>) {
-    use axum::http::StatusCode;
-    let answer = if headers.contains_key(crate::operator::FORWARDED_HEADER) {
-        match crate::operator::remove_peer_here(&api.raft, request.id).await {
-            Ok(Some(())) => Ok(()),
-            Ok(None) => {
-                return (StatusCode::CONFLICT, Json(Err("not the leader".to_owned())));
-            }
-            Err(err) => Err(err),
-        }
-    } else {
-        crate::operator::remove_peer_via(&api.raft, &reqwest::Client::new(), request.id).await
-    };
-    match answer {
-        Ok(()) => (StatusCode::OK, Json(Ok(()))),
-        Err(err) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(Err(err.to_string())),
-        ),
     }
 }
