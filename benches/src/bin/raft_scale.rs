@@ -345,7 +345,14 @@ async fn c1m(args: C1mArgs) -> serde_json::Value {
     }
     let nodes_registered = started.elapsed();
     let jobs: Vec<_> = (0..args.jobs)
-        .map(|i| ServiceJob::new(&format!("job-{i:05}"), args.tasks, 100, 128).build())
+        .map(|i| {
+            // The scale harness's C1M shape: 10 MHz / 16 MiB tasks, each
+            // job on one of two operating systems (half the nodes).
+            let os = if i % 2 == 0 { "ubuntu" } else { "debian" };
+            ServiceJob::new(&format!("job-{i:05}"), args.tasks, 10, 16)
+                .constraint("${attr.os.name}", os)
+                .build()
+        })
         .collect();
     let placing = Instant::now();
     let planes = Arc::new(planes);
