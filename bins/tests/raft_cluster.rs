@@ -526,8 +526,8 @@ fn leader_kill_loses_no_acknowledged_write() {
 
 /// The bound asserted on each failover gap: the issue's "writes resumed
 /// within a second of each kill". With the default timing (heartbeat
-/// 100 ms, election timeout 150–300 ms) a follower stands for election
-/// 450–600 ms after the leader's last heartbeat (openraft 0.9 waits for its
+/// 150 ms, election timeout 200–300 ms) a follower stands for election
+/// 500–600 ms after the leader's last heartbeat (openraft 0.9 waits for its
 /// lease of the old leader, the timeout's upper bound, to lapse first).
 const FAILOVER_LIMIT: Duration = Duration::from_secs(1);
 

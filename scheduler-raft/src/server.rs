@@ -60,22 +60,22 @@ pub struct RaftTuning {
 
 /// Defaults for servers on one network: a follower that hears nothing
 /// stands for election after the old leader's lease (the timeout's upper
-/// bound) plus a random timeout, 450–600 ms after the last heartbeat (four
-/// to six missed heartbeats), so writes resume within a second of a
-/// leader's death.
+/// bound) plus a random timeout, 500–600 ms after the last heartbeat
+/// (three to four missed heartbeats), so writes resume within a second of
+/// a leader's death.
 ///
 /// openraft 0.9 also uses the heartbeat interval as the deadline of every
 /// append request, so it bounds how long sending, decoding and storing one
 /// batch of entries may take: a request that misses it is sent again, and
-/// one that always misses it stalls replication. Hence a 100 ms heartbeat,
+/// one that always misses it stalls replication. Hence a 150 ms heartbeat,
 /// few entries per request ([`RaftTuning::entries_per_request`]) and the
 /// plan applier's cap on allocations per entry.
 impl Default for RaftTuning {
     fn default() -> Self {
         Self {
-            heartbeat: Duration::from_millis(100),
-            election_timeout: (Duration::from_millis(150), Duration::from_millis(300)),
-            entries_per_request: 16,
+            heartbeat: Duration::from_millis(150),
+            election_timeout: (Duration::from_millis(200), Duration::from_millis(300)),
+            entries_per_request: 4,
             snapshot_every: 10_000,
             keep_behind_snapshot: 1_000,
             snapshot_chunk: 4 << 20,

@@ -23,6 +23,7 @@ use base64::Engine;
 use benches::cluster::{ServiceJob, nodes};
 use clap::{Args, Parser, Subcommand};
 use scheduler_core::model::{EvalId, Evaluation, Namespace};
+use scheduler_core::state::StateSnapshot;
 use scheduler_raft::client::RemoteClient;
 use scheduler_raft::control::{ControlConfig, ControlPlane};
 use scheduler_raft::server::{RaftTuning, ServerConfig};
@@ -81,6 +82,15 @@ struct C1mArgs {
 
 fn main() {
     let cli = Cli::parse();
+    // Warnings of the servers (refused plans, failed evaluations) go to
+    // stderr; RUST_LOG overrides.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,openraft=error")),
+        )
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -344,6 +354,11 @@ async fn c1m(args: C1mArgs) -> serde_json::Value {
             .expect("nodes registered");
     }
     let nodes_registered = started.elapsed();
+    eprintln!(
+        "raft_scale: {} nodes registered in {:.1} s",
+        args.nodes,
+        nodes_registered.as_secs_f64()
+    );
     let jobs: Vec<_> = (0..args.jobs)
         .map(|i| {
             // The scale harness's C1M shape: 10 MHz / 16 MiB tasks, each
@@ -373,6 +388,10 @@ async fn c1m(args: C1mArgs) -> serde_json::Value {
         }
     }
     let registered_after = placing.elapsed();
+    eprintln!(
+        "raft_scale: {registered} jobs registered in {:.1} s",
+        registered_after.as_secs_f64()
+    );
     let expected = args.jobs * args.tasks as usize;
     let mut placed = 0;
     let deadline = Instant::now() + Duration::from_secs(3600);
@@ -390,9 +409,52 @@ async fn c1m(args: C1mArgs) -> serde_json::Value {
         {
             break;
         }
+        if std::env::var_os("RAFT_SCALE_DEBUG").is_some()
+            && placing.elapsed().as_millis() % 5000 < 250
+        {
+            let stats = planes[leader].broker_stats().ok();
+            let pending_evals = snapshot
+                .evals()
+                .filter(|e| matches!(e.status, scheduler_core::model::EvalStatus::Pending))
+                .count();
+            eprintln!(
+                "{:>6.1} s: placed {placed}, pending evals {pending_evals}, broker {stats:?}, applied {}",
+                placing.elapsed().as_secs_f64(),
+                server.status().applied_index
+            );
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let wall = placing.elapsed();
+    if std::env::var_os("RAFT_SCALE_DEBUG").is_some() {
+        let snapshot = server.read_stale();
+        let mut by_status = BTreeMap::new();
+        for e in snapshot.evals() {
+            *by_status.entry(format!("{:?}", e.status)).or_insert(0) += 1;
+        }
+        eprintln!("evals by status: {by_status:?}");
+        for job in snapshot.jobs() {
+            let live = snapshot
+                .allocs_by_job(&job.namespace, &job.id)
+                .filter(|a| !a.is_terminal())
+                .count();
+            let all = snapshot.allocs_by_job(&job.namespace, &job.id).count();
+            if live < args.tasks as usize {
+                eprintln!("job {} live {live} all {all}", job.id);
+                for e in snapshot.evals().filter(|e| e.job_id == job.id) {
+                    eprintln!(
+                        "  eval {} {:?} {:?} {} queued={:?} failed={:?}",
+                        e.id,
+                        e.status,
+                        e.triggered_by,
+                        e.status_description,
+                        e.queued_allocations,
+                        e.failed_tg_allocs.keys().collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+    }
     let entries = server.status().applied_index;
     let value = json!({
         "workload": "c1m-raft",

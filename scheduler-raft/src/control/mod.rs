@@ -100,7 +100,7 @@ impl Default for ControlConfig {
             deployment_gc_threshold: Duration::from_secs(3600),
             plan_attempts: 5,
             plans_per_entry: 64,
-            allocs_per_entry: 2_000,
+            allocs_per_entry: 1_000,
             failed_follow_up_delay: Duration::from_secs(60),
         }
     }

@@ -9,10 +9,15 @@ use tokio::sync::oneshot;
 
 use scheduler_core::model::Evaluation;
 use scheduler_core::scheduler::{Plan, SchedulerEnv, schedule};
+use scheduler_core::state::StateSnapshot;
 
 use super::plan_applier::PlanSubmission;
 use super::{ControlError, Leader, intake::cancel_evals};
 use crate::command::Command;
+
+/// How long the follow-up of an evaluation that gave up after partial
+/// commits waits before it runs (the refused nodes' state settles).
+const MAX_PLANS_RETRY_DELAY_NANOS: i64 = 1_000_000_000;
 
 /// The scheduler types a worker takes.
 const SCHEDULERS: [&str; 4] = ["service", "batch", "system", "sysbatch"];
@@ -107,13 +112,38 @@ async fn process(leader: &Leader, eval: Evaluation) -> Result<(), ControlError> 
         if outcome.rejected.is_empty() {
             return Ok(());
         }
+        if let Some((node, why)) = outcome.rejected.iter().next() {
+            tracing::debug!(
+                "plan of evaluation {} partly refused ({} nodes), e.g. node {node}: {why}",
+                eval.id,
+                outcome.rejected.len()
+            );
+        }
         if final_attempt {
-            // Record the outcome of the last attempt; what it could not
-            // place is in its blocked evaluation or follow-ups.
+            // Record the outcome of the last attempt, and leave a delayed
+            // follow-up evaluation for what the refused nodes did not take
+            // (Nomad leaves a blocked evaluation for the same reason):
+            // without it the remainder would wait for an unrelated event.
             let mut evals = evals;
             if let Some(update) = evals.first_mut() {
                 update.status_description =
                     format!("plan partially committed after {attempt} attempts");
+            }
+            let now = leader.now();
+            if let Some(job) = server
+                .read_stale()
+                .job(eval.namespace.as_str(), &eval.job_id)
+            {
+                let mut follow_up = super::evals::new_evaluation(
+                    job,
+                    scheduler_core::model::EvalTrigger::MaxPlans,
+                    now,
+                );
+                follow_up.previous_eval = eval.id.clone();
+                follow_up.wait_until = scheduler_core::model::timestamp::format_rfc3339_nanos(
+                    now.saturating_add(MAX_PLANS_RETRY_DELAY_NANOS),
+                );
+                evals.push(follow_up);
             }
             leader.write(Command::UpsertEvals { evals }).await?;
             return Ok(());
