@@ -2,66 +2,15 @@
 //! HTTP over loopback. (The kill -9 tests with separate processes are in
 //! `bins/tests`.)
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use scheduler_core::model::{Job, JobId, Node, NodeId, NodeStatus};
+use scheduler_core::model::{JobId, NodeId};
 use scheduler_core::state::StateSnapshot;
-use scheduler_raft::server::{RaftTuning, ServerConfig};
+use scheduler_raft::server::RaftTuning;
 use scheduler_raft::{Applied, Command, Refusal, Server};
 
-fn config(dir: &std::path::Path, tuning: RaftTuning) -> ServerConfig {
-    ServerConfig {
-        data_dir: dir.to_owned(),
-        bind: "127.0.0.1:0".parse().expect("address"),
-        tuning,
-    }
-}
-
-fn fast() -> RaftTuning {
-    RaftTuning {
-        heartbeat: Duration::from_millis(50),
-        election_timeout: (Duration::from_millis(200), Duration::from_millis(400)),
-        ..RaftTuning::default()
-    }
-}
-
-async fn cluster(dirs: &[tempfile::TempDir], tuning: RaftTuning) -> Vec<Server> {
-    let mut servers = Vec::new();
-    for dir in dirs {
-        servers.push(
-            Server::start(config(dir.path(), tuning.clone()))
-                .await
-                .expect("start"),
-        );
-    }
-    let members: BTreeMap<u64, String> = servers
-        .iter()
-        .map(|s| (s.id(), s.addr().to_string()))
-        .collect();
-    for server in &servers {
-        server.bootstrap(members.clone()).await.expect("bootstrap");
-    }
-    servers
-}
-
-fn node(id: &str) -> Node {
-    Node {
-        id: NodeId::new(id),
-        name: id.to_owned(),
-        status: NodeStatus::Ready,
-        ..Node::default()
-    }
-}
-
-fn job(id: &str, priority: i64) -> Job {
-    Job {
-        id: JobId::new(id),
-        namespace: "default".to_owned(),
-        priority: Some(priority),
-        ..Job::default()
-    }
-}
+mod common;
+use common::{cluster, config, fast, job, node};
 
 async fn leader_of(servers: &[Server]) -> usize {
     for _ in 0..200 {
