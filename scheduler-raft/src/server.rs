@@ -223,9 +223,11 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        let http = reqwest::Client::new();
         let internal = InternalApi {
             raft: raft.clone(),
             shared: shared.clone(),
+            http: http.clone(),
         };
         let router = raft_routes(raft.clone()).merge(internal_routes(internal));
         let serving = tokio::spawn(async move {
@@ -241,7 +243,7 @@ impl Server {
             raft,
             shared,
             applied,
-            http: reqwest::Client::new(),
+            http,
             serving,
             database,
         })

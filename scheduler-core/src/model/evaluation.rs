@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::serde_util::null_as_default;
-use super::{AllocMetric, DeploymentId, Duration, EvalId, JobId, Namespace, NodeId};
+use super::{AllocMetric, DeploymentId, Duration, EvalId, Job, JobId, Namespace, NodeId};
 
 /// A unit of scheduling work for one job.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -114,6 +114,26 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// A pending evaluation of `job` with the given id, created at `now`
+    /// (Unix nanoseconds): what a registration, a node event or a follow-up
+    /// enqueues. The caller chooses the id (derived from a seed in the
+    /// simulators, random on a server).
+    pub fn pending_for(id: EvalId, job: &Job, trigger: EvalTrigger, now: i64) -> Evaluation {
+        Evaluation {
+            id,
+            namespace: Namespace::new(job.namespace.clone()),
+            priority: i32::try_from(job.priority()).unwrap_or(50),
+            eval_type: job.job_type.as_str().to_owned(),
+            triggered_by: trigger,
+            job_id: job.id.clone(),
+            job_modify_index: job.job_modify_index,
+            status: EvalStatus::Pending,
+            create_time: now,
+            modify_time: now,
+            ..Evaluation::default()
+        }
+    }
+
     /// Whether processing has finished (complete, failed or cancelled).
     pub fn is_terminal(&self) -> bool {
         self.status.is_terminal()

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{EvalId, EvalStatus, EvalTrigger, Evaluation, Job, Namespace};
+use crate::model::{EvalId, EvalTrigger, Evaluation, Job};
 
 /// A pending evaluation of `job` at `now`. Its id is a UUID made from
 /// `domain` (which simulator), the seed and the counter.
@@ -22,21 +22,8 @@ pub(crate) fn pending_evaluation(
     let digest: [u8; 32] = hasher.finalize().into();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    Evaluation {
-        id: EvalId::new(
-            uuid::Builder::from_random_bytes(bytes)
-                .into_uuid()
-                .to_string(),
-        ),
-        namespace: Namespace::new(job.namespace.clone()),
-        priority: i32::try_from(job.priority()).unwrap_or(50),
-        eval_type: job.job_type.as_str().to_owned(),
-        triggered_by: trigger,
-        job_id: job.id.clone(),
-        job_modify_index: job.job_modify_index,
-        status: EvalStatus::Pending,
-        create_time: now,
-        modify_time: now,
-        ..Evaluation::default()
-    }
+    let id = uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string();
+    Evaluation::pending_for(EvalId::new(id), job, trigger, now)
 }

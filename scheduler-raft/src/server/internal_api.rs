@@ -27,6 +27,8 @@ pub struct JoinRequest {
 pub(super) struct InternalApi {
     pub(super) raft: Raft,
     pub(super) shared: SharedState,
+    /// The server's client (one connection pool for every forward).
+    pub(super) http: reqwest::Client,
 }
 
 pub(super) fn internal_routes(api: InternalApi) -> Router {
@@ -74,7 +76,7 @@ async fn write_anywhere(
     Json(command): Json<Command>,
 ) -> Json<Result<CommandResponse, String>> {
     Json(
-        write_via(&api.raft, &reqwest::Client::new(), command)
+        write_via(&api.raft, &api.http, command)
             .await
             .map_err(|err| err.to_string()),
     )
@@ -131,7 +133,7 @@ const SNAPSHOT_BODY_LIMIT: usize = crate::network::MAX_RPC_BYTES;
 /// answers once it applied that far), so any server can be asked.
 async fn snapshot_save_here(State(api): State<InternalApi>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match crate::operator::save_file(&api.raft, &reqwest::Client::new(), &api.shared).await {
+    match crate::operator::save_file(&api.raft, &api.http, &api.shared).await {
         Ok(file) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
             file.to_bytes(),
@@ -156,7 +158,7 @@ async fn snapshot_restore_anywhere(
 ) {
     use crate::operator::OperatorError;
     use axum::http::StatusCode;
-    match crate::operator::restore_via(&api.raft, &reqwest::Client::new(), &body).await {
+    match crate::operator::restore_via(&api.raft, &api.http, &body).await {
         Ok(outcome) => (StatusCode::OK, Json(Ok(outcome))),
         Err(err) => {
             let status = match &err {
@@ -188,7 +190,7 @@ async fn remove_peer_anywhere(
             Err(err) => Err(err),
         }
     } else {
-        crate::operator::remove_peer_via(&api.raft, &reqwest::Client::new(), request.id).await
+        crate::operator::remove_peer_via(&api.raft, &api.http, request.id).await
     };
     match answer {
         Ok(()) => (StatusCode::OK, Json(Ok(()))),
