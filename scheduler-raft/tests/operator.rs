@@ -428,7 +428,23 @@ async fn a_lone_survivor_recovers_with_every_write_and_grows_a_new_cluster() {
     assert_eq!(peers.len(), 1);
     assert_eq!(peers[0].id, survivor_id);
     let snapshot = survivor.read_consistent().await.expect("read");
-    assert_eq!(snapshot.nodes().count(), 30);
+    let names: Vec<String> = snapshot.nodes().map(|n| n.name.clone()).collect();
+    for i in 0..30 {
+        let acknowledged = format!("n{i:02}");
+        assert!(
+            names.contains(&acknowledged),
+            "{acknowledged} lost: {names:?}"
+        );
+    }
+    // The write that timed out has an unknown outcome: if leadership had
+    // moved to the survivor before the others stopped, the survivor holds it
+    // uncommitted in its log, and recovery keeps it (as Nomad's does). It is
+    // the only write that may appear beyond the acknowledged ones.
+    let recovered_nodes = names.len();
+    assert!(
+        recovered_nodes == 30 || (recovered_nodes == 31 && names.iter().any(|n| n == "lost")),
+        "unexpected nodes after recovery: {names:?}"
+    );
     let written = survivor
         .write(Command::UpsertNodes {
             nodes: vec![node("after-recovery")],
@@ -447,7 +463,7 @@ async fn a_lone_survivor_recovers_with_every_write_and_grows_a_new_cluster() {
         .await
         .expect("add voter");
     let joined = newcomer.read_consistent().await.expect("read");
-    assert_eq!(joined.nodes().count(), 31);
+    assert_eq!(joined.nodes().count(), recovered_nodes + 1);
     assert_eq!(survivor.peers().iter().filter(|p| p.voter).count(), 2);
     survivor
         .write(Command::Noop)
