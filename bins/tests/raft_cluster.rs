@@ -1,6 +1,8 @@
 //! Three real `schedd -server` processes: kill -9 of the leader under a
-//! stream of writes, kill -9 of all three and restart from disk, and a
-//! network partition (network namespaces joined by a bridge).
+//! stream of node and job registrations that the leaders' control planes
+//! schedule (every acknowledged write kept, no allocation placed twice),
+//! kill -9 of all three and restart from disk, and a network partition
+//! (network namespaces joined by a bridge).
 //!
 //! The loopback tests talk to the servers with `RemoteClient`; the
 //! partition test runs its clients with `ip netns exec NS curl`, since the
@@ -19,7 +21,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use scheduler_core::jobspec::{ParseOptions, parse};
 use scheduler_core::model::{Job, JobId, Node, NodeId, NodeStatus};
+use scheduler_core::simulate::NodeBuilder;
 use scheduler_raft::client::RemoteClient;
 use scheduler_raft::clock::monotonic;
 use scheduler_raft::cluster_state::ClusterDump;
@@ -212,6 +216,44 @@ fn job(id: &str, priority: i64) -> Job {
     }
 }
 
+/// A node with room for many small allocations.
+fn schedulable_node(id: &str, position: usize) -> Node {
+    let mut node = NodeBuilder::new(id, position)
+        .cpu(8_000)
+        .memory(16_384)
+        .disk(100_000)
+        .build();
+    node.id = NodeId::new(id);
+    node.status = NodeStatus::Ready;
+    node
+}
+
+/// Allocations per job in the kill test.
+const ALLOCS_PER_JOB: usize = 2;
+
+/// A service job of [`ALLOCS_PER_JOB`] small allocations.
+fn service_job(id: &str) -> Job {
+    let source = format!(
+        r#"job "{id}" {{
+  datacenters = ["dc1"]
+  group "web" {{
+    count = {ALLOCS_PER_JOB}
+    task "server" {{
+      driver = "raw_exec"
+      config {{ command = "/bin/true" }}
+      resources {{
+        cpu    = 100
+        memory = 64
+      }}
+    }}
+  }}
+}}"#
+    );
+    parse(&source, &ParseOptions::new(format!("{id}.hcl")))
+        .expect("job parses")
+        .job
+}
+
 fn upsert_node(id: &str) -> Command {
     Command::UpsertNodes {
         nodes: vec![node(id)],
@@ -362,10 +404,31 @@ struct Written {
     unacknowledged: BTreeSet<String>,
 }
 
-/// Writes one node or one job at a time (alternating, unique ids) until
-/// `stop`, at most `max_writes` writes and `max_time`.
+/// Heartbeats every node in `nodes` each 500 ms until `stop` (at most two
+/// minutes), through whichever server answers, as the nodes' agents would.
+async fn heartbeat_stream(
+    client: Arc<RemoteClient>,
+    nodes: Arc<Mutex<Vec<NodeId>>>,
+    stop: Arc<AtomicBool>,
+) {
+    let started = monotonic();
+    while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120) {
+        let batch = nodes.lock().expect("lock").clone();
+        if !batch.is_empty() {
+            // A failed round (no leader during an election) is retried at
+            // the next tick, well within the TTL.
+            let _ = client.heartbeat(batch, Duration::from_secs(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Registers one node or one job at a time (alternating, unique ids) until
+/// `stop`, at most `max_writes` writes and `max_time`; every node sent is
+/// added to `nodes_sent`.
 async fn write_stream(
     client: Arc<RemoteClient>,
+    nodes_sent: Arc<Mutex<Vec<NodeId>>>,
     stop: Arc<AtomicBool>,
     max_writes: usize,
     max_time: Duration,
@@ -376,23 +439,34 @@ async fn write_stream(
         if stop.load(Ordering::Relaxed) || started.elapsed() > max_time {
             break;
         }
-        let (id, command) = if i % 2 == 0 {
+        let sent = monotonic();
+        let deadline = Duration::from_secs(5);
+        // Nodes register through the leader (which starts their TTL);
+        // jobs register with an evaluation the leader schedules.
+        let (id, acknowledged) = if i % 2 == 0 {
             let id = format!("node-{i}");
-            let command = upsert_node(&id);
-            (id, command)
+            // Heartbeated from now on, acknowledged or not (an
+            // unacknowledged registration may have been applied).
+            nodes_sent.lock().expect("lock").push(NodeId::new(&id));
+            let registered = client
+                .register_node(schedulable_node(&id, i), deadline)
+                .await;
+            (id, registered.map(|_| 0))
         } else {
             let id = format!("job-{i}");
-            let command = register_job(&id, 50);
-            (format!("default/{id}"), command)
-        };
-        let sent = monotonic();
-        match client.write(&command, Duration::from_secs(5)).await {
-            Ok(CommandResponse { index, result }) => {
-                let applied = result.expect("write applied");
+            let registered = client.register_job(service_job(&id), None, deadline).await;
+            let index = registered.map(|answer| {
+                let applied = answer.response.result.expect("job registered");
                 assert!(
-                    matches!(applied, Applied::Done | Applied::JobRegistered { .. }),
+                    matches!(applied, Applied::JobRegistered { .. }),
                     "{applied:?}"
                 );
+                answer.response.index
+            });
+            (format!("default/{id}"), index)
+        };
+        match acknowledged {
+            Ok(index) => {
                 written.acks.push(Ack {
                     sent,
                     acked: monotonic(),
@@ -417,7 +491,7 @@ async fn write_stream(
 // Tests on loopback
 
 #[test]
-fn leader_kill_loses_no_acknowledged_write() {
+fn leader_kill_loses_no_acknowledged_write_and_places_nothing_twice() {
     let _serial = serial();
     runtime().block_on(async {
         let mut cluster = loopback_cluster();
@@ -426,11 +500,19 @@ fn leader_kill_loses_no_acknowledged_write() {
         eprintln!("leader: server {first}");
 
         let stop = Arc::new(AtomicBool::new(false));
+        let nodes_sent = Arc::new(Mutex::new(Vec::new()));
         let writer = tokio::spawn(write_stream(
             client.clone(),
+            nodes_sent.clone(),
             stop.clone(),
             20_000,
             Duration::from_secs(40),
+        ));
+        let stop_heartbeats = Arc::new(AtomicBool::new(false));
+        let heartbeats = tokio::spawn(heartbeat_stream(
+            client.clone(),
+            nodes_sent,
+            stop_heartbeats.clone(),
         ));
 
         let mut kills = Vec::new();
@@ -521,7 +603,78 @@ fn leader_kill_loses_no_acknowledged_write() {
             }
         }
         assert!(written.nodes.len() > 10 && written.jobs.len() > 10);
+
+        // The leaders scheduled every acknowledged job, each allocation
+        // once: whatever a killed leader had placed, its successor
+        // re-evaluated the job and placed only what was missing.
+        let dumps = placed(&client, &cluster.addrs, &written.jobs, Duration::from_secs(60)).await;
+        stop_heartbeats.store(true, Ordering::Relaxed);
+        heartbeats.await.expect("heartbeats");
+        eprintln!(
+            "{} allocations for {} acknowledged jobs on {} nodes",
+            dumps[0].state.allocs.len(),
+            written.jobs.len(),
+            dumps[0].state.nodes.len()
+        );
+        for dump in &dumps {
+            let nodes: BTreeSet<&str> = dump.state.nodes.iter().map(|n| n.id.as_str()).collect();
+            let mut live_names = BTreeSet::new();
+            for entry in &dump.state.allocs {
+                let alloc = &entry.alloc;
+                assert!(
+                    nodes.contains(alloc.node_id.as_str()),
+                    "allocation {} on unknown node {}",
+                    alloc.name,
+                    alloc.node_id
+                );
+                if !alloc.is_terminal() {
+                    assert!(
+                        live_names.insert(alloc.name.clone()),
+                        "allocation {} placed twice",
+                        alloc.name
+                    );
+                }
+            }
+        }
     });
+}
+
+/// Waits until every job in `jobs` has [`ALLOCS_PER_JOB`] live allocations
+/// and the three servers agree; returns their states.
+async fn placed(
+    client: &RemoteClient,
+    addrs: &[String],
+    jobs: &BTreeSet<String>,
+    within: Duration,
+) -> Vec<ClusterDump> {
+    let started = monotonic();
+    loop {
+        let status = client.status(&addrs[0]).await.ok();
+        let index = status.map_or(0, |s| s.applied_index);
+        let remaining = within.saturating_sub(started.elapsed());
+        let dumps = converged(client, addrs, index, remaining).await;
+        let mut live: std::collections::BTreeMap<String, usize> = Default::default();
+        for entry in &dumps[0].state.allocs {
+            if !entry.alloc.is_terminal() {
+                let job = format!("{}/{}", entry.alloc.namespace, entry.alloc.job_id.as_str());
+                *live.entry(job).or_default() += 1;
+            }
+        }
+        let unplaced: Vec<&String> = jobs
+            .iter()
+            .filter(|job| live.get(*job).copied().unwrap_or(0) < ALLOCS_PER_JOB)
+            .collect();
+        if unplaced.is_empty() {
+            return dumps;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{} acknowledged jobs not fully placed within {within:?}, e.g. {:?}",
+            unplaced.len(),
+            unplaced.iter().take(5).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The bound asserted on each failover gap: the issue's "writes resumed

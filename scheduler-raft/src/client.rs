@@ -12,10 +12,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use scheduler_core::model::{Allocation, Job, Node, NodeId};
+
 use crate::cluster_state::ClusterDump;
 use crate::command::{Command, CommandResponse};
+use crate::control::{HeartbeatAnswer, LeaderRequest};
 use crate::operator::{RemovePeerRequest, RestoreOutcome};
-use crate::server::{Peer, ServerStatus};
+use crate::server::{LeaderCallError, LeaderCallResult, Peer, ServerStatus};
 use crate::types::ServerId;
 
 /// Why a request failed.
@@ -37,6 +40,19 @@ pub enum ClientError {
         /// Its error.
         message: String,
     },
+    /// The leader refused or failed a leader-only request; the value is
+    /// the control plane's error (`{"kind": "not_found", ...}`).
+    #[error("the leader answered: {0}")]
+    Leader(serde_json::Value),
+}
+
+/// What registering a job answered.
+#[derive(Debug, Clone)]
+pub struct RegisterAnswer {
+    /// The evaluation created with it.
+    pub eval: scheduler_core::model::Evaluation,
+    /// The write's index and result.
+    pub response: CommandResponse,
 }
 
 /// A client of a set of servers.
@@ -98,6 +114,114 @@ impl RemoteClient {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Runs a control-plane request on the leader through whichever
+    /// server answers (it forwards), trying the next server while none
+    /// reaches a leader, until `deadline`.
+    pub async fn leader_call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: &LeaderRequest,
+        deadline: Duration,
+    ) -> Result<T, ClientError> {
+        let started = crate::clock::monotonic();
+        loop {
+            let position = self.next.load(Ordering::Relaxed) % self.servers.len().max(1);
+            let Some(server) = self.servers.get(position) else {
+                return Err(ClientError::Unavailable {
+                    deadline,
+                    last: "no servers configured".to_owned(),
+                });
+            };
+            let remaining = deadline.saturating_sub(started.elapsed());
+            let sent = self
+                .http
+                .post(format!("http://{server}/v1/internal/leader-call"))
+                .timeout(remaining.clamp(Duration::from_millis(100), Duration::from_secs(12)))
+                .json(request)
+                .send()
+                .await;
+            let last = match sent {
+                Ok(response) => match response.json::<LeaderCallResult>().await {
+                    Ok(Ok(value)) => {
+                        return serde_json::from_value(value).map_err(|err| ClientError::Server {
+                            server: server.clone(),
+                            message: format!("unreadable answer: {err}"),
+                        });
+                    }
+                    Ok(Err(LeaderCallError::Failed(error))) => {
+                        return Err(ClientError::Leader(error));
+                    }
+                    Ok(Err(LeaderCallError::NotLeader)) => format!("{server}: no leader"),
+                    Err(err) => format!("{server}: {err}"),
+                },
+                Err(err) => format!("{server}: {err}"),
+            };
+            self.next.store(position + 1, Ordering::Relaxed);
+            if started.elapsed() >= deadline {
+                return Err(ClientError::Unavailable { deadline, last });
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Registers (or updates) a node; returns its heartbeat TTL.
+    pub async fn register_node(
+        &self,
+        node: Node,
+        deadline: Duration,
+    ) -> Result<Duration, ClientError> {
+        let request = LeaderRequest::RegisterNode {
+            node: Box::new(node),
+        };
+        let ttl_ms: u64 = self.leader_call(&request, deadline).await?;
+        Ok(Duration::from_millis(ttl_ms))
+    }
+
+    /// Heartbeats of `nodes`; the answer names those the leader does not
+    /// know.
+    pub async fn heartbeat(
+        &self,
+        nodes: Vec<NodeId>,
+        deadline: Duration,
+    ) -> Result<HeartbeatAnswer, ClientError> {
+        self.leader_call(&LeaderRequest::Heartbeat { nodes }, deadline)
+            .await
+    }
+
+    /// Registers a job with its evaluation (`job run`): one write, which
+    /// any server forwards to the leader (it does not wait for the
+    /// leader's control loops, so it goes through as soon as a leader is
+    /// elected). A refusal (`-check-index` mismatch) is in the answer's
+    /// `response.result`.
+    pub async fn register_job(
+        &self,
+        job: Job,
+        enforce_index: Option<u64>,
+        deadline: Duration,
+    ) -> Result<RegisterAnswer, ClientError> {
+        let eval = crate::control::new_evaluation(
+            &job,
+            scheduler_core::model::EvalTrigger::JobRegister,
+            crate::clock::now_unix_nanos(),
+        );
+        let command = Command::RegisterJob {
+            job: Box::new(job),
+            enforce_index,
+            eval: Some(Box::new(eval.clone())),
+        };
+        let response = self.write(&command, deadline).await?;
+        Ok(RegisterAnswer { eval, response })
+    }
+
+    /// Reports allocations as a client sees them.
+    pub async fn update_allocs(
+        &self,
+        allocs: Vec<Allocation>,
+        deadline: Duration,
+    ) -> Result<CommandResponse, ClientError> {
+        self.leader_call(&LeaderRequest::UpdateAllocs { allocs }, deadline)
+            .await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(

@@ -24,9 +24,12 @@ use crate::state_machine::{SharedState, StateMachine};
 use crate::types::{Raft, ServerId};
 
 mod internal_api;
+mod leader_service;
 
 pub use internal_api::JoinRequest;
 use internal_api::{InternalApi, internal_routes};
+use leader_service::ServiceSlot;
+pub use leader_service::{LeaderCallError, LeaderCallResult, LeaderService};
 
 /// How a server starts.
 #[derive(Debug, Clone)]
@@ -112,6 +115,10 @@ pub enum ServerError {
     /// quorum). The write may still commit later.
     #[error("write not committed within {0:?}; it may still commit")]
     NotCommitted(Duration),
+    /// The leader answered a leader-only request with this error (the
+    /// installed [`LeaderService`]'s own error value).
+    #[error("the leader answered: {0}")]
+    Leader(serde_json::Value),
 }
 
 /// Where a member of the cluster stands.
@@ -150,6 +157,7 @@ pub struct Server {
     shared: SharedState,
     applied: watch::Receiver<u64>,
     http: reqwest::Client,
+    leader_service: ServiceSlot,
     serving: tokio::task::JoinHandle<()>,
     /// The database, weakly: openraft's tasks hold it and drop it a moment
     /// after `shutdown` returns; shutdown waits for that so the directory
@@ -224,10 +232,12 @@ impl Server {
             source,
         })?;
         let http = reqwest::Client::new();
+        let leader_service = ServiceSlot::default();
         let internal = InternalApi {
             raft: raft.clone(),
             shared: shared.clone(),
             http: http.clone(),
+            leader_service: leader_service.clone(),
         };
         let router = raft_routes(raft.clone()).merge(internal_routes(internal));
         let serving = tokio::spawn(async move {
@@ -244,6 +254,7 @@ impl Server {
             shared,
             applied,
             http,
+            leader_service,
             serving,
             database,
         })
@@ -277,6 +288,27 @@ impl Server {
             Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(()),
             Err(err) => Err(ServerError::Raft(err.to_string())),
         }
+    }
+
+    /// Installs the handler of leader-only requests on this server
+    /// (replacing any earlier one); `None` removes it.
+    pub fn set_leader_service(&self, service: Option<Arc<dyn LeaderService>>) {
+        *self
+            .leader_service
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = service;
+    }
+
+    /// Runs a leader-only request on the leader's [`LeaderService`]: here
+    /// if this server leads, else forwarded. Retries while an election is
+    /// under way (or the new leader's service is not ready), up to ten
+    /// seconds; the service's own errors come back as
+    /// [`ServerError::Leader`].
+    pub async fn call_leader(
+        &self,
+        request: serde_json::Value,
+    ) -> Result<serde_json::Value, ServerError> {
+        leader_service::call_leader(&self.raft, &self.http, &self.leader_service, request).await
     }
 
     /// Commits a command through the leader (forwarding it if this server

@@ -14,7 +14,7 @@ use scheduler_core::model::{Job, JobId, Node, NodeId, NodeStatus};
 use scheduler_core::simulate::NodeBuilder;
 use scheduler_core::state::{MemorySnapshot, StateSnapshot};
 use scheduler_raft::Server;
-use scheduler_raft::control::{ControlConfig, ControlPlane};
+use scheduler_raft::control::{ControlConfig, ControlError, ControlPlane};
 use scheduler_raft::server::{RaftTuning, ServerConfig};
 
 struct Cluster {
@@ -105,7 +105,8 @@ impl Cluster {
     }
 }
 
-/// Heartbeats the nodes named in `alive` to whichever plane leads, every
+/// Heartbeats the nodes named in `alive` through a plane that does not
+/// lead (it passes them to the leader, which keeps the TTLs), every
 /// 200 ms, for at most a minute.
 fn keep_alive(
     planes: Vec<Arc<ControlPlane>>,
@@ -114,10 +115,9 @@ fn keep_alive(
     tokio::spawn(async move {
         for _ in 0..300 {
             let names = alive.lock().expect("lock").clone();
-            for plane in planes.iter().filter(|p| p.is_leading()) {
-                for name in &names {
-                    let _ = plane.heartbeat(&NodeId::new(*name)).await;
-                }
+            if let Some(plane) = planes.iter().find(|p| !p.is_leading()) {
+                let nodes = names.iter().map(|name| NodeId::new(*name)).collect();
+                let _ = plane.heartbeat_nodes(nodes).await;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -178,6 +178,19 @@ async fn jobs_are_placed_blocked_jobs_wake_and_lost_nodes_are_replaced() {
             .await
             .expect("node");
     }
+    // The leader's answers cross the forwarding intact, errors included.
+    let unknown = cluster.planes[follower]
+        .heartbeat(&NodeId::new("never-registered"))
+        .await;
+    assert!(
+        matches!(&unknown, Err(ControlError::NotFound(what)) if what.contains("never-registered")),
+        "{unknown:?}"
+    );
+    let ttl = cluster.planes[follower]
+        .heartbeat(&NodeId::new("a"))
+        .await
+        .expect("a heartbeat through a follower");
+    assert_eq!(ttl, control_config().heartbeat_ttl);
 
     // Registered through a follower, placed by the leader's workers. Too
     // big for two nodes: one placement waits in a blocked evaluation until

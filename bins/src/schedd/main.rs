@@ -46,6 +46,10 @@ struct Cli {
     /// defaulting to 4647); repeatable.
     #[arg(long, value_name = "HOST:PORT")]
     retry_join: Vec<String>,
+    /// Scheduler workers the server runs while it leads (Nomad's
+    /// `num_schedulers`; default: one per core).
+    #[arg(long, value_name = "N")]
+    num_schedulers: Option<usize>,
     /// Log level: trace, debug, info, warn or error.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -83,11 +87,15 @@ fn server_args(cli: Cli) -> Result<server::ServerArgs, String> {
             retry_join.len()
         ));
     }
+    if cli.num_schedulers == Some(0) {
+        return Err("-num-schedulers 0: a server needs at least one scheduler worker".to_owned());
+    }
     Ok(server::ServerArgs {
         data_dir,
         bind: (cli.bind, cli.rpc_port).into(),
         bootstrap_expect: cli.bootstrap_expect,
         retry_join,
+        num_schedulers: cli.num_schedulers,
         log_level,
     })
 }
@@ -146,8 +154,11 @@ mod tests {
             "-retry-join=h:1234",
             "-log-level",
             "ERR",
+            "-num-schedulers",
+            "3",
         ])
         .expect("valid");
+        assert_eq!(args.num_schedulers, Some(3));
         assert_eq!(args.bind.to_string(), "127.0.0.1:4647");
         assert_eq!(args.retry_join, ["10.0.0.2:4647", "h:1234"]);
         assert_eq!(args.bootstrap_expect, 3);
@@ -170,6 +181,16 @@ mod tests {
         ])
         .unwrap_err();
         assert!(too_few.contains("-retry-join"), "{too_few}");
+        let no_workers = parse(&[
+            "schedd",
+            "-server",
+            "-data-dir",
+            "d",
+            "-num-schedulers",
+            "0",
+        ])
+        .unwrap_err();
+        assert!(no_workers.contains("at least one"), "{no_workers}");
         assert!(with_port("[::1]").ends_with(":4647"));
         assert_eq!(with_port("[::1]:9"), "[::1]:9");
     }

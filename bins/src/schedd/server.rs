@@ -1,14 +1,18 @@
-//! Server mode: start a Raft server, form or join the cluster alongside
-//! (a server restarted on its data directory already belongs to one and
-//! just runs), and stop cleanly on SIGINT or SIGTERM.
+//! Server mode: start a Raft server and its control plane (the scheduler
+//! workers, plan applier, heartbeats and other loops run while it leads),
+//! form or join the cluster alongside (a server restarted on its data
+//! directory already belongs to one and just runs), and stop cleanly on
+//! SIGINT or SIGTERM.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_raft::Server;
+use scheduler_raft::control::{ControlConfig, ControlPlane};
 use scheduler_raft::server::{RaftTuning, ServerConfig};
 
 /// What server mode runs with, checked.
@@ -22,6 +26,8 @@ pub struct ServerArgs {
     pub bootstrap_expect: usize,
     /// Other servers, `host:port`.
     pub retry_join: Vec<String>,
+    /// Scheduler workers while leading (`None`: one per core).
+    pub num_schedulers: Option<usize>,
     /// A tracing filter level.
     pub log_level: &'static str,
 }
@@ -79,6 +85,18 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
         server.addr()
     );
     tracing::info!(id = server.id(), addr = %server.addr(), data_dir = %args.data_dir.display(), "server started");
+    let server = Arc::new(server);
+    let defaults = ControlConfig::default();
+    // The default seed (the same on every server) keeps placements
+    // reproducible: an evaluation replayed on the same state decides the
+    // same, whichever server leads.
+    let control = ControlPlane::start(
+        server.clone(),
+        ControlConfig {
+            workers: args.num_schedulers.unwrap_or(defaults.workers),
+            ..defaults
+        },
+    );
 
     let received = {
         let joining = join_cluster(&server, &args.retry_join, args.bootstrap_expect);
@@ -93,7 +111,23 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
         }
     };
     tracing::info!(signal = received, "shutting down");
-    server.shutdown().await;
+    control.shutdown();
+    drop(control);
+    // The leader loops just aborted still hold the server until their
+    // tasks are dropped, a moment later.
+    let mut server = server;
+    for _ in 0..500 {
+        match Arc::try_unwrap(server) {
+            Ok(alone) => {
+                alone.shutdown().await;
+                eprintln!("schedd: server stopped ({received})");
+                return Ok(());
+            }
+            Err(shared) => server = shared,
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::warn!("the control loops did not let go of the server within 5 s; stopping anyway");
     eprintln!("schedd: server stopped ({received})");
     Ok(())
 }

@@ -47,7 +47,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use scheduler_core::model::{
     AllocClientStatus, AllocId, Allocation, DeploymentId, EvalId, Evaluation, Job, JobId,
@@ -59,7 +59,7 @@ use super::{ControlConfig, ControlError, Leader};
 use crate::command::Command;
 
 /// What a garbage collection removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GcReport {
     /// Evaluations removed.
     pub evals: usize,

@@ -27,6 +27,7 @@ mod heartbeat;
 mod intake;
 mod periodic;
 mod plan_applier;
+mod remote;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,7 @@ use crate::server::{Server, ServerError};
 pub use evals::new_evaluation;
 pub use gc::GcReport;
 pub use plan_applier::PlanSubmission;
+pub use remote::{HeartbeatAnswer, LeaderRequest};
 
 /// How the control plane runs.
 #[derive(Debug, Clone)]
@@ -124,6 +126,9 @@ pub enum ControlError {
     /// Bad input from a caller.
     #[error("{0}")]
     Invalid(String),
+    /// The leader failed to carry out a forwarded request.
+    #[error("the leader failed: {0}")]
+    Remote(String),
 }
 
 /// What the leader's loops share.
@@ -201,6 +206,7 @@ impl Drop for Active {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
+        self.server.set_leader_service(None);
         self.watcher.abort();
         self.active.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
@@ -215,9 +221,15 @@ impl std::fmt::Debug for ControlPlane {
 }
 
 impl ControlPlane {
-    /// Starts watching leadership of `server`.
+    /// Starts watching leadership of `server`, and answers the leader-only
+    /// requests other servers forward to it while it leads.
     pub fn start(server: Arc<Server>, config: ControlConfig) -> Self {
         let active: Arc<Mutex<Option<Active>>> = Arc::default();
+        server.set_leader_service(Some(Arc::new(remote::ControlService {
+            server: Arc::downgrade(&server),
+            active: Arc::downgrade(&active),
+            config: config.clone(),
+        })));
         let watcher = tokio::spawn(watch_leadership(
             server.clone(),
             config.clone(),
@@ -273,36 +285,42 @@ impl ControlPlane {
         job: Job,
         enforce_index: Option<u64>,
     ) -> Result<(Evaluation, CommandResponse), ControlError> {
-        let now = crate::clock::now_unix_nanos();
-        let eval =
-            evals::new_evaluation(&job, scheduler_core::model::EvalTrigger::JobRegister, now);
-        let response = self
-            .server
-            .write(Command::RegisterJob {
-                job: Box::new(job),
-                enforce_index,
-                eval: Some(Box::new(eval.clone())),
-            })
-            .await?;
-        if let Err(refusal) = &response.result {
-            return Err(ControlError::Refused(refusal.clone()));
-        }
-        Ok((eval, response))
+        remote::register_job(&self.server, job, enforce_index).await
     }
 
-    /// Registers or updates a node and records its heartbeat; returns the
-    /// TTL within which it must heartbeat again.
+    /// Registers or updates a node and starts its TTL on the leader;
+    /// returns the TTL within which it must heartbeat again.
     pub async fn register_node(
         &self,
         node: scheduler_core::model::Node,
     ) -> Result<Duration, ControlError> {
-        heartbeat::register_node(&self.server, self.leader().ok(), node, &self.config).await
+        let ttl_ms: u64 = remote::call(
+            &self.server,
+            &LeaderRequest::RegisterNode {
+                node: Box::new(node),
+            },
+        )
+        .await?;
+        Ok(Duration::from_millis(ttl_ms))
     }
 
-    /// A node's heartbeat (leader only): resets its TTL; a node that was
-    /// down is marked ready again. Returns the TTL.
+    /// A node's heartbeat, passed to the leader: resets its TTL; a node
+    /// that was down is marked ready again. Returns the TTL.
     pub async fn heartbeat(&self, node_id: &NodeId) -> Result<Duration, ControlError> {
-        heartbeat::heartbeat(&*self.leader()?, node_id).await
+        let answer = self.heartbeat_nodes(vec![node_id.clone()]).await?;
+        if !answer.unknown.is_empty() {
+            return Err(ControlError::NotFound(format!("node {node_id}")));
+        }
+        Ok(Duration::from_millis(answer.ttl_ms))
+    }
+
+    /// Heartbeats of many nodes in one request (an agent running several,
+    /// a simulator); the answer names the nodes the leader does not know.
+    pub async fn heartbeat_nodes(
+        &self,
+        nodes: Vec<NodeId>,
+    ) -> Result<HeartbeatAnswer, ControlError> {
+        remote::call(&self.server, &LeaderRequest::Heartbeat { nodes }).await
     }
 
     /// What clients report about their allocations; capacity freed by
@@ -311,57 +329,61 @@ impl ControlPlane {
         &self,
         allocs: Vec<Allocation>,
     ) -> Result<CommandResponse, ControlError> {
-        let response = self
-            .server
-            .write(Command::UpdateAllocsFromClient {
-                allocs: allocs.clone(),
-            })
-            .await?;
-        if let Ok(leader) = self.leader() {
-            intake::unblock_for_client_updates(&leader, &allocs, response.index);
-        }
-        Ok(response)
+        remote::call(&self.server, &LeaderRequest::UpdateAllocs { allocs }).await
     }
 
     /// Promotes a deployment's canaries (all groups, or the named ones).
-    /// Leader only.
     pub async fn promote_deployment(
         &self,
         deployment_id: &scheduler_core::model::DeploymentId,
         groups: Option<Vec<String>>,
     ) -> Result<(), ControlError> {
-        deployments::promote(&*self.leader()?, deployment_id, groups).await
+        let request = LeaderRequest::PromoteDeployment {
+            deployment: deployment_id.clone(),
+            groups,
+        };
+        remote::call(&self.server, &request).await
     }
 
     /// Fails a deployment (rolling back if its update block says so).
-    /// Leader only.
     pub async fn fail_deployment(
         &self,
         deployment_id: &scheduler_core::model::DeploymentId,
     ) -> Result<(), ControlError> {
-        deployments::fail(&*self.leader()?, deployment_id).await
+        let request = LeaderRequest::FailDeployment {
+            deployment: deployment_id.clone(),
+        };
+        remote::call(&self.server, &request).await
     }
 
-    /// Pauses or resumes a deployment. Leader only.
+    /// Pauses or resumes a deployment.
     pub async fn pause_deployment(
         &self,
         deployment_id: &scheduler_core::model::DeploymentId,
         pause: bool,
     ) -> Result<(), ControlError> {
-        deployments::pause(&*self.leader()?, deployment_id, pause).await
+        let request = LeaderRequest::PauseDeployment {
+            deployment: deployment_id.clone(),
+            pause,
+        };
+        remote::call(&self.server, &request).await
     }
 
-    /// Launches a periodic job now (`job periodic force`). Leader only.
+    /// Launches a periodic job now (`job periodic force`).
     pub async fn force_periodic_launch(
         &self,
         namespace: &str,
         job_id: &scheduler_core::model::JobId,
     ) -> Result<Evaluation, ControlError> {
-        periodic::force_launch(&*self.leader()?, namespace, job_id).await
+        let request = LeaderRequest::ForcePeriodicLaunch {
+            namespace: namespace.to_owned(),
+            job: job_id.clone(),
+        };
+        remote::call(&self.server, &request).await
     }
 
     /// Dispatches a parameterized job (`job dispatch`); a repeated
-    /// idempotency token returns the existing child. Leader only.
+    /// idempotency token returns the existing child.
     pub async fn dispatch_job(
         &self,
         namespace: &str,
@@ -370,25 +392,26 @@ impl ControlPlane {
         meta: BTreeMap<String, String>,
         idempotency_token: String,
     ) -> Result<(Job, Evaluation), ControlError> {
-        periodic::dispatch(
-            &*self.leader()?,
-            namespace,
-            job_id,
+        let request = LeaderRequest::DispatchJob {
+            namespace: namespace.to_owned(),
+            job: job_id.clone(),
             payload,
             meta,
             idempotency_token,
-        )
-        .await
+        };
+        remote::call(&self.server, &request).await
     }
 
     /// Collects garbage now (`system gc`); `force` ignores the age
-    /// thresholds. Leader only.
+    /// thresholds.
     pub async fn collect_garbage(&self, force: bool) -> Result<GcReport, ControlError> {
-        gc::collect_now(&*self.leader()?, force).await
+        remote::call(&self.server, &LeaderRequest::CollectGarbage { force }).await
     }
 
-    /// Stops the watcher and any leader loops (the server keeps running).
+    /// Stops the watcher and any leader loops (the server keeps running,
+    /// and answers forwarded leader-only requests with "not the leader").
     pub fn shutdown(&self) {
+        self.server.set_leader_service(None);
         self.watcher.abort();
         self.active.lock().unwrap_or_else(|e| e.into_inner()).take();
     }

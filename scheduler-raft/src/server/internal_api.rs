@@ -1,6 +1,6 @@
 //! The internal HTTP API servers use among themselves: forwarded writes,
-//! joins, peers, status, read index, state dumps, snapshots and peer
-//! removal.
+//! joins, peers, status, read index, state dumps, snapshots, peer removal
+//! and leader-only requests.
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -29,6 +29,8 @@ pub(super) struct InternalApi {
     pub(super) shared: SharedState,
     /// The server's client (one connection pool for every forward).
     pub(super) http: reqwest::Client,
+    /// The handler of leader-only requests, once installed.
+    pub(super) leader_service: super::ServiceSlot,
 }
 
 pub(super) fn internal_routes(api: InternalApi) -> Router {
@@ -47,6 +49,14 @@ pub(super) fn internal_routes(api: InternalApi) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(SNAPSHOT_BODY_LIMIT)),
         )
         .route("/v1/internal/peers/remove", post(remove_peer_anywhere))
+        .route(
+            "/v1/internal/leader",
+            post(super::leader_service::leader_request_here),
+        )
+        .route(
+            "/v1/internal/leader-call",
+            post(super::leader_service::leader_call_anywhere),
+        )
         // Forwarded writes carry whole plans.
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::network::MAX_RPC_BYTES,
