@@ -319,3 +319,77 @@ async fn a_new_leader_schedules_what_the_old_one_left() {
         plane.shutdown();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatches_racing_with_one_token_create_one_child() {
+    let cluster = cluster().await;
+    let leader = cluster.leader().await;
+    let follower = (leader + 1) % 3;
+    let source = r#"job "report" {
+  type        = "batch"
+  datacenters = ["dc1"]
+  parameterized {
+    payload       = "optional"
+    meta_required = ["customer"]
+  }
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config { command = "/bin/true" }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}"#;
+    let parent = parse(source, &ParseOptions::new("report.hcl"))
+        .expect("job parses")
+        .job;
+    cluster.planes[follower]
+        .register_job(parent, None)
+        .await
+        .expect("register");
+
+    // The same token through the leader and a follower at once, a few
+    // times over: the leader serializes dispatches, so one child exists.
+    let meta = BTreeMap::from([("customer".to_owned(), "acme".to_owned())]);
+    let dispatch = |plane: usize| {
+        let plane = cluster.planes[plane].clone();
+        let meta = meta.clone();
+        tokio::spawn(async move {
+            plane
+                .dispatch_job(
+                    "default",
+                    &JobId::new("report"),
+                    None,
+                    meta,
+                    "token-1".to_owned(),
+                )
+                .await
+        })
+    };
+    let racing: Vec<_> = [leader, follower, leader, follower]
+        .into_iter()
+        .map(dispatch)
+        .collect();
+    let mut children = std::collections::BTreeSet::new();
+    for task in racing {
+        let (child, _) = task.await.expect("join").expect("dispatch");
+        children.insert(child.id.as_str().to_owned());
+    }
+    assert_eq!(children.len(), 1, "one child per token: {children:?}");
+    let snapshot = cluster.planes[follower]
+        .server()
+        .read_consistent()
+        .await
+        .expect("read");
+    let stored = snapshot
+        .jobs()
+        .filter(|job| job.id.as_str().starts_with("report/dispatch-"))
+        .count();
+    assert_eq!(stored, 1);
+    for plane in &cluster.planes {
+        plane.shutdown();
+    }
+}

@@ -141,6 +141,9 @@ pub(crate) struct Leader {
     pub(crate) blocked: Mutex<BlockedEvals>,
     pub(crate) plans: mpsc::Sender<PlanSubmission>,
     pub(crate) heartbeats: Mutex<BTreeMap<NodeId, std::time::Instant>>,
+    /// Held by a dispatch from its idempotency check to its write, so two
+    /// dispatches with one token cannot both create a child.
+    pub(crate) dispatching: tokio::sync::Mutex<()>,
 }
 
 impl Leader {
@@ -467,6 +470,7 @@ async fn establish(
         blocked: Mutex::new(BlockedEvals::new()),
         plans,
         heartbeats: Mutex::default(),
+        dispatching: tokio::sync::Mutex::new(()),
         config,
     });
     let mut tasks = vec![

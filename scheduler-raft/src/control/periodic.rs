@@ -348,6 +348,10 @@ pub(crate) async fn dispatch(
     meta: BTreeMap<String, String>,
     idempotency_token: String,
 ) -> Result<(Job, Evaluation), ControlError> {
+    // Dispatches are serialized on the leader: the check below and the
+    // write must not interleave with another dispatch's. (A new leader
+    // starts with a fresh lock, but reads every earlier write first.)
+    let _dispatching = leader.dispatching.lock().await;
     let snapshot = leader.server.read_consistent().await?;
     let parent = snapshot
         .job(namespace, job_id)
