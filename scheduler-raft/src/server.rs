@@ -186,6 +186,18 @@ impl Server {
             path: config.data_dir.clone(),
             message,
         };
+        // Listen first: a taken port must fail before Raft starts (a Raft
+        // left running without a listener would hold the data directory).
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.bind,
+            source,
+        })?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| data_error(e.to_string()))?;
         let id = server_id(&config.data_dir).map_err(|e| data_error(e.to_string()))?;
         let db = open_database(&config.data_dir.join("raft.redb"))
@@ -221,16 +233,6 @@ impl Server {
         .await
         .map_err(|e| ServerError::Raft(e.to_string()))?;
 
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-            addr: config.bind,
-            source,
-        })?;
         let http = reqwest::Client::new();
         let leader_service = ServiceSlot::default();
         let internal = InternalApi {

@@ -299,3 +299,24 @@ async fn a_new_server_far_behind_catches_up_by_snapshot_and_a_dead_one_is_remove
         server.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_port_fails_the_start_and_leaves_the_directory_free() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut first = config(dir.path(), fast());
+    first.bind = taken.local_addr().expect("addr");
+    let refused = Server::start(first).await;
+    assert!(
+        matches!(
+            refused,
+            Err(scheduler_raft::server::ServerError::Bind { .. })
+        ),
+        "{refused:?}"
+    );
+    // Nothing of the failed start holds the data directory.
+    let started = Server::start(config(dir.path(), fast()))
+        .await
+        .expect("the same directory starts on a free port");
+    started.shutdown().await;
+}
