@@ -17,12 +17,13 @@
 //!   idempotency-token look-up ([`find_idempotent_dispatch`]).
 //!
 //! # Cron dialect
-//! Specs are read by `croner`: 5 fields (minute hour day-of-month month
-//! day-of-week), 6 fields (a seconds field first), or 7 (and a year last);
-//! names (`MON`, `JAN`), `L`, `W`, `#` and `@yearly`, `@annually`,
-//! `@monthly`, `@weekly`, `@daily`, `@midnight` and `@hourly`. One
-//! difference from Nomad's `cronexpr`: there, 6 fields are minute to year
-//! (no seconds); here, as in most cron tools, they start with seconds.
+//! Specs are read as Nomad's `cronexpr` reads them, by `croner`: 5 fields
+//! (minute hour day-of-month month day-of-week), 6 fields (and a year
+//! last), or 7 (a seconds field first, and a year last); names (`MON`,
+//! `JAN`), `L`, `W`, `#` and `@yearly`, `@annually`, `@monthly`,
+//! `@weekly`, `@daily`, `@midnight` and `@hourly`. (Most cron tools,
+//! croner among them, read 6 fields as seconds first; a Nomad job file
+//! means minute to year, and that is what it gets here.)
 //!
 //! # Example: a nightly job in New York
 //! ```

@@ -115,11 +115,17 @@ impl PeriodicSchedule {
 /// Parses one cron expression as a `cron`/`crons` entry is read.
 fn parse_spec(spec: &str) -> Result<Cron, PeriodicError> {
     // Nomad's cronexpr knows `@midnight`; croner spells it `@daily`.
+    // Six fields are minute to year in cronexpr but seconds to day of week
+    // in croner: a Nomad job file's `0 12 * * * 2030` must not run every
+    // minute, so it becomes croner's seven fields with second 0.
     let text = if spec.trim().eq_ignore_ascii_case("@midnight") {
-        "@daily"
+        "@daily".to_owned()
+    } else if spec.split_whitespace().count() == 6 {
+        format!("0 {}", spec.trim())
     } else {
-        spec
+        spec.to_owned()
     };
+    let text = text.as_str();
     Cron::from_str(text).map_err(|error| PeriodicError::InvalidSpec {
         spec: spec.to_owned(),
         reason: if text.trim_start().starts_with('@') {

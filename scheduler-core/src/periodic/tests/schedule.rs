@@ -54,9 +54,22 @@ fn every_five_minutes_is_strictly_after() {
 }
 
 #[test]
-fn six_fields_start_with_seconds() {
+fn six_fields_are_minute_to_year_as_in_nomad() {
     check(
-        &cron("30 */2 * * * *"),
+        &cron("30 */2 * * * 2024"),
+        &[
+            (utc(2024, 5, 1, 10, 0, 0), Some(utc(2024, 5, 1, 10, 30, 0))),
+            (utc(2024, 5, 1, 10, 30, 0), Some(utc(2024, 5, 1, 12, 30, 0))),
+            // The year field ends the schedule.
+            (utc(2024, 12, 31, 23, 0, 0), None),
+        ],
+    );
+}
+
+#[test]
+fn seven_fields_start_with_seconds() {
+    check(
+        &cron("30 */2 * * * * *"),
         &[
             (utc(2024, 5, 1, 10, 0, 0), Some(utc(2024, 5, 1, 10, 0, 30))),
             (utc(2024, 5, 1, 10, 0, 30), Some(utc(2024, 5, 1, 10, 2, 30))),
@@ -333,7 +346,7 @@ fn periodic_child_is_a_one_off_copy() {
 /// Specs for the properties: intervals, fixed times, names, `L`, `#`.
 const SPECS: &[&str] = &[
     "*/5 * * * *",
-    "*/7 * * * * *",
+    "*/7 * * * * * *",
     "0 0 * * *",
     "30 2 * * *",
     "30 1 * * *",
