@@ -10,25 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_core::jobspec::{ParseOptions, parse};
-use scheduler_core::model::{Job, JobId, Node, NodeId, NodeStatus};
-use scheduler_core::simulate::NodeBuilder;
+use scheduler_core::model::{Job, JobId, NodeId, NodeStatus};
 use scheduler_core::state::{MemorySnapshot, StateSnapshot};
-use scheduler_raft::Server;
 use scheduler_raft::control::{ControlConfig, ControlError, ControlPlane};
-use scheduler_raft::server::{RaftTuning, ServerConfig};
 
-struct Cluster {
-    planes: Vec<Arc<ControlPlane>>,
-    _dirs: Vec<tempfile::TempDir>,
-}
-
-fn tuning() -> RaftTuning {
-    RaftTuning {
-        heartbeat: Duration::from_millis(50),
-        election_timeout: (Duration::from_millis(200), Duration::from_millis(400)),
-        ..RaftTuning::default()
-    }
-}
+mod common;
+use common::control::{ControlCluster, node};
 
 fn control_config() -> ControlConfig {
     ControlConfig {
@@ -40,69 +27,10 @@ fn control_config() -> ControlConfig {
     }
 }
 
-async fn cluster() -> Cluster {
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let mut servers = Vec::new();
-    for dir in &dirs {
-        let config = ServerConfig {
-            data_dir: dir.path().to_owned(),
-            bind: "127.0.0.1:0".parse().expect("address"),
-            tuning: tuning(),
-        };
-        servers.push(Arc::new(Server::start(config).await.expect("start")));
-    }
-    let members: BTreeMap<u64, String> = servers
-        .iter()
-        .map(|s| (s.id(), s.addr().to_string()))
-        .collect();
-    for server in &servers {
-        server.bootstrap(members.clone()).await.expect("bootstrap");
-    }
-    let planes = servers
-        .into_iter()
-        .map(|server| Arc::new(ControlPlane::start(server, control_config())))
-        .collect();
-    Cluster {
-        planes,
-        _dirs: dirs,
-    }
-}
-
-impl Cluster {
-    async fn leader(&self) -> usize {
-        for _ in 0..300 {
-            if let Some(position) = self.planes.iter().position(|p| p.is_leading()) {
-                return position;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("no leader with running control loops within 6 s");
-    }
-
-    /// Polls a consistent read until `check` holds, for up to `seconds`.
-    async fn eventually(
-        &self,
-        via: usize,
-        seconds: u64,
-        what: &str,
-        check: impl Fn(&MemorySnapshot) -> bool,
-    ) -> MemorySnapshot {
-        let deadline = scheduler_raft::clock::monotonic() + Duration::from_secs(seconds);
-        loop {
-            let snapshot = self.planes[via]
-                .server()
-                .read_consistent()
-                .await
-                .expect("read");
-            if check(&snapshot) {
-                return snapshot;
-            }
-            if scheduler_raft::clock::monotonic() > deadline {
-                panic!("{what}: not reached within {seconds} s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+/// Three servers with fast Raft timing and short node TTLs, so that a node
+/// that stops heartbeating is down within seconds.
+async fn start_cluster() -> ControlCluster {
+    ControlCluster::start(common::fast(), control_config()).await
 }
 
 /// Heartbeats the nodes named in `alive` through a plane that does not
@@ -122,18 +50,6 @@ fn keep_alive(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
-}
-
-fn node(name: &str, position: usize) -> Node {
-    let mut node = NodeBuilder::new(name, position)
-        .cpu(4_000)
-        .memory(8_192)
-        .disk(100_000)
-        .build();
-    // Ids the test can name (the builder derives a UUID from the name).
-    node.id = NodeId::new(name);
-    node.status = NodeStatus::Ready;
-    node
 }
 
 fn job(name: &str, count: u32, cpu: u32) -> Job {
@@ -167,7 +83,7 @@ fn live_allocs(snapshot: &MemorySnapshot, job: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_are_placed_blocked_jobs_wake_and_lost_nodes_are_replaced() {
-    let cluster = cluster().await;
+    let cluster = start_cluster().await;
     let leader = cluster.leader().await;
     let follower = (leader + 1) % 3;
     let alive = Arc::new(std::sync::Mutex::new(vec!["a", "b"]));
@@ -200,9 +116,7 @@ async fn jobs_are_placed_blocked_jobs_wake_and_lost_nodes_are_replaced() {
         .await
         .expect("register");
     let snapshot = cluster
-        .eventually(follower, 10, "big placed on a and b", |s| {
-            live_allocs(s, "big") == 2
-        })
+        .eventually(10, "big placed on a and b", |s| live_allocs(s, "big") == 2)
         .await;
     let first = snapshot.evaluation(&eval.id).expect("evaluation stored");
     assert_eq!(
@@ -223,7 +137,7 @@ async fn jobs_are_placed_blocked_jobs_wake_and_lost_nodes_are_replaced() {
         .expect("node c");
     alive.lock().expect("lock").push("c");
     cluster
-        .eventually(follower, 10, "big placed after node c joined", |s| {
+        .eventually(10, "big placed after node c joined", |s| {
             live_allocs(s, "big") == 3
         })
         .await;
@@ -234,7 +148,7 @@ async fn jobs_are_placed_blocked_jobs_wake_and_lost_nodes_are_replaced() {
         .await
         .expect("register");
     let snapshot = cluster
-        .eventually(follower, 10, "web placed", |s| live_allocs(s, "web") == 2)
+        .eventually(10, "web placed", |s| live_allocs(s, "web") == 2)
         .await;
     let lost = snapshot
         .allocs_by_job("default", &JobId::new("web"))
@@ -255,21 +169,18 @@ async fn jobs_are_placed_blocked_jobs_wake_and_lost_nodes_are_replaced() {
             .count()
     };
     cluster
-        .eventually(follower, 10, "lost node down and web replaced", |s| {
+        .eventually(10, "lost node down and web replaced", |s| {
             s.node(&lost).is_some_and(|n| n.status == NodeStatus::Down)
                 && web_on_lost(s) == 0
                 && live_allocs(s, "web") == 2
         })
         .await;
     heartbeats.abort();
-    for plane in &cluster.planes {
-        plane.shutdown();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_leader_schedules_what_the_old_one_left() {
-    let mut cluster = cluster().await;
+    let mut cluster = start_cluster().await;
     let leader = cluster.leader().await;
     let alive = Arc::new(std::sync::Mutex::new(vec!["a", "b", "c"]));
     let heartbeats = keep_alive(cluster.planes.clone(), alive);
@@ -284,22 +195,18 @@ async fn a_new_leader_schedules_what_the_old_one_left() {
         .await
         .expect("register");
     cluster
-        .eventually(leader, 10, "first placed", |s| live_allocs(s, "first") == 3)
+        .eventually(10, "first placed", |s| live_allocs(s, "first") == 3)
         .await;
 
     // The leader goes away; a job registered right after is placed by the
     // next leader, and nothing is placed twice.
-    let old = cluster.planes.remove(leader);
-    let old_server = old.server().clone();
-    old.shutdown();
-    old_server.raft().shutdown().await.expect("raft stops");
-    let next = cluster.leader().await;
+    let next = cluster.kill_leader().await;
     cluster.planes[next]
         .register_job(job("second", 5, 200), None)
         .await
         .expect("register");
     let snapshot = cluster
-        .eventually(next, 15, "second placed by the new leader", |s| {
+        .eventually(15, "second placed by the new leader", |s| {
             live_allocs(s, "second") == 5
         })
         .await;
@@ -315,14 +222,11 @@ async fn a_new_leader_schedules_what_the_old_one_left() {
         .collect();
     assert_eq!(names.len(), 8, "every allocation name is unique");
     heartbeats.abort();
-    for plane in &cluster.planes {
-        plane.shutdown();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatches_racing_with_one_token_create_one_child() {
-    let cluster = cluster().await;
+    let cluster = start_cluster().await;
     let leader = cluster.leader().await;
     let follower = (leader + 1) % 3;
     let source = r#"job "report" {
@@ -389,7 +293,4 @@ async fn dispatches_racing_with_one_token_create_one_child() {
         .filter(|job| job.id.as_str().starts_with("report/dispatch-"))
         .count();
     assert_eq!(stored, 1);
-    for plane in &cluster.planes {
-        plane.shutdown();
-    }
 }

@@ -1,8 +1,13 @@
 //! Helpers the in-process cluster tests share: three servers over loopback
-//! with fast timing, and small nodes and jobs to write.
+//! with fast timing, and small nodes and jobs to write; [`control`] runs a
+//! control plane on each server and [`agent`] plays the nodes' client.
 
-// Each test binary compiles this module and uses only part of it.
+// Each test binary compiles this module and uses only part of it (the
+// allowance covers the submodules too).
 #![allow(dead_code)]
+
+pub mod agent;
+pub mod control;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +24,7 @@ pub fn config(dir: &std::path::Path, tuning: RaftTuning) -> ServerConfig {
     }
 }
 
+/// Raft timing quick enough for tests that wait on elections.
 pub fn fast() -> RaftTuning {
     RaftTuning {
         heartbeat: Duration::from_millis(50),
@@ -27,6 +33,18 @@ pub fn fast() -> RaftTuning {
     }
 }
 
+/// Raft timing for tests that must not see an election they did not
+/// cause: a loaded machine must not elect a new leader in the middle of a
+/// test that does not ask for it.
+pub fn lenient() -> RaftTuning {
+    RaftTuning {
+        heartbeat: Duration::from_millis(100),
+        election_timeout: (Duration::from_millis(500), Duration::from_millis(1000)),
+        ..RaftTuning::default()
+    }
+}
+
+/// Starts a server in each of `dirs` and bootstraps them into one cluster.
 pub async fn cluster(dirs: &[tempfile::TempDir], tuning: RaftTuning) -> Vec<Server> {
     let mut servers = Vec::new();
     for dir in dirs {
