@@ -5,6 +5,7 @@
 //!   plus the index of each table's last change (for blocking queries).
 //! - [`log_store`], [`state_machine`]: openraft's storage, in one redb file
 //!   per server (log, vote, commit point, latest snapshot).
+//! - [`database`]: the redb file, with a flag raised once it is closed.
 //! - [`network`]: Raft RPCs over HTTP on loopback (axum server, reqwest
 //!   client), including chunked snapshot install.
 //! - [`operator`]: operator tools: snapshot save and restore, peer
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod cluster_state;
 pub mod command;
 pub mod control;
+pub mod database;
 pub mod log_store;
 pub mod network;
 pub mod operator;

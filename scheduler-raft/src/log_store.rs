@@ -34,6 +34,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, RaftLogReader, StorageIOError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::database::SharedDatabase;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 /// Log entries by index, as JSON.
@@ -48,7 +49,7 @@ pub(crate) const LAST_PURGED: &str = "last_purged";
 /// The Raft log storage over a shared redb database.
 #[derive(Clone)]
 pub struct LogStore {
-    db: Arc<Database>,
+    db: Arc<SharedDatabase>,
     writer: mpsc::Sender<WriteOp>,
     pending: Arc<Mutex<Pending>>,
 }
@@ -90,7 +91,11 @@ enum WriteOp {
 
 /// The writer thread: drains the queue, one transaction and one fsync per
 /// round, then reports every append of the round durable.
-fn run_writer(db: Arc<Database>, queue: mpsc::Receiver<WriteOp>, pending: Arc<Mutex<Pending>>) {
+fn run_writer(
+    db: Arc<SharedDatabase>,
+    queue: mpsc::Receiver<WriteOp>,
+    pending: Arc<Mutex<Pending>>,
+) {
     while let Ok(first) = queue.recv() {
         let mut round = vec![first];
         while let Ok(op) = queue.try_recv() {
@@ -185,9 +190,8 @@ impl Debug for LogStore {
 }
 
 /// Opens (or creates) the server's database file.
-pub fn open_database(path: &Path) -> Result<Arc<Database>, redb::DatabaseError> {
-    let db = Database::create(path)?;
-    Ok(Arc::new(db))
+pub fn open_database(path: &Path) -> Result<Arc<SharedDatabase>, redb::DatabaseError> {
+    SharedDatabase::create(path)
 }
 
 fn io_error(
@@ -220,7 +224,7 @@ async fn blocking<T: Send + 'static>(
 impl LogStore {
     /// A log store over `db` (shared with the state machine's snapshot
     /// table).
-    pub fn new(db: Arc<Database>) -> Result<Self, StorageError> {
+    pub fn new(db: Arc<SharedDatabase>) -> Result<Self, StorageError> {
         let txn = db.begin_write().map_err(write_logs_error)?;
         txn.open_table(LOGS).map_err(write_logs_error)?;
         txn.open_table(META).map_err(write_logs_error)?;

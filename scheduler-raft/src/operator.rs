@@ -29,10 +29,10 @@ use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers, Membership};
-use redb::Database;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, CommandResponse};
+use crate::database::SharedDatabase;
 use crate::log_store::{COMMITTED, LAST_PURGED, LOGS, LogStore, META, VOTE};
 use crate::server::{LEADER_WAIT, Server, ServerError, leader_addr, read_index, write_via};
 use crate::state_machine::{
@@ -302,13 +302,13 @@ pub fn recover_single_node(
     if !db_path.exists() {
         return Err(fail(format!("{} does not exist", db_path.display())));
     }
-    let db = Database::open(&db_path)
+    let db = SharedDatabase::open(&db_path)
         .map_err(|err| fail(format!("opening {}: {err}", db_path.display())))?;
-    recover_db(Arc::new(db), server_id, address).map_err(fail)
+    recover_db(db, server_id, address).map_err(fail)
 }
 
 fn recover_db(
-    db: Arc<Database>,
+    db: Arc<SharedDatabase>,
     server_id: ServerId,
     address: &str,
 ) -> Result<RecoveryReport, String> {

@@ -18,6 +18,7 @@ use scheduler_core::state::MemorySnapshot;
 
 use crate::cluster_state::{ClusterDump, Table};
 use crate::command::{Command, CommandResponse};
+use crate::database::ClosedFlag;
 use crate::log_store::{LogStore, open_database};
 use crate::network::{HttpNetwork, raft_routes};
 use crate::state_machine::{SharedState, StateMachine};
@@ -159,10 +160,10 @@ pub struct Server {
     http: reqwest::Client,
     leader_service: ServiceSlot,
     serving: tokio::task::JoinHandle<()>,
-    /// The database, weakly: openraft's tasks hold it and drop it a moment
-    /// after `shutdown` returns; shutdown waits for that so the directory
-    /// can be opened again at once.
-    database: std::sync::Weak<redb::Database>,
+    /// Raised once the database file is closed: openraft's tasks and the
+    /// log's writer thread let go of it a moment after Raft stops, and
+    /// shutdown waits for that so the directory can be opened again at once.
+    database_closed: ClosedFlag,
 }
 
 impl std::fmt::Debug for Server {
@@ -202,7 +203,7 @@ impl Server {
         let id = server_id(&config.data_dir).map_err(|e| data_error(e.to_string()))?;
         let db = open_database(&config.data_dir.join("raft.redb"))
             .map_err(|e| data_error(e.to_string()))?;
-        let database = Arc::downgrade(&db);
+        let database_closed = db.closed_flag();
         let (applied_tx, applied) = watch::channel(0);
         let log_store = LogStore::new(db.clone()).map_err(|e| data_error(e.to_string()))?;
         let state_machine =
@@ -258,7 +259,7 @@ impl Server {
             http,
             leader_service,
             serving,
-            database,
+            database_closed,
         })
     }
 
@@ -542,19 +543,14 @@ impl Server {
         let Server {
             raft,
             shared,
-            database,
+            database_closed,
             ..
         } = self;
         drop(raft);
         drop(shared);
-        // Bounded: a handle leaked elsewhere must not hang the caller.
-        for _ in 0..500 {
-            if database.strong_count() == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        if !database_closed.wait(Duration::from_secs(5)).await {
+            tracing::warn!("the database was still open 5 s after shutdown");
         }
-        tracing::warn!("the database was still open 5 s after shutdown");
     }
 }
 

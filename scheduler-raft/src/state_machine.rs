@@ -24,6 +24,7 @@ use tokio::sync::watch;
 
 use crate::cluster_state::{ClusterDump, ClusterState};
 use crate::command::{Applied, CommandResponse};
+use crate::database::SharedDatabase;
 use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 /// The latest snapshot, as one record.
@@ -188,7 +189,7 @@ pub(crate) fn apply_entry(
 #[derive(Debug, Clone)]
 pub struct StateMachine {
     shared: SharedState,
-    db: Arc<Database>,
+    db: Arc<SharedDatabase>,
     applied_tx: Arc<watch::Sender<u64>>,
     snapshot_count: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -217,7 +218,7 @@ impl StateMachine {
     /// The state machine over `db`, restored from the snapshot kept there
     /// (if any). `applied_tx` receives the index after every apply.
     pub fn open(
-        db: Arc<Database>,
+        db: Arc<SharedDatabase>,
         applied_tx: Arc<watch::Sender<u64>>,
     ) -> Result<Self, StorageError> {
         let txn = db

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 struct RaftStore {
     runtime: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
-    db: Arc<redb::Database>,
+    db: Arc<scheduler_raft::database::SharedDatabase>,
     machine: StateMachine,
 }
 
