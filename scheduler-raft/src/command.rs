@@ -122,6 +122,50 @@ pub enum Command {
     RestoreState(Box<ClusterDump>),
 }
 
+impl Command {
+    /// How many objects the command writes, roughly: what the leader's
+    /// proposer counts to keep the entries it batches small enough to
+    /// replicate within a heartbeat. A whole-state restore counts as
+    /// unbounded so that it always travels alone.
+    pub fn weight(&self) -> usize {
+        match self {
+            Command::Noop
+            | Command::UpdateNodeStatus { .. }
+            | Command::DeleteNode { .. }
+            | Command::RegisterJob { .. }
+            | Command::DeregisterJob { .. }
+            | Command::UpsertDeployment { .. }
+            | Command::SetSchedulerConfig { .. }
+            | Command::UpsertNodePool { .. } => 1,
+            Command::UpsertNodes { nodes } => nodes.len().max(1),
+            Command::UpsertEvals { evals } => evals.len().max(1),
+            Command::UpsertAllocs { allocs } | Command::UpdateAllocsFromClient { allocs } => {
+                allocs.len().max(1)
+            }
+            Command::ApplyPlan(plan) => {
+                let allocations: usize = [
+                    &plan.node_update,
+                    &plan.node_allocation,
+                    &plan.node_preemptions,
+                ]
+                .iter()
+                .flat_map(|map| map.values())
+                .map(Vec::len)
+                .sum();
+                (allocations + plan.evals.len()).max(1)
+            }
+            Command::GarbageCollect {
+                evals,
+                allocs,
+                deployments,
+                jobs,
+            } => (evals.len() + allocs.len() + deployments.len() + jobs.len()).max(1),
+            Command::Batch(commands) => commands.iter().map(Command::weight).sum::<usize>().max(1),
+            Command::RestoreState(_) => usize::MAX,
+        }
+    }
+}
+
 /// The accepted part of a plan, as the plan applier commits it.
 ///
 /// Allocations travel without their job when it is the plan's `job`, so a

@@ -137,7 +137,13 @@ pub async fn snapshot_restore(
     server: &Server,
     bytes: &[u8],
 ) -> Result<RestoreOutcome, OperatorError> {
-    restore_via(server.raft(), server.http_client(), bytes).await
+    restore_via(
+        server.raft(),
+        server.proposer(),
+        server.http_client(),
+        bytes,
+    )
+    .await
 }
 
 /// Removes a (dead) server from the configuration, from any server: a
@@ -170,6 +176,7 @@ pub(crate) async fn save_file(
 /// Checks a snapshot file and commits its state through the leader.
 pub(crate) async fn restore_via(
     raft: &Raft,
+    proposer: &crate::server::Proposer,
     http: &reqwest::Client,
     bytes: &[u8],
 ) -> Result<RestoreOutcome, OperatorError> {
@@ -184,7 +191,7 @@ pub(crate) async fn restore_via(
             limit: MAX_RESTORE_BYTES,
         });
     }
-    let CommandResponse { index, result } = write_via(raft, http, command).await?;
+    let CommandResponse { index, result } = write_via(raft, proposer, http, command).await?;
     result.map_err(|refusal| ServerError::Raft(format!("restore refused: {refusal}")))?;
     Ok(RestoreOutcome {
         applied_at: index,

@@ -26,11 +26,14 @@ use crate::types::{Raft, ServerId};
 
 mod internal_api;
 mod leader_service;
+mod proposer;
 
 pub use internal_api::JoinRequest;
 use internal_api::{InternalApi, internal_routes};
 use leader_service::ServiceSlot;
 pub use leader_service::{LeaderCallError, LeaderCallResult, LeaderService};
+use proposer::ProposeError;
+pub(crate) use proposer::Proposer;
 
 /// How a server starts.
 #[derive(Debug, Clone)]
@@ -60,6 +63,11 @@ pub struct RaftTuning {
     pub snapshot_chunk: usize,
     /// The most log entries one append request carries.
     pub entries_per_request: u64,
+    /// How many entries of client writes the leader keeps in flight at
+    /// once; writes that arrive meanwhile share the next entry (see the
+    /// proposer's module documentation). 2 measured best on two cores
+    /// (`raft_scale writes --proposals-in-flight`).
+    pub proposals_in_flight: usize,
 }
 
 /// Defaults for servers on one network: a follower that hears nothing
@@ -80,6 +88,7 @@ impl Default for RaftTuning {
             heartbeat: Duration::from_millis(150),
             election_timeout: (Duration::from_millis(200), Duration::from_millis(300)),
             entries_per_request: 4,
+            proposals_in_flight: 2,
             snapshot_every: 10_000,
             keep_behind_snapshot: 1_000,
             snapshot_chunk: 4 << 20,
@@ -158,6 +167,7 @@ pub struct Server {
     shared: SharedState,
     applied: watch::Receiver<u64>,
     http: reqwest::Client,
+    proposer: Proposer,
     leader_service: ServiceSlot,
     serving: tokio::task::JoinHandle<()>,
     /// Raised once the database file is closed: openraft's tasks and the
@@ -235,11 +245,13 @@ impl Server {
         .map_err(|e| ServerError::Raft(e.to_string()))?;
 
         let http = reqwest::Client::new();
+        let proposer = Proposer::start(raft.clone(), tuning.proposals_in_flight, LEADER_WAIT);
         let leader_service = ServiceSlot::default();
         let internal = InternalApi {
             raft: raft.clone(),
             shared: shared.clone(),
             http: http.clone(),
+            proposer: proposer.clone(),
             leader_service: leader_service.clone(),
         };
         let router = raft_routes(raft.clone()).merge(internal_routes(internal));
@@ -257,6 +269,7 @@ impl Server {
             shared,
             applied,
             http,
+            proposer,
             leader_service,
             serving,
             database_closed,
@@ -318,7 +331,7 @@ impl Server {
     /// does not lead) and returns what applying it answered. Retries while
     /// an election is under way, up to ten seconds.
     pub async fn write(&self, command: Command) -> Result<CommandResponse, ServerError> {
-        write_via(&self.raft, &self.http, command).await
+        write_via(&self.raft, &self.proposer, &self.http, command).await
     }
 
     /// A snapshot that reflects every write acknowledged before this call
@@ -360,6 +373,11 @@ impl Server {
     /// [`crate::operator`]).
     pub(crate) fn http_client(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// This server's proposer of writes (for [`crate::operator`]).
+    pub(crate) fn proposer(&self) -> &Proposer {
+        &self.proposer
     }
 
     /// This server's state as plain data (tests compare servers with it).
@@ -497,10 +515,43 @@ impl Server {
     }
 
     /// Adds a server as a voter: first as a learner (it catches up from the
-    /// log or a snapshot), then into the voting configuration. Must run on
-    /// the leader.
+    /// log or a snapshot), then into the voting configuration. Runs on the
+    /// leader: here if this server leads, else forwarded; retries while an
+    /// election is under way (leadership can move between the caller's
+    /// look at the cluster and this call), up to ten seconds.
     pub async fn add_voter(&self, id: ServerId, addr: String) -> Result<(), ServerError> {
-        add_voter(&self.raft, id, addr).await
+        let started = crate::clock::monotonic();
+        loop {
+            if status_of(&self.raft).is_leader {
+                if add_voter_here(&self.raft, id, addr.clone())
+                    .await?
+                    .is_some()
+                {
+                    return Ok(());
+                }
+            } else if let Some(leader) = leader_addr(&self.raft) {
+                let request = JoinRequest {
+                    id,
+                    address: addr.clone(),
+                };
+                let forwarded = self
+                    .http
+                    .post(format!("http://{leader}/v1/internal/join"))
+                    .timeout(LEADER_WAIT)
+                    .json(&request)
+                    .send()
+                    .await;
+                if let Ok(response) = forwarded
+                    && let Ok(Ok(())) = response.json::<Result<(), String>>().await
+                {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() > LEADER_WAIT {
+                return Err(ServerError::NoLeader(LEADER_WAIT));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Adds a non-voting member that receives the log. Must run on the
@@ -543,9 +594,12 @@ impl Server {
         let Server {
             raft,
             shared,
+            proposer,
             database_closed,
             ..
         } = self;
+        // The proposer's task holds a Raft handle until its last sender goes.
+        drop(proposer);
         drop(raft);
         drop(shared);
         if !database_closed.wait(Duration::from_secs(5)).await {
@@ -569,7 +623,21 @@ fn peers_of(raft: &Raft) -> Vec<Peer> {
         .collect()
 }
 
+/// Adds a voter if this server leads.
 async fn add_voter(raft: &Raft, id: ServerId, addr: String) -> Result<(), ServerError> {
+    match add_voter_here(raft, id, addr).await? {
+        Some(()) => Ok(()),
+        None => Err(ServerError::Raft("this server does not lead".to_owned())),
+    }
+}
+
+/// Adds a voter here: `Ok(None)` when this server does not lead (the
+/// caller retries through the leader).
+async fn add_voter_here(
+    raft: &Raft,
+    id: ServerId,
+    addr: String,
+) -> Result<Option<()>, ServerError> {
     let metrics = raft.metrics().borrow().clone();
     if metrics
         .membership_config
@@ -577,15 +645,27 @@ async fn add_voter(raft: &Raft, id: ServerId, addr: String) -> Result<(), Server
         .voter_ids()
         .any(|v| v == id)
     {
-        return Ok(());
+        return Ok(Some(()));
     }
-    raft.add_learner(id, BasicNode::new(addr), true)
+    let not_leader = |err: &RaftError<ServerId, ClientWriteError<ServerId, BasicNode>>| {
+        matches!(
+            err,
+            RaftError::APIError(ClientWriteError::ForwardToLeader(_))
+        )
+    };
+    match raft.add_learner(id, BasicNode::new(addr), true).await {
+        Ok(_) => {}
+        Err(err) if not_leader(&err) => return Ok(None),
+        Err(err) => return Err(ServerError::Raft(err.to_string())),
+    }
+    match raft
+        .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
         .await
-        .map_err(|e| ServerError::Raft(e.to_string()))?;
-    raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
-        .await
-        .map_err(|e| ServerError::Raft(e.to_string()))?;
-    Ok(())
+    {
+        Ok(_) => Ok(Some(())),
+        Err(err) if not_leader(&err) => Ok(None),
+        Err(err) => Err(ServerError::Raft(err.to_string())),
+    }
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -640,6 +720,7 @@ pub(crate) fn leader_addr(raft: &Raft) -> Option<String> {
 
 pub(crate) async fn write_via(
     raft: &Raft,
+    proposer: &Proposer,
     http: &reqwest::Client,
     command: Command,
 ) -> Result<CommandResponse, ServerError> {
@@ -648,14 +729,15 @@ pub(crate) async fn write_via(
         let local = status_of(raft);
         if local.is_leader {
             // A leader cut off from its quorum cannot commit, and openraft
-            // would wait for as long as it believes it leads.
-            let written =
-                tokio::time::timeout(LEADER_WAIT, raft.client_write(command.clone())).await;
-            match written {
-                Ok(Ok(response)) => return Ok(response.data),
-                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {}
-                Ok(Err(err)) => return Err(ServerError::Raft(err.to_string())),
-                Err(_) => return Err(ServerError::NotCommitted(LEADER_WAIT)),
+            // would wait for as long as it believes it leads: the proposer
+            // gives up after LEADER_WAIT.
+            match proposer.propose(command.clone()).await {
+                Ok(response) => return Ok(response),
+                Err(ProposeError::NotLeader) => {}
+                Err(ProposeError::Raft(message)) => return Err(ServerError::Raft(message)),
+                Err(ProposeError::NotCommitted) => {
+                    return Err(ServerError::NotCommitted(LEADER_WAIT));
+                }
             }
         } else if let Some(addr) = leader_addr(raft) {
             let forwarded = http

@@ -107,6 +107,99 @@ async fn writes_through_any_server_are_read_consistently_from_every_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_entries_and_each_gets_its_own_answer() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let servers = std::sync::Arc::new(cluster(&dirs, fast()).await);
+    let leader = leader_of(&servers).await;
+    let first = servers[leader]
+        .write(Command::RegisterJob {
+            job: Box::new(job("contended", 50)),
+            enforce_index: Some(0),
+            eval: None,
+        })
+        .await
+        .expect("register");
+    let Ok(Applied::JobRegistered {
+        job_modify_index, ..
+    }) = first.result
+    else {
+        panic!("unexpected answer {first:?}");
+    };
+
+    // Forty writers at once, through every server: twenty register their
+    // own job; twenty update one job, all with the same -check-index, so
+    // exactly one of them may win.
+    let mut writers = Vec::new();
+    for i in 0..40 {
+        let servers = servers.clone();
+        writers.push(tokio::spawn(async move {
+            let (id, enforce_index) = if i % 2 == 0 {
+                (format!("own-{i}"), Some(0))
+            } else {
+                ("contended".to_owned(), Some(job_modify_index))
+            };
+            let response = servers[i % 3]
+                .write(Command::RegisterJob {
+                    job: Box::new(job(&id, 60)),
+                    enforce_index,
+                    eval: None,
+                })
+                .await
+                .expect("write");
+            (id, response)
+        }));
+    }
+    let mut indexes = std::collections::BTreeSet::new();
+    let mut contended_wins = Vec::new();
+    for writer in writers {
+        let (id, response) = writer.await.expect("writer");
+        indexes.insert(response.index);
+        match (id.as_str(), response.result) {
+            ("contended", Ok(Applied::JobRegistered { version: 1, .. })) => {
+                contended_wins.push(response.index)
+            }
+            ("contended", Err(Refusal::CheckIndexMismatch { actual, .. })) => {
+                assert!(
+                    actual > job_modify_index,
+                    "refused against the winner's index"
+                )
+            }
+            (
+                own,
+                Ok(Applied::JobRegistered {
+                    version: 0,
+                    job_modify_index,
+                    ..
+                }),
+            ) => {
+                // The answer is this writer's own: its job, as stored.
+                assert_eq!(job_modify_index, response.index);
+                let stored = servers[leader]
+                    .read_consistent()
+                    .await
+                    .expect("read")
+                    .job("default", &JobId::new(own))
+                    .map(|j| j.job_modify_index);
+                assert_eq!(stored, Some(job_modify_index), "{own}");
+            }
+            (id, result) => panic!("{id}: unexpected answer {result:?}"),
+        }
+    }
+    assert_eq!(contended_wins.len(), 1, "one -check-index winner");
+    // Writes that arrive while entries are in flight share the next entry.
+    assert!(
+        indexes.len() <= 20,
+        "40 concurrent writes took {} log entries",
+        indexes.len()
+    );
+
+    let servers = std::sync::Arc::into_inner(servers).expect("writers done");
+    for server in servers {
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocking_query_wakes_on_a_change_to_its_table_only() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
     let servers = cluster(&dirs, fast()).await;

@@ -62,6 +62,10 @@ struct WritesArgs {
     /// etcd client URLs, comma-separated, to run the same load against.
     #[arg(long)]
     etcd: Option<String>,
+    /// Entries of client writes the leader keeps in flight
+    /// (`RaftTuning::proposals_in_flight`).
+    #[arg(long, default_value_t = RaftTuning::default().proposals_in_flight)]
+    proposals_in_flight: usize,
 }
 
 #[derive(Debug, Args)]
@@ -115,13 +119,13 @@ fn main() {
 }
 
 /// Three servers in this process, bootstrapped, with a leader.
-async fn start_cluster(dirs: &[tempfile::TempDir]) -> Vec<Arc<Server>> {
+async fn start_cluster(dirs: &[tempfile::TempDir], tuning: RaftTuning) -> Vec<Arc<Server>> {
     let mut servers = Vec::new();
     for dir in dirs {
         let config = ServerConfig {
             data_dir: dir.path().to_owned(),
             bind: "127.0.0.1:0".parse().expect("address"),
-            tuning: RaftTuning::default(),
+            tuning: tuning.clone(),
         };
         servers.push(Arc::new(
             Server::start(config).await.expect("server starts"),
@@ -233,7 +237,11 @@ where
 
 async fn writes(args: WritesArgs) -> serde_json::Value {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let servers = start_cluster(&dirs).await;
+    let tuning = RaftTuning {
+        proposals_in_flight: args.proposals_in_flight,
+        ..RaftTuning::default()
+    };
+    let servers = start_cluster(&dirs, tuning).await;
     let leader = servers[leader_of(&servers)].addr().to_string();
     let client = Arc::new(RemoteClient::new(vec![leader]));
     let payload = "x".repeat(args.payload);
@@ -296,6 +304,7 @@ async fn writes(args: WritesArgs) -> serde_json::Value {
     json!({
         "workload": "writes",
         "clients": args.clients,
+        "proposals_in_flight": args.proposals_in_flight,
         "seconds": args.seconds,
         "payload_bytes": args.payload,
         "results": results,
@@ -325,7 +334,7 @@ async fn etcd_leader(http: &reqwest::Client, endpoints: &[String]) -> String {
 
 async fn c1m(args: C1mArgs) -> serde_json::Value {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let servers = start_cluster(&dirs).await;
+    let servers = start_cluster(&dirs, RaftTuning::default()).await;
     let config = ControlConfig {
         workers: args.workers,
         // Nodes are registered once and never heartbeat in this run.

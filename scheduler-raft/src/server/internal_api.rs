@@ -29,6 +29,8 @@ pub(super) struct InternalApi {
     pub(super) shared: SharedState,
     /// The server's client (one connection pool for every forward).
     pub(super) http: reqwest::Client,
+    /// The leader's batching of writes.
+    pub(super) proposer: super::Proposer,
     /// The handler of leader-only requests, once installed.
     pub(super) leader_service: super::ServiceSlot,
 }
@@ -71,10 +73,9 @@ async fn apply_on_leader(
     Json(command): Json<Command>,
 ) -> Json<Result<CommandResponse, String>> {
     Json(
-        api.raft
-            .client_write(command)
+        api.proposer
+            .propose(command)
             .await
-            .map(|response| response.data)
             .map_err(|err| err.to_string()),
     )
 }
@@ -86,7 +87,7 @@ async fn write_anywhere(
     Json(command): Json<Command>,
 ) -> Json<Result<CommandResponse, String>> {
     Json(
-        write_via(&api.raft, &api.http, command)
+        write_via(&api.raft, &api.proposer, &api.http, command)
             .await
             .map_err(|err| err.to_string()),
     )
@@ -168,7 +169,7 @@ async fn snapshot_restore_anywhere(
 ) {
     use crate::operator::OperatorError;
     use axum::http::StatusCode;
-    match crate::operator::restore_via(&api.raft, &api.http, &body).await {
+    match crate::operator::restore_via(&api.raft, &api.proposer, &api.http, &body).await {
         Ok(outcome) => (StatusCode::OK, Json(Ok(outcome))),
         Err(err) => {
             let status = match &err {
