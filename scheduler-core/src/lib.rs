@@ -16,6 +16,8 @@
 //! `SystemTime::now` and thread-local randomness so these hold mechanically.
 //!
 //! # What is here
+//! - [`driver`]: the task driver interface that `scheduler-drivers`
+//!   implements, with its plain-data boundary types.
 //! - [`broker`]: the leader's evaluation broker and blocked-evaluation
 //!   tracker, as pure state machines in virtual time.
 //! - [`model`]: jobs, task groups, tasks and everything they say; nodes,
@@ -137,6 +139,7 @@
 //! ```
 
 pub mod broker;
+pub mod driver;
 pub mod feasibility;
 pub mod jobspec;
 pub mod model;

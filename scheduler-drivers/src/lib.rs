@@ -1,10 +1,32 @@
 //! Task drivers and the client runtime.
 //!
-//! This crate will hold the implementations of the driver trait that
-//! `scheduler-core` defines (`raw_exec`, `exec`, `docker` through the Docker
-//! Engine API, `java`, `qemu`), the node fingerprint, and the allocation and
-//! task runners that a client agent uses to run what the servers placed on it.
+//! This crate implements the driver trait that `scheduler-core` defines
+//! ([`scheduler_core::driver::TaskDriver`]) and will hold the client
+//! runtime that runs what the servers placed on a node. It is where
+//! processes, containers and virtual machines are started;
+//! `scheduler-core` never does IO.
 //!
-//! It is the place where processes, containers and virtual machines are
-//! started; `scheduler-core` never does IO. It is not written yet: see the
-//! project's issue "Client and task drivers".
+//! # Design
+//! Process-based drivers never make a task the client's own child: each
+//! task runs under a small supervisor, `sched-executor` ([`executor`]),
+//! in its own session, which records the task's start and exit in the
+//! task's state directory and writes its stdout and stderr into rotated
+//! files ([`logs`]). A client can therefore crash, restart and re-attach
+//! ([`scheduler_core::driver::TaskDriver::recover`]) without stopping or
+//! duplicating a task, and learns how a task ended while it was away.
+//! Processes are named by pid and start time ([`process::ProcessId`]) so a
+//! reused pid is never mistaken for a task.
+//!
+//! # Drivers
+//! - [`raw_exec`]: a process on the host, no isolation.
+//!
+//! Still to come (see the project's issue "Client and task drivers"):
+//! `exec` (namespaces, chroot, cgroups), `docker` (Docker Engine API),
+//! `java`, `qemu`, the node fingerprint, and the allocation and task
+//! runners.
+
+mod clock;
+pub mod executor;
+pub mod logs;
+pub mod process;
+pub mod raw_exec;
