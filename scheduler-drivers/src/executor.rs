@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use scheduler_core::driver::{ExitResult, LogRotation};
 
+use crate::isolation::{Cgroup, INIT_EXIT_FILE, InitSpec, Isolation};
 use crate::logs::RotatingWriter;
 use crate::process::{ProcessId, write_atomically};
 
@@ -54,6 +55,10 @@ pub struct ExecutorSpec {
     pub task_name: String,
     /// Log rotation.
     pub logs: LogRotation,
+    /// Namespaces, task root and cgroup limits (`exec`, `java`); `None`
+    /// runs the task on the host as it is (`raw_exec`).
+    #[serde(default)]
+    pub isolation: Option<Isolation>,
 }
 
 /// What `started.json` says.
@@ -74,6 +79,38 @@ pub enum StartRecord {
     },
 }
 
+/// Runs init for the spec in `state_dir`, inside the task's namespaces
+/// (the executor starts it; see [`crate::isolation`]).
+pub fn run_init(state_dir: &Path) -> i32 {
+    let spec = match read_spec(state_dir) {
+        Ok(spec) => spec,
+        Err(err) => {
+            eprintln!("init: {err}");
+            return 1;
+        }
+    };
+    let Some(isolation) = spec.isolation else {
+        eprintln!("init: the spec asks for no isolation");
+        return 1;
+    };
+    let init = InitSpec {
+        command: spec.command,
+        args: spec.args,
+        env: spec.env,
+        user: spec.user,
+        isolation,
+    };
+    crate::isolation::run_init(state_dir, &init)
+}
+
+fn read_spec(state_dir: &Path) -> Result<ExecutorSpec, String> {
+    let spec_path = state_dir.join(SPEC_FILE);
+    serde_json::from_slice(
+        &std::fs::read(&spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?,
+    )
+    .map_err(|e| format!("{}: {e}", spec_path.display()))
+}
+
 /// Runs the executor for the spec in `state_dir`; returns the executor's
 /// exit code (0 once the task's exit is recorded, whatever it was).
 pub fn run(state_dir: &Path) -> i32 {
@@ -91,16 +128,15 @@ fn supervise(state_dir: &Path) -> Result<(), String> {
     // Its own session: the client's process group, terminal and death
     // do not reach it.
     let _ = nix::unistd::setsid();
-    let spec_path = state_dir.join(SPEC_FILE);
-    let spec: ExecutorSpec = serde_json::from_slice(
-        &std::fs::read(&spec_path).map_err(|e| format!("{}: {e}", spec_path.display()))?,
-    )
-    .map_err(|e| format!("{}: {e}", spec_path.display()))?;
-    let mut stdout = RotatingWriter::open(&spec.logs, &spec.task_name, "stdout")
+    let spec = read_spec(state_dir)?;
+    let stdout = RotatingWriter::open(&spec.logs, &spec.task_name, "stdout")
         .map_err(|e| format!("log files in {}: {e}", spec.logs.dir.display()))?;
-    let mut stderr = RotatingWriter::open(&spec.logs, &spec.task_name, "stderr")
+    let stderr = RotatingWriter::open(&spec.logs, &spec.task_name, "stderr")
         .map_err(|e| format!("log files in {}: {e}", spec.logs.dir.display()))?;
 
+    if let Some(isolation) = &spec.isolation {
+        return supervise_isolated(state_dir, isolation, stdout, stderr);
+    }
     let mut command = Command::new(resolve_program(&spec));
     command
         .args(&spec.args)
@@ -120,6 +156,57 @@ fn supervise(state_dir: &Path) -> Result<(), String> {
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run {:?}: {e}", spec.command))?;
+    let exit = record_and_wait(state_dir, &mut child, stdout, stderr, None)?;
+    write_record(&state_dir.join(EXIT_FILE), &exit).map_err(|e| format!("recording the exit: {e}"))
+}
+
+/// Isolated: cgroup, namespaces and root, then init (see
+/// [`crate::isolation`]).
+fn supervise_isolated(
+    state_dir: &Path,
+    isolation: &Isolation,
+    stdout: RotatingWriter,
+    stderr: RotatingWriter,
+) -> Result<(), String> {
+    let cgroup = Cgroup::create(&isolation.cgroup_name, &isolation.limits)?;
+    let result = (|| -> Result<ExitResult, String> {
+        crate::isolation::enter_namespaces_and_build_root(isolation)?;
+        let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+        let mut init = Command::new(me)
+            .arg("--init")
+            .arg(state_dir)
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting init: {e}"))?;
+        cgroup.add(init.id())?;
+        let go = init.stdin.take();
+        let exit = record_and_wait(state_dir, &mut init, stdout, stderr, go)?;
+        // Init recorded the task's own exit; without that record (init
+        // was killed, which ends the namespace) its own status stands.
+        let recorded: Option<ExitResult> = std::fs::read(state_dir.join(INIT_EXIT_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let mut exit = recorded.unwrap_or(exit);
+        exit.oom_killed = cgroup.oom_killed();
+        Ok(exit)
+    })();
+    cgroup.remove();
+    let exit = result?;
+    write_record(&state_dir.join(EXIT_FILE), &exit).map_err(|e| format!("recording the exit: {e}"))
+}
+
+/// Records the start, lets the task go (isolated: one byte to init),
+/// copies its output and waits for it.
+fn record_and_wait(
+    state_dir: &Path,
+    child: &mut std::process::Child,
+    mut stdout: RotatingWriter,
+    mut stderr: RotatingWriter,
+    go: Option<std::process::ChildStdin>,
+) -> Result<ExitResult, String> {
     let task_pid = child.id() as i32;
     let task = ProcessId::of(task_pid).unwrap_or(ProcessId {
         pid: task_pid,
@@ -134,33 +221,18 @@ fn supervise(state_dir: &Path) -> Result<(), String> {
         &StartRecord::Running { executor, task },
     )
     .map_err(|e| format!("recording the start: {e}"))?;
-
-    let out_pipe = child.stdout.take();
-    let err_pipe = child.stderr.take();
-    let pumps = [
-        out_pipe.map(|pipe| std::thread::spawn(move || pump(pipe, &mut stdout))),
-        err_pipe.map(|pipe| std::thread::spawn(move || pump(pipe, &mut stderr))),
-    ];
-    let status = child
-        .wait()
-        .map_err(|e| format!("waiting for the task: {e}"))?;
-    // The pipes close when the task and every child holding them exit; a
-    // daemonised grandchild may keep them open, so the exit is recorded
-    // now and the pumps get a moment to drain.
-    let deadline = std::time::Duration::from_secs(1);
-    let started = crate::clock::monotonic();
-    for pump in pumps.into_iter().flatten() {
-        while !pump.is_finished() && started.elapsed() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+    if let Some(mut go) = go {
+        use std::io::Write;
+        go.write_all(b"g")
+            .map_err(|e| format!("starting init: {e}"))?;
     }
-    let exit = ExitResult {
+    let status = pump_until_exit(child, &mut stdout, &mut stderr)?;
+    Ok(ExitResult {
         exit_code: status.code().unwrap_or(0),
         signal: status.signal(),
         oom_killed: false,
         err: None,
-    };
-    write_record(&state_dir.join(EXIT_FILE), &exit).map_err(|e| format!("recording the exit: {e}"))
+    })
 }
 
 fn resolve_program(spec: &ExecutorSpec) -> PathBuf {
@@ -172,17 +244,81 @@ fn resolve_program(spec: &ExecutorSpec) -> PathBuf {
     }
 }
 
-fn pump(mut pipe: impl Read, writer: &mut RotatingWriter) {
+/// Copies the child's stdout and stderr into the log files until it has
+/// exited and its pipes are closed. One thread: an isolated executor has
+/// unshared its pid namespace, after which the kernel refuses new threads.
+/// The pipes close when the task and every child holding them exit; a
+/// daemonised grandchild may keep them open, so after the exit they get
+/// one more second to drain.
+fn pump_until_exit(
+    child: &mut std::process::Child,
+    stdout: &mut RotatingWriter,
+    stderr: &mut RotatingWriter,
+) -> Result<std::process::ExitStatus, String> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+
+    // As plain files, so both streams are one type.
+    let as_file = |fd: std::os::fd::OwnedFd| std::fs::File::from(fd);
+    let mut out = child.stdout.take().map(|p| as_file(p.into()));
+    let mut err = child.stderr.take().map(|p| as_file(p.into()));
     let mut buffer = [0u8; 16 * 1024];
+    let mut exited: Option<(std::process::ExitStatus, std::time::Instant)> = None;
     loop {
-        match pipe.read(&mut buffer) {
-            Ok(0) => return,
-            Ok(n) => {
-                // A full disk loses log lines, never the task.
-                let _ = writer.write_all(&buffer[..n]);
+        if exited.is_none()
+            && let Some(status) = child.try_wait().map_err(|e| format!("waiting: {e}"))?
+        {
+            exited = Some((status, crate::clock::monotonic()));
+        }
+        if let Some((status, at)) = exited
+            && ((out.is_none() && err.is_none())
+                || at.elapsed() > std::time::Duration::from_secs(1))
+        {
+            return Ok(status);
+        }
+        let mut ready = [false, false];
+        {
+            let mut fds = Vec::with_capacity(2);
+            let mut which = Vec::with_capacity(2);
+            if let Some(pipe) = &out {
+                fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLIN));
+                which.push(0);
             }
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return,
+            if let Some(pipe) = &err {
+                fds.push(PollFd::new(pipe.as_fd(), PollFlags::POLLIN));
+                which.push(1);
+            }
+            if fds.is_empty() {
+                // Both closed, task still running: wait for it alone.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+            match poll(&mut fds, PollTimeout::from(20u8)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            for (fd, stream) in fds.iter().zip(which) {
+                if fd.revents().is_some_and(|r| !r.is_empty()) {
+                    ready[stream] = true;
+                }
+            }
+        }
+        for (stream, pipe, writer) in [(0, &mut out, &mut *stdout), (1, &mut err, &mut *stderr)] {
+            if !ready[stream] {
+                continue;
+            }
+            let read = match pipe {
+                Some(pipe) => pipe.read(&mut buffer),
+                None => continue,
+            };
+            match read {
+                // A full disk loses log lines, never the task.
+                Ok(n) if n > 0 => {
+                    let _ = writer.write_all(&buffer[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                _ => *pipe = None,
+            }
         }
     }
 }

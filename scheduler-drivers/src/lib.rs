@@ -19,14 +19,18 @@
 //!
 //! # Drivers
 //! - [`raw_exec`]: a process on the host, no isolation.
+//! - [`exec`]: a process in its own pid, mount, ipc and uts namespaces,
+//!   in a task root of bind mounts, as `nobody`, with cgroup limits
+//!   ([`isolation`]).
 //!
 //! Still to come (see the project's issue "Client and task drivers"):
-//! `exec` (namespaces, chroot, cgroups), `docker` (Docker Engine API),
-//! `java`, `qemu`, the node fingerprint, and the allocation and task
-//! runners.
+//! `docker` (Docker Engine API), `java`, `qemu`, the node fingerprint,
+//! and the allocation and task runners.
 
 mod clock;
+pub mod exec;
 pub mod executor;
+pub mod isolation;
 pub mod logs;
 pub mod process;
 pub mod raw_exec;

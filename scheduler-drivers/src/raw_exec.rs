@@ -212,9 +212,14 @@ pub(crate) async fn wait_supervised(task: &Supervised) -> ExitResult {
             if let Some(exit) = read_exit(&exit_path) {
                 return exit;
             }
+            let log =
+                std::fs::read_to_string(task.state_dir.join("executor.log")).unwrap_or_default();
             return ExitResult {
                 exit_code: -1,
-                err: Some("the task's executor ended without recording its exit".to_owned()),
+                err: Some(format!(
+                    "the task's executor ended without recording its exit: {}",
+                    log.trim()
+                )),
                 ..ExitResult::default()
             };
         }
@@ -313,6 +318,7 @@ impl TaskDriver for RawExecDriver {
                 user: spec.user.clone(),
                 task_name: spec.name.clone(),
                 logs: spec.logs.clone(),
+                isolation: None,
             };
             let task = start_supervised(&self.executor, spec, &executor_spec).await?;
             let handle = TaskHandle {

@@ -2,70 +2,17 @@
 //! signals, stop escalation, stats, and re-attaching after the client's
 //! driver is gone.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use scheduler_core::driver::{DriverError, LogRotation, TaskDriver, TaskSpec};
+use scheduler_core::driver::{DriverError, TaskDriver};
 use scheduler_drivers::logs::log_files;
 use scheduler_drivers::raw_exec::RawExecDriver;
 
+mod common;
+use common::{executor, shell_task, stdout_of, until_logged};
+
 fn driver() -> RawExecDriver {
-    RawExecDriver::new(PathBuf::from(env!("CARGO_BIN_EXE_sched-executor")))
-}
-
-/// A task running `sh -c SCRIPT` in a fresh allocation directory.
-fn shell_task(root: &Path, name: &str, script: &str) -> TaskSpec {
-    let alloc_dir = root.join("alloc");
-    let task_dir = root.join(name);
-    std::fs::create_dir_all(&task_dir).expect("task dir");
-    std::fs::create_dir_all(&alloc_dir).expect("alloc dir");
-    TaskSpec {
-        id: format!("a1/{name}"),
-        alloc_id: "a1".to_owned(),
-        name: name.to_owned(),
-        config: BTreeMap::from([
-            ("command".to_owned(), serde_json::json!("/bin/sh")),
-            ("args".to_owned(), serde_json::json!(["-c", script])),
-        ]),
-        env: BTreeMap::from([
-            ("PATH".to_owned(), "/usr/bin:/bin".to_owned()),
-            ("GREETING".to_owned(), "hello".to_owned()),
-        ]),
-        user: String::new(),
-        task_dir,
-        alloc_dir: alloc_dir.clone(),
-        state_dir: root.join("state").join(name),
-        cpu_mhz: 100,
-        memory_mb: 64,
-        memory_max_mb: 0,
-        ports: BTreeMap::new(),
-        kill_signal: String::new(),
-        kill_timeout: Duration::from_secs(5),
-        logs: LogRotation {
-            dir: alloc_dir.join("logs"),
-            max_files: 3,
-            max_file_bytes: 1 << 20,
-        },
-    }
-}
-
-fn stdout_of(spec: &TaskSpec) -> String {
-    log_files(&spec.logs.dir, &spec.name, "stdout")
-        .iter()
-        .map(|f| std::fs::read_to_string(f).expect("log"))
-        .collect()
-}
-
-/// Waits (bounded) until the task's stdout contains `text`.
-async fn until_logged(spec: &TaskSpec, text: &str) {
-    for _ in 0..250 {
-        if stdout_of(spec).contains(text) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{text:?} never logged; stdout: {:?}", stdout_of(spec));
+    RawExecDriver::new(executor())
 }
 
 #[tokio::test]

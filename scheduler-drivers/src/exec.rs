@@ -1,0 +1,291 @@
+//! `exec`: a process isolated in its own pid, mount, ipc and uts
+//! namespaces, inside a task root that holds only the allocation's
+//! directories and read-only system paths, as `nobody` unless the task
+//! names a user, with memory, cpu and pids limits from its resources
+//! (cgroups v1, or v2 where unified). See [`crate::isolation`].
+//!
+//! Task configuration: `command` (required, resolved inside the task root)
+//! and `args`. Needs root.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use scheduler_core::driver::{
+    Capabilities, DriverError, DriverFingerprint, DriverFuture, DriverHealth, ExitResult,
+    FsIsolation, TaskDriver, TaskHandle, TaskSpec, TaskStats, signal_number,
+};
+
+use crate::executor::ExecutorSpec;
+use crate::isolation::{Bind, Isolation, Limits, SYSTEM_PATHS};
+use crate::process::{group_usage, signal_group};
+use crate::raw_exec::{
+    CommandConfig, Supervised, destroy_supervised, recoverable, start_supervised, stop_supervised,
+    wait_supervised,
+};
+
+/// The driver's name in job files.
+pub const NAME: &str = "exec";
+
+/// The user an `exec` task runs as when it names none.
+pub const DEFAULT_USER: &str = "nobody";
+
+/// The most processes one task may run.
+const PIDS_LIMIT: u64 = 16_384;
+
+/// The `exec` driver.
+#[derive(Debug)]
+pub struct ExecDriver {
+    executor: PathBuf,
+    tasks: Mutex<BTreeMap<String, Arc<Supervised>>>,
+}
+
+impl ExecDriver {
+    /// A driver that supervises tasks with the `sched-executor` binary at
+    /// `executor`.
+    pub fn new(executor: PathBuf) -> Self {
+        Self {
+            executor,
+            tasks: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn task(&self, task_id: &str) -> Result<Arc<Supervised>, DriverError> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(task_id)
+            .cloned()
+            .ok_or_else(|| DriverError::UnknownTask(task_id.to_owned()))
+    }
+
+    fn remember(&self, task_id: &str, task: Supervised) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(task_id.to_owned(), Arc::new(task));
+    }
+}
+
+/// The isolation of `spec`: its task directory as the root, the
+/// allocation directory at `/alloc`, system paths read-only.
+pub(crate) fn isolation_for(spec: &TaskSpec) -> Isolation {
+    let mut binds: Vec<Bind> = SYSTEM_PATHS
+        .iter()
+        .map(Path::new)
+        .filter(|path| path.exists())
+        .map(|path| Bind {
+            source: path.to_owned(),
+            target: path.to_owned(),
+            read_only: true,
+        })
+        .collect();
+    binds.push(Bind {
+        source: spec.alloc_dir.clone(),
+        target: PathBuf::from("/alloc"),
+        read_only: false,
+    });
+    let memory_mb = spec.memory_mb.max(spec.memory_max_mb).max(1);
+    Isolation {
+        root: spec.task_dir.clone(),
+        binds,
+        cwd: PathBuf::from("/"),
+        hostname: spec.alloc_id.chars().take(8).collect::<String>(),
+        limits: Limits {
+            memory_bytes: memory_mb << 20,
+            cpu_shares: spec.cpu_mhz.max(2),
+            pids: PIDS_LIMIT,
+        },
+        cgroup_name: spec
+            .id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '.'
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Prepares the task directory for a user that is not root: the root
+/// itself traversable, `local/` and `secrets/` theirs, the allocation
+/// directory writable by all.
+pub(crate) fn prepare_task_dir(spec: &TaskSpec, user: &str) -> Result<(), DriverError> {
+    let io = |path: &Path, e: &dyn std::fmt::Display| {
+        DriverError::Io(format!("{}: {e}", path.display()))
+    };
+    let owner = nix::unistd::User::from_name(user)
+        .map_err(|e| DriverError::StartFailed(format!("user {user:?}: {e}")))?
+        .ok_or_else(|| DriverError::StartFailed(format!("user {user:?} does not exist")))?;
+    std::fs::set_permissions(&spec.task_dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| io(&spec.task_dir, &e))?;
+    // The allocation's shared directory is for every task of it, whatever
+    // its user (Nomad makes it world-writable too).
+    std::fs::set_permissions(&spec.alloc_dir, std::fs::Permissions::from_mode(0o777))
+        .map_err(|e| io(&spec.alloc_dir, &e))?;
+    for dir in ["local", "secrets"] {
+        let path = spec.task_dir.join(dir);
+        std::fs::create_dir_all(&path).map_err(|e| io(&path, &e))?;
+        nix::unistd::chown(&path, Some(owner.uid), Some(owner.gid)).map_err(|e| io(&path, &e))?;
+    }
+    Ok(())
+}
+
+fn needs_root() -> Result<(), DriverError> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(DriverError::StartFailed(
+            "the exec driver needs root (namespaces, mounts and cgroups)".to_owned(),
+        ))
+    }
+}
+
+impl TaskDriver for ExecDriver {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            send_signals: true,
+            exec: false,
+            fs_isolation: FsIsolation::Chroot,
+            enforces_limits: true,
+        }
+    }
+
+    fn fingerprint(&self) -> DriverFuture<'_, DriverFingerprint> {
+        Box::pin(async move {
+            let (health, description) = if !nix::unistd::geteuid().is_root() {
+                (DriverHealth::Undetected, "needs root".to_owned())
+            } else if !self.executor.is_file() {
+                (
+                    DriverHealth::Unhealthy,
+                    format!("executor {} not found", self.executor.display()),
+                )
+            } else {
+                (DriverHealth::Healthy, "healthy".to_owned())
+            };
+            Ok(DriverFingerprint {
+                health,
+                description,
+                attributes: BTreeMap::from([(format!("driver.{NAME}"), "1".to_owned())]),
+            })
+        })
+    }
+
+    fn start<'a>(&'a self, spec: &'a TaskSpec) -> DriverFuture<'a, TaskHandle> {
+        Box::pin(async move {
+            let config = CommandConfig::parse(NAME, &spec.config)?;
+            needs_root()?;
+            let user = if spec.user.is_empty() {
+                DEFAULT_USER
+            } else {
+                &spec.user
+            };
+            prepare_task_dir(spec, user)?;
+            let executor_spec = ExecutorSpec {
+                command: config.command,
+                args: config.args,
+                env: spec.env.clone(),
+                cwd: PathBuf::from("/"),
+                user: user.to_owned(),
+                task_name: spec.name.clone(),
+                logs: spec.logs.clone(),
+                isolation: Some(isolation_for(spec)),
+            };
+            let task = start_supervised(&self.executor, spec, &executor_spec).await?;
+            let handle = TaskHandle {
+                driver: NAME.to_owned(),
+                task_id: spec.id.clone(),
+                state: serde_json::to_value(&task)
+                    .map_err(|e| DriverError::Io(format!("handle: {e}")))?,
+            };
+            self.remember(&spec.id, task);
+            Ok(handle)
+        })
+    }
+
+    fn recover<'a>(&'a self, handle: &'a TaskHandle) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            let task: Supervised = serde_json::from_value(handle.state.clone()).map_err(|e| {
+                DriverError::NotRecoverable(format!("handle of {}: {e}", handle.task_id))
+            })?;
+            if !recoverable(&task) {
+                return Err(DriverError::NotRecoverable(format!(
+                    "{}: neither the task nor its executor runs, and no exit was recorded",
+                    handle.task_id
+                )));
+            }
+            self.remember(&handle.task_id, task);
+            Ok(())
+        })
+    }
+
+    fn wait<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, ExitResult> {
+        Box::pin(async move {
+            let task = self.task(task_id)?;
+            Ok(wait_supervised(&task).await)
+        })
+    }
+
+    fn stop<'a>(
+        &'a self,
+        task_id: &'a str,
+        signal: Option<&'a str>,
+        timeout: Duration,
+    ) -> DriverFuture<'a, ExitResult> {
+        Box::pin(async move {
+            let task = self.task(task_id)?;
+            stop_supervised(&task, signal, timeout).await
+        })
+    }
+
+    fn signal<'a>(&'a self, task_id: &'a str, signal: &'a str) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            let task = self.task(task_id)?;
+            let signal = signal_number(signal)
+                .and_then(|n| Signal::try_from(n).ok())
+                .ok_or_else(|| DriverError::InvalidConfig(format!("unknown signal {signal:?}")))?;
+            // Init ignores it (pid 1 of the namespace has no handler); the
+            // task, in init's process group, gets it.
+            if signal_group(&task.task, signal) {
+                Ok(())
+            } else {
+                Err(DriverError::Io(format!("task {task_id} is not running")))
+            }
+        })
+    }
+
+    fn stats<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, TaskStats> {
+        Box::pin(async move {
+            let task = self.task(task_id)?;
+            let (cpu_time, memory_rss_bytes, processes) = group_usage(task.task.pid);
+            Ok(TaskStats {
+                cpu_time,
+                memory_rss_bytes,
+                processes,
+            })
+        })
+    }
+
+    fn destroy<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, ()> {
+        Box::pin(async move {
+            let task = self.task(task_id)?;
+            destroy_supervised(&task).await;
+            self.tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(task_id);
+            Ok(())
+        })
+    }
+}
