@@ -37,19 +37,65 @@ pub const DEFAULT_USER: &str = "nobody";
 /// The most processes one task may run.
 const PIDS_LIMIT: u64 = 16_384;
 
-/// The `exec` driver.
+/// What makes one isolated driver differ from another: its name, how its
+/// `config` block becomes a command line, and what it fingerprints.
+pub trait IsolatedKind: std::fmt::Debug + Default + Send + Sync + 'static {
+    /// The driver's name in job files.
+    const NAME: &'static str;
+
+    /// The program and arguments for a task's `config` block; errors name
+    /// the field (`config.<key>`).
+    fn command_line(
+        &self,
+        config: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<(String, Vec<String>), DriverError>;
+
+    /// Attributes and health beyond "runs as root".
+    fn fingerprint(&self) -> DriverFuture<'_, DriverFingerprint> {
+        Box::pin(async move {
+            Ok(DriverFingerprint {
+                health: DriverHealth::Healthy,
+                description: "healthy".to_owned(),
+                attributes: BTreeMap::from([(format!("driver.{}", Self::NAME), "1".to_owned())]),
+            })
+        })
+    }
+}
+
+/// `exec`: the task's `command` and `args`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Exec;
+
+impl IsolatedKind for Exec {
+    const NAME: &'static str = NAME;
+
+    fn command_line(
+        &self,
+        config: &BTreeMap<String, serde_json::Value>,
+    ) -> Result<(String, Vec<String>), DriverError> {
+        let config = CommandConfig::parse(NAME, config)?;
+        Ok((config.command, config.args))
+    }
+}
+
+/// A driver running isolated tasks (see the module documentation).
 #[derive(Debug)]
-pub struct ExecDriver {
+pub struct IsolatedDriver<K: IsolatedKind> {
     executor: PathBuf,
+    kind: K,
     tasks: Mutex<BTreeMap<String, Arc<Supervised>>>,
 }
 
-impl ExecDriver {
+/// The `exec` driver.
+pub type ExecDriver = IsolatedDriver<Exec>;
+
+impl<K: IsolatedKind> IsolatedDriver<K> {
     /// A driver that supervises tasks with the `sched-executor` binary at
     /// `executor`.
     pub fn new(executor: PathBuf) -> Self {
         Self {
             executor,
+            kind: K::default(),
             tasks: Mutex::new(BTreeMap::new()),
         }
     }
@@ -143,14 +189,14 @@ fn needs_root() -> Result<(), DriverError> {
         Ok(())
     } else {
         Err(DriverError::StartFailed(
-            "the exec driver needs root (namespaces, mounts and cgroups)".to_owned(),
+            "isolated drivers (exec, java) need root: namespaces, mounts and cgroups".to_owned(),
         ))
     }
 }
 
-impl TaskDriver for ExecDriver {
+impl<K: IsolatedKind> TaskDriver for IsolatedDriver<K> {
     fn name(&self) -> &str {
-        NAME
+        K::NAME
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -164,27 +210,21 @@ impl TaskDriver for ExecDriver {
 
     fn fingerprint(&self) -> DriverFuture<'_, DriverFingerprint> {
         Box::pin(async move {
-            let (health, description) = if !nix::unistd::geteuid().is_root() {
-                (DriverHealth::Undetected, "needs root".to_owned())
+            let mut fingerprint = self.kind.fingerprint().await?;
+            if !nix::unistd::geteuid().is_root() {
+                fingerprint.health = DriverHealth::Undetected;
+                fingerprint.description = "needs root".to_owned();
             } else if !self.executor.is_file() {
-                (
-                    DriverHealth::Unhealthy,
-                    format!("executor {} not found", self.executor.display()),
-                )
-            } else {
-                (DriverHealth::Healthy, "healthy".to_owned())
-            };
-            Ok(DriverFingerprint {
-                health,
-                description,
-                attributes: BTreeMap::from([(format!("driver.{NAME}"), "1".to_owned())]),
-            })
+                fingerprint.health = DriverHealth::Unhealthy;
+                fingerprint.description = format!("executor {} not found", self.executor.display());
+            }
+            Ok(fingerprint)
         })
     }
 
     fn start<'a>(&'a self, spec: &'a TaskSpec) -> DriverFuture<'a, TaskHandle> {
         Box::pin(async move {
-            let config = CommandConfig::parse(NAME, &spec.config)?;
+            let (command, args) = self.kind.command_line(&spec.config)?;
             needs_root()?;
             let user = if spec.user.is_empty() {
                 DEFAULT_USER
@@ -193,8 +233,8 @@ impl TaskDriver for ExecDriver {
             };
             prepare_task_dir(spec, user)?;
             let executor_spec = ExecutorSpec {
-                command: config.command,
-                args: config.args,
+                command,
+                args,
                 env: spec.env.clone(),
                 cwd: PathBuf::from("/"),
                 user: user.to_owned(),
@@ -204,7 +244,7 @@ impl TaskDriver for ExecDriver {
             };
             let task = start_supervised(&self.executor, spec, &executor_spec).await?;
             let handle = TaskHandle {
-                driver: NAME.to_owned(),
+                driver: K::NAME.to_owned(),
                 task_id: spec.id.clone(),
                 state: serde_json::to_value(&task)
                     .map_err(|e| DriverError::Io(format!("handle: {e}")))?,

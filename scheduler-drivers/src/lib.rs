@@ -22,15 +22,17 @@
 //! - [`exec`]: a process in its own pid, mount, ipc and uts namespaces,
 //!   in a task root of bind mounts, as `nobody`, with cgroup limits
 //!   ([`isolation`]).
+//! - [`java`]: a JVM (`jar_path` or `class`) with the `exec` isolation.
 //!
 //! Still to come (see the project's issue "Client and task drivers"):
-//! `docker` (Docker Engine API), `java`, `qemu`, the node fingerprint,
-//! and the allocation and task runners.
+//! `docker` (Docker Engine API), `qemu`, the node fingerprint, and the
+//! allocation and task runners.
 
 mod clock;
 pub mod exec;
 pub mod executor;
 pub mod isolation;
+pub mod java;
 pub mod logs;
 pub mod process;
 pub mod raw_exec;
