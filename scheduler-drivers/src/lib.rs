@@ -23,12 +23,14 @@
 //!   in a task root of bind mounts, as `nobody`, with cgroup limits
 //!   ([`isolation`]).
 //! - [`java`]: a JVM (`jar_path` or `class`) with the `exec` isolation.
+//! - [`docker`]: a container through the Docker Engine API (Docker, or
+//!   podman's compatible socket, which `scripts/podman-service` starts).
 //!
 //! Still to come (see the project's issue "Client and task drivers"):
-//! `docker` (Docker Engine API), `qemu`, the node fingerprint, and the
-//! allocation and task runners.
+//! `qemu`, the node fingerprint, and the allocation and task runners.
 
 mod clock;
+pub mod docker;
 pub mod exec;
 pub mod executor;
 pub mod isolation;
