@@ -121,6 +121,8 @@ pub struct TaskSpec {
     pub state_dir: PathBuf,
     /// CPU shares in MHz.
     pub cpu_mhz: u64,
+    /// Whole cores reserved for the task (0: it runs on shares).
+    pub cores: u32,
     /// Memory limit in MiB.
     pub memory_mb: u64,
     /// Memory the task may burst to, in MiB (0: none).

@@ -25,9 +25,11 @@
 //! - [`java`]: a JVM (`jar_path` or `class`) with the `exec` isolation.
 //! - [`docker`]: a container through the Docker Engine API (Docker, or
 //!   podman's compatible socket, which `scripts/podman-service` starts).
+//! - [`qemu`]: a virtual machine (`kvm` where guests run, else `tcg`),
+//!   port forwarding, graceful power-down through QMP.
 //!
 //! Still to come (see the project's issue "Client and task drivers"):
-//! `qemu`, the node fingerprint, and the allocation and task runners.
+//! the node fingerprint, and the allocation and task runners.
 
 mod clock;
 pub mod docker;
@@ -37,4 +39,5 @@ pub mod isolation;
 pub mod java;
 pub mod logs;
 pub mod process;
+pub mod qemu;
 pub mod raw_exec;

@@ -38,6 +38,7 @@ pub fn shell_task(root: &Path, name: &str, script: &str) -> TaskSpec {
         alloc_dir: alloc_dir.clone(),
         state_dir: root.join("state").join(name),
         cpu_mhz: 100,
+        cores: 0,
         memory_mb: 64,
         memory_max_mb: 0,
         ports: BTreeMap::new(),
