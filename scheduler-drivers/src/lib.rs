@@ -28,13 +28,18 @@
 //! - [`qemu`]: a virtual machine (`kvm` where guests run, else `tcg`),
 //!   port forwarding, graceful power-down through QMP.
 //!
-//! Still to come (see the project's issue "Client and task drivers"):
-//! the node fingerprint, and the allocation and task runners.
+//! [`fingerprint`] describes the node (CPU, memory, disk, kernel, OS,
+//! addresses, drivers) as the `Node` a client registers.
+//!
+//! Still to come (see the project's issue "Client and task drivers"): the
+//! allocation and task runners (task environment, restart policy, health
+//! checks, services, persisted client state).
 
 mod clock;
 pub mod docker;
 pub mod exec;
 pub mod executor;
+pub mod fingerprint;
 pub mod isolation;
 pub mod java;
 pub mod logs;
