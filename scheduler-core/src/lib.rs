@@ -17,7 +17,9 @@
 //!
 //! # What is here
 //! - [`driver`]: the task driver interface that `scheduler-drivers`
-//!   implements, with its plain-data boundary types.
+//!   implements, with its plain-data boundary types; [`taskenv`] (a
+//!   task's `NOMAD_*` environment and `${...}` interpolation) and
+//!   [`restart`] (the restart policy) are the client's pure parts.
 //! - [`broker`]: the leader's evaluation broker and blocked-evaluation
 //!   tracker, as pure state machines in virtual time.
 //! - [`model`]: jobs, task groups, tasks and everything they say; nodes,
@@ -147,8 +149,10 @@ pub mod periodic;
 pub mod plan;
 pub mod ranking;
 pub mod reconcile;
+pub mod restart;
 pub mod scheduler;
 pub mod simulate;
 pub mod state;
+pub mod taskenv;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
