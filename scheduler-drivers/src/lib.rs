@@ -31,9 +31,12 @@
 //! [`fingerprint`] describes the node (CPU, memory, disk, kernel, OS,
 //! addresses, drivers) as the `Node` a client registers.
 //!
+//! [`runner`] runs one task through its driver from start to dead, with
+//! its restart policy (`scheduler_core::restart`) and Nomad's task events.
+//!
 //! Still to come (see the project's issue "Client and task drivers"): the
-//! allocation and task runners (task environment, restart policy, health
-//! checks, services, persisted client state).
+//! allocation runner (directories, artifacts, lifecycle hooks), health
+//! checks, services and the persisted client state.
 
 mod clock;
 pub mod docker;
@@ -46,3 +49,4 @@ pub mod logs;
 pub mod process;
 pub mod qemu;
 pub mod raw_exec;
+pub mod runner;
