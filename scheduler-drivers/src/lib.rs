@@ -34,10 +34,16 @@
 //! [`runner`] runs one task through its driver from start to dead, with
 //! its restart policy (`scheduler_core::restart`) and Nomad's task events.
 //!
+//! [`checks`] runs service checks (tcp, http, script) on their intervals
+//! and reports only changes; [`catalog`] holds the registered services
+//! with their check status, queryable by name and tag.
+//!
 //! Still to come (see the project's issue "Client and task drivers"): the
-//! allocation runner (directories, artifacts, lifecycle hooks), health
-//! checks, services and the persisted client state.
+//! allocation runner (directories, artifacts, lifecycle hooks, allocation
+//! health for deployments) and the persisted client state.
 
+pub mod catalog;
+pub mod checks;
 mod clock;
 pub mod docker;
 pub mod exec;
