@@ -38,12 +38,18 @@
 //! and reports only changes; [`catalog`] holds the registered services
 //! with their check status, queryable by name and tag.
 //!
-//! Still to come (see the project's issue "Client and task drivers"): the
-//! allocation runner (directories, artifacts, lifecycle hooks, allocation
-//! health for deployments) and the persisted client state.
+//! [`alloc_runner`] runs an allocation: its directories, each task's
+//! environment and interpolated config, lifecycle hooks in order, and the
+//! persisted [`client_state`] that lets a restarted client re-attach.
+//!
+//! Still to come (see the project's issue "Client and task drivers"):
+//! artifacts, allocation health for deployments (`min_healthy_time`,
+//! `healthy_deadline`), and a client that talks to the servers.
 
+pub mod alloc_runner;
 pub mod catalog;
 pub mod checks;
+pub mod client_state;
 mod clock;
 pub mod docker;
 pub mod exec;

@@ -89,6 +89,8 @@ struct Runner {
     state: watch::Sender<TaskState>,
     handle: watch::Sender<Option<TaskHandle>>,
     stop: watch::Receiver<Option<StopRequest>>,
+    /// A handle persisted by an earlier client, to re-attach to first.
+    recovered: Option<TaskHandle>,
 }
 
 impl Runner {
@@ -126,13 +128,32 @@ impl Runner {
         self.record(killed);
     }
 
+    /// Re-attaches to the recovered handle, or starts the task; whether
+    /// it was started anew.
+    async fn start_or_reattach(&mut self) -> (Result<TaskHandle, DriverError>, bool) {
+        if let Some(handle) = self.recovered.take() {
+            match self.driver.recover(&handle).await {
+                Ok(()) => return (Ok(handle), false),
+                Err(err) => {
+                    let mut failure = event("Driver Failure");
+                    failure.driver_error = format!("re-attaching failed, starting anew: {err}");
+                    self.record(failure);
+                }
+            }
+        }
+        (self.driver.start(&self.spec).await, true)
+    }
+
     async fn run(mut self) -> TaskState {
-        self.record(event("Received"));
+        if self.recovered.is_none() {
+            self.record(event("Received"));
+        }
         loop {
             if let Some(request) = self.stop_requested() {
                 return self.finish(false, Some(request)).await;
             }
-            let exit = match self.driver.start(&self.spec).await {
+            let (started, anew) = self.start_or_reattach().await;
+            let exit = match started {
                 Ok(handle) => {
                     let _ = self.handle.send(Some(handle));
                     self.set(|state| {
@@ -141,7 +162,9 @@ impl Runner {
                             state.started_at = now_rfc3339();
                         }
                     });
-                    self.record(event("Started"));
+                    if anew {
+                        self.record(event("Started"));
+                    }
                     tokio::select! {
                         exit = self.driver.wait(&self.spec.id) => exit,
                         () = stop_requested(self.stop.clone()) => {
@@ -250,7 +273,20 @@ pub fn start_task(
     spec: TaskSpec,
     tracker: RestartTracker,
 ) -> TaskRunnerHandle {
-    let (state_tx, state) = watch::channel(TaskState::default());
+    resume_task(driver, spec, tracker, None, TaskState::default())
+}
+
+/// A runner that first re-attaches to `recovered` (a handle an earlier
+/// client persisted, with the task's state then) and starts the task
+/// anew only if that fails.
+pub fn resume_task(
+    driver: Arc<dyn TaskDriver>,
+    spec: TaskSpec,
+    tracker: RestartTracker,
+    recovered: Option<TaskHandle>,
+    earlier: TaskState,
+) -> TaskRunnerHandle {
+    let (state_tx, state) = watch::channel(earlier);
     let (handle_tx, handle) = watch::channel(None);
     let (stop, stop_rx) = watch::channel(None);
     let runner = Runner {
@@ -260,6 +296,7 @@ pub fn start_task(
         state: state_tx,
         handle: handle_tx,
         stop: stop_rx,
+        recovered,
     };
     let done = tokio::spawn(runner.run());
     TaskRunnerHandle {

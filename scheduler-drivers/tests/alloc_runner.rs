@@ -1,0 +1,260 @@
+//! The allocation runner with real processes: a job file's lifecycle
+//! hooks in order, the task environment, a failing prestart, and a client
+//! that dies and comes back re-attaching to its running task.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use scheduler_core::driver::TaskDriver;
+use scheduler_core::jobspec::{ParseOptions, parse};
+use scheduler_core::model::{
+    AllocClientStatus, AllocatedPortMapping, Allocation, Node, TaskRunState,
+};
+use scheduler_drivers::alloc_runner::{ClientContext, restore_alloc, run_alloc};
+use scheduler_drivers::client_state::ClientState;
+use scheduler_drivers::logs::log_files;
+use scheduler_drivers::raw_exec::RawExecDriver;
+
+mod common;
+use common::executor;
+
+fn context(data_dir: &Path) -> Arc<ClientContext> {
+    let driver: Arc<dyn TaskDriver> = Arc::new(RawExecDriver::new(executor()));
+    let mut node = Node {
+        datacenter: "dc1".to_owned(),
+        ..Node::default()
+    };
+    node.attributes.insert(
+        "unique.network.ip-address".to_owned(),
+        "127.0.0.1".to_owned(),
+    );
+    Arc::new(ClientContext {
+        data_dir: data_dir.to_owned(),
+        node,
+        drivers: BTreeMap::from([("raw_exec".to_owned(), driver)]),
+        state: Arc::new(ClientState::open(data_dir).expect("client state")),
+    })
+}
+
+fn allocation(hcl: &str, id: &str, port: u16) -> Allocation {
+    let job = parse(hcl, &ParseOptions::new("app.nomad.hcl"))
+        .unwrap_or_else(|e| panic!("job file: {e:?}"))
+        .job;
+    let group = job.task_groups[0].name.clone();
+    let mut alloc = Allocation {
+        id: id.into(),
+        name: format!("{}.{group}[2]", job.id),
+        task_group: group,
+        job: Some(Arc::new(job)),
+        ..Allocation::default()
+    };
+    alloc
+        .allocated_resources
+        .shared
+        .ports
+        .push(AllocatedPortMapping {
+            label: "http".to_owned(),
+            value: i64::from(port),
+            to: 0,
+            host_ip: "127.0.0.1".to_owned(),
+            ignore_collision: false,
+        });
+    alloc
+}
+
+fn task_log(data_dir: &Path, alloc: &str, task: &str) -> String {
+    log_files(
+        &data_dir.join("allocs").join(alloc).join("alloc/logs"),
+        task,
+        "stdout",
+    )
+    .iter()
+    .map(|f| std::fs::read_to_string(f).unwrap())
+    .collect()
+}
+
+const LIFECYCLE: &str = r#"
+job "app" {
+  type = "batch"
+  group "app" {
+    restart { attempts = 0 }
+    task "init" {
+      driver = "raw_exec"
+      lifecycle { hook = "prestart" }
+      config {
+        command = "/bin/sh"
+        args = ["-c", "echo prepared > $NOMAD_ALLOC_DIR/data/init.txt; echo init >> $NOMAD_ALLOC_DIR/data/order"]
+      }
+    }
+    task "proxy" {
+      driver = "raw_exec"
+      lifecycle {
+        hook    = "prestart"
+        sidecar = true
+      }
+      config {
+        command = "/bin/sh"
+        args = ["-c", "trap 'echo proxy-down >> $NOMAD_ALLOC_DIR/data/order; exit 0' TERM; while :; do sleep 0.05; done"]
+      }
+    }
+    task "main" {
+      driver = "raw_exec"
+      meta { role = "worker" }
+      config {
+        command = "/bin/sh"
+        args = ["-c", "cat $NOMAD_ALLOC_DIR/data/init.txt; echo \"index=$NOMAD_ALLOC_INDEX port=$NOMAD_PORT_http role=$NOMAD_META_role name=${NOMAD_TASK_NAME}\"; echo main >> $NOMAD_ALLOC_DIR/data/order"]
+      }
+    }
+    task "cleanup" {
+      driver = "raw_exec"
+      lifecycle { hook = "poststop" }
+      config {
+        command = "/bin/sh"
+        args = ["-c", "echo cleanup >> $NOMAD_ALLOC_DIR/data/order"]
+      }
+    }
+  }
+}
+"#;
+
+#[tokio::test]
+async fn lifecycle_hooks_run_in_order_around_the_main_task() {
+    let data = tempfile::tempdir().expect("dir");
+    let ctx = context(data.path());
+    let alloc = allocation(LIFECYCLE, "a-lifecycle", 23456);
+    let runner = run_alloc(ctx, alloc).expect("runs");
+    let status = tokio::time::timeout(Duration::from_secs(30), runner.finished())
+        .await
+        .expect("finishes");
+    assert_eq!(
+        status.client_status,
+        AllocClientStatus::Complete,
+        "{status:?}"
+    );
+    let order = std::fs::read_to_string(data.path().join("allocs/a-lifecycle/alloc/data/order"))
+        .expect("order");
+    assert_eq!(order, "init\nmain\nproxy-down\ncleanup\n");
+    assert_eq!(
+        task_log(data.path(), "a-lifecycle", "main"),
+        "prepared\nindex=2 port=23456 role=worker name=main\n"
+    );
+    for task in ["init", "proxy", "main", "cleanup"] {
+        let state = &status.task_states[task];
+        assert_eq!(state.state, TaskRunState::Dead, "{task}");
+        assert!(!state.failed, "{task}: {state:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failing_prestart_task_fails_the_allocation_before_the_main_task() {
+    let data = tempfile::tempdir().expect("dir");
+    let hcl = LIFECYCLE.replace("echo prepared >", "exit 3; echo prepared >");
+    let runner = run_alloc(context(data.path()), allocation(&hcl, "a-fails", 23457)).expect("runs");
+    let status = tokio::time::timeout(Duration::from_secs(30), runner.finished())
+        .await
+        .expect("finishes");
+    assert_eq!(status.client_status, AllocClientStatus::Failed);
+    assert!(status.task_states["init"].failed);
+    assert!(
+        !status.task_states.contains_key("main"),
+        "main never started"
+    );
+    let order = std::fs::read_to_string(data.path().join("allocs/a-fails/alloc/data/order"))
+        .unwrap_or_default();
+    assert_eq!(order, "cleanup\n", "poststop still runs");
+}
+
+const SERVICE: &str = r#"
+job "web" {
+  group "web" {
+    task "server" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args = ["-c", "echo started; trap 'echo stopping; exit 0' TERM; while :; do sleep 0.05; done"]
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn a_restarted_client_re_attaches_to_its_running_task() {
+    let data = tempfile::tempdir().expect("dir");
+    // The first client: its own runtime, shut down as if the process died.
+    {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let runner =
+                run_alloc(context(data.path()), allocation(SERVICE, "a-web", 23458)).expect("runs");
+            let mut status = runner.status.clone();
+            tokio::time::timeout(
+                Duration::from_secs(20),
+                status.wait_for(|s| {
+                    s.task_states
+                        .get("server")
+                        .is_some_and(|t| t.state == TaskRunState::Running)
+                }),
+            )
+            .await
+            .expect("running")
+            .expect("status");
+            // The handle reaches the state file.
+            for _ in 0..100 {
+                let persisted = ClientState::open(data.path()).unwrap().allocs();
+                if persisted["a-web"]
+                    .tasks
+                    .get("server")
+                    .is_some_and(|t| t.handle.is_some())
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        runtime.shutdown_timeout(Duration::from_millis(100));
+    }
+    assert_eq!(task_log(data.path(), "a-web", "server"), "started\n");
+
+    // The second client reads its state and re-attaches.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let ctx = context(data.path());
+        let persisted = ctx.state.allocs();
+        assert_eq!(persisted.len(), 1);
+        let runner = restore_alloc(ctx, persisted["a-web"].clone()).expect("restores");
+        let mut status = runner.status.clone();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            status.wait_for(|s| {
+                s.task_states
+                    .get("server")
+                    .is_some_and(|t| t.state == TaskRunState::Running)
+            }),
+        )
+        .await
+        .expect("running again")
+        .expect("status");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Re-attached, not started again.
+        assert_eq!(task_log(data.path(), "a-web", "server"), "started\n");
+        let events: Vec<String> = status.borrow().task_states["server"]
+            .events
+            .iter()
+            .map(|e| e.event_type.clone())
+            .collect();
+        assert_eq!(events, ["Received", "Started"], "no second start");
+        runner.stop();
+        let status = tokio::time::timeout(Duration::from_secs(20), runner.finished())
+            .await
+            .expect("stops");
+        assert_eq!(status.client_status, AllocClientStatus::Complete);
+        assert_eq!(
+            task_log(data.path(), "a-web", "server"),
+            "started\nstopping\n",
+            "the stop reached the re-attached task"
+        );
+    });
+}
