@@ -140,6 +140,7 @@
 //! assert!(err.errors().all(|d| d.position.line >= 1));
 //! ```
 
+pub mod alloc_health;
 pub mod broker;
 pub mod driver;
 pub mod feasibility;
