@@ -182,6 +182,7 @@ fn isolated(driver: &str) -> bool {
 struct Prepared {
     task: Task,
     spec: TaskSpec,
+    env: TaskEnv,
     driver: Arc<dyn TaskDriver>,
     phase: Phase,
 }
@@ -275,6 +276,7 @@ fn prepare(
         prepared.push(Prepared {
             task: task.clone(),
             spec,
+            env,
             driver,
             phase: phase_of(task),
         });
@@ -343,9 +345,18 @@ fn launch(
     job_type: &JobType,
     prepared: &Prepared,
     persisted: &PersistedAlloc,
+    artifact_failures: &BTreeMap<String, TaskState>,
     status: &watch::Sender<AllocStatus>,
 ) -> Option<TaskRunnerHandle> {
     let earlier = persisted.tasks.get(&prepared.task.name).cloned();
+    if let Some(failed) = artifact_failures.get(&prepared.task.name) {
+        let name = prepared.task.name.clone();
+        let state = failed.clone();
+        status.send_modify(|s| {
+            s.task_states.insert(name, state);
+        });
+        return None;
+    }
     if let Some(earlier) = &earlier
         && earlier.state.state == TaskRunState::Dead
     {
@@ -418,11 +429,60 @@ async fn drive(
     let set_status = |client_status: AllocClientStatus| {
         status.send_modify(|s| s.client_status = client_status);
     };
-    let mut failed = false;
 
     // Prestart tasks run to success first.
+    // Artifacts first, for tasks that have not run before; a task whose
+    // artifact cannot be fetched is dead and failed.
+    let mut artifact_failures: BTreeMap<String, TaskState> = BTreeMap::new();
+    for p in &prepared {
+        if persisted.tasks.contains_key(&p.task.name) {
+            continue;
+        }
+        for artifact in &p.task.artifacts {
+            if let Err(err) =
+                crate::artifacts::fetch_artifact(artifact, &p.env, &p.spec.task_dir).await
+            {
+                let event = scheduler_core::model::TaskEvent {
+                    event_type: "Failed Artifact Download".to_owned(),
+                    time: crate::clock::unix_nanos(),
+                    message: err.to_string(),
+                    fails_task: true,
+                    ..Default::default()
+                };
+                artifact_failures.insert(
+                    p.task.name.clone(),
+                    TaskState {
+                        state: TaskRunState::Dead,
+                        failed: true,
+                        events: vec![event],
+                        ..TaskState::default()
+                    },
+                );
+                break;
+            }
+        }
+    }
+    for (name, state) in &artifact_failures {
+        status.send_modify(|s| {
+            s.task_states.insert(name.clone(), state.clone());
+        });
+    }
+    let mut failed = artifact_failures.keys().any(|name| {
+        prepared
+            .iter()
+            .any(|p| &p.task.name == name && p.phase != Phase::Poststop)
+    });
     let launch_named = |p: &Prepared| {
-        launch(&ctx, &alloc, &job_type, p, &persisted, &status).map(|r| (p.task.name.clone(), r))
+        launch(
+            &ctx,
+            &alloc,
+            &job_type,
+            p,
+            &persisted,
+            &artifact_failures,
+            &status,
+        )
+        .map(|r| (p.task.name.clone(), r))
     };
     let prestart: Vec<(String, TaskRunnerHandle)> =
         in_phase(Phase::Prestart).filter_map(launch_named).collect();

@@ -42,11 +42,16 @@
 //! environment and interpolated config, lifecycle hooks in order, and the
 //! persisted [`client_state`] that lets a restarted client re-attach.
 //!
-//! Still to come (see the project's issue "Client and task drivers"):
-//! artifacts, allocation health for deployments (`min_healthy_time`,
-//! `healthy_deadline`), and a client that talks to the servers.
+//! [`artifacts`] fetches a task's artifacts (http, local files; checksums;
+//! tar.gz, zip, gz) before it starts.
+//!
+//! Still to come (see the project's issue "Client and task drivers"): the
+//! client loop that registers with the servers, receives allocations,
+//! reports task states, check and health changes (the pure allocation
+//! health is `scheduler_core::alloc_health`).
 
 pub mod alloc_runner;
+pub mod artifacts;
 pub mod catalog;
 pub mod checks;
 pub mod client_state;
