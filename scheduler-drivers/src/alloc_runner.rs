@@ -29,6 +29,8 @@ use scheduler_core::model::{
 use scheduler_core::restart::RestartTracker;
 use scheduler_core::taskenv::{TaskDirs, TaskEnv};
 
+use crate::alloc_health::{HealthStatus, ServiceToRegister, watch_health};
+use crate::catalog::ServiceCatalog;
 use crate::client_state::{ClientState, PersistedAlloc};
 use crate::runner::{TaskRunnerHandle, resume_task};
 
@@ -42,6 +44,8 @@ pub struct ClientContext {
     pub drivers: BTreeMap<String, Arc<dyn TaskDriver>>,
     /// The persisted client state.
     pub state: Arc<ClientState>,
+    /// Where the allocations' services are registered.
+    pub catalog: Arc<ServiceCatalog>,
 }
 
 impl std::fmt::Debug for ClientContext {
@@ -92,6 +96,8 @@ pub struct AllocStatus {
     pub client_status: AllocClientStatus,
     /// Every task's state.
     pub task_states: BTreeMap<String, TaskState>,
+    /// Its checks and its deployment health.
+    pub health: HealthStatus,
 }
 
 /// A running allocation.
@@ -325,12 +331,20 @@ fn start(
     let _ = ctx.state.update(&alloc, |_| {});
     let (status_tx, status) = watch::channel(AllocStatus::default());
     let (stop, stop_rx) = watch::channel(false);
+    let update = matches!(job.job_type, JobType::Service)
+        .then(|| group.update.clone().or_else(|| job.update.clone()))
+        .flatten();
+    let health = HealthPlan {
+        group_services: group.services.clone(),
+        update,
+    };
     let done = tokio::spawn(drive(
         ctx,
         alloc,
         job.job_type.clone(),
         prepared,
         persisted,
+        health,
         status_tx,
         stop_rx,
     ));
@@ -416,12 +430,20 @@ fn launch(
     Some(runner)
 }
 
+/// The group's services and update block, for the health watch.
+struct HealthPlan {
+    group_services: Vec<scheduler_core::model::Service>,
+    update: Option<scheduler_core::model::UpdateStrategy>,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     ctx: Arc<ClientContext>,
     alloc: Allocation,
     job_type: JobType,
     prepared: Vec<Prepared>,
     persisted: PersistedAlloc,
+    health: HealthPlan,
     status: watch::Sender<AllocStatus>,
     mut stop: watch::Receiver<bool>,
 ) -> AllocStatus {
@@ -516,6 +538,44 @@ async fn drive(
             .await;
         }
         sidecars.extend(in_phase(Phase::Poststart).filter_map(launch_named));
+
+        // Services and checks of the group and of the running tasks, and
+        // the deployment's health, for as long as the main tasks run.
+        let mut services = Vec::new();
+        if let Some(first) = prepared.iter().find(|p| p.phase == Phase::Main) {
+            services.extend(
+                health
+                    .group_services
+                    .iter()
+                    .map(|service| ServiceToRegister {
+                        owner: "group".to_owned(),
+                        service: service.clone(),
+                        env: first.env.clone(),
+                        task_dir: first.spec.task_dir.clone(),
+                    }),
+            );
+        }
+        for p in prepared
+            .iter()
+            .filter(|p| matches!(p.phase, Phase::Main | Phase::PrestartSidecar))
+        {
+            services.extend(p.task.services.iter().map(|service| ServiceToRegister {
+                owner: p.task.name.clone(),
+                service: service.clone(),
+                env: p.env.clone(),
+                task_dir: p.spec.task_dir.clone(),
+            }));
+        }
+        let publisher = status.clone();
+        let _health = watch_health(
+            ctx.catalog.clone(),
+            &alloc,
+            &ctx.node.id.to_string(),
+            services,
+            health.update.clone(),
+            main.iter().map(|(_, (_, r))| r.state.clone()).collect(),
+            move |health| publisher.send_modify(|s| s.health = health),
+        );
 
         // Until the main tasks are done, a leader is done, or a stop.
         loop {

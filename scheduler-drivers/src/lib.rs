@@ -50,6 +50,7 @@
 //! reports task states, check and health changes (the pure allocation
 //! health is `scheduler_core::alloc_health`).
 
+pub mod alloc_health;
 pub mod alloc_runner;
 pub mod artifacts;
 pub mod catalog;

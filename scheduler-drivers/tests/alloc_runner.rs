@@ -13,6 +13,7 @@ use scheduler_core::model::{
     AllocClientStatus, AllocatedPortMapping, Allocation, Node, TaskRunState,
 };
 use scheduler_drivers::alloc_runner::{ClientContext, restore_alloc, run_alloc};
+use scheduler_drivers::catalog::ServiceCatalog;
 use scheduler_drivers::client_state::ClientState;
 use scheduler_drivers::logs::log_files;
 use scheduler_drivers::raw_exec::RawExecDriver;
@@ -35,6 +36,7 @@ fn context(data_dir: &Path) -> Arc<ClientContext> {
         node,
         drivers: BTreeMap::from([("raw_exec".to_owned(), driver)]),
         state: Arc::new(ClientState::open(data_dir).expect("client state")),
+        catalog: Arc::new(ServiceCatalog::new()),
     })
 }
 
@@ -257,4 +259,115 @@ fn a_restarted_client_re_attaches_to_its_running_task() {
             "the stop reached the re-attached task"
         );
     });
+}
+
+fn service_job(check_path: &str) -> String {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .expect("busybox (scripts/podman-service and scripts/qemu-setup install it)");
+    format!(
+        r#"
+job "myapp" {{
+  group "api" {{
+    update {{
+      min_healthy_time = "1s"
+      healthy_deadline = "4s"
+    }}
+    network {{
+      port "http" {{}}
+    }}
+    service {{
+      name     = "myapp-api"
+      port     = "http"
+      tags     = ["v1", "dc-${{node.datacenter}}"]
+      provider = "nomad"
+      check {{
+        type     = "http"
+        path     = "{check_path}"
+        interval = "1s"
+        timeout  = "1s"
+      }}
+    }}
+    task "web" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "mkdir -p www && echo ok > www/health.txt && exec {busybox} httpd -f -p 127.0.0.1:${{NOMAD_PORT_http}} -h www"]
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_service_is_registered_checked_and_the_allocation_becomes_healthy() {
+    let data = tempfile::tempdir().expect("dir");
+    let ctx = context(data.path());
+    let catalog = ctx.catalog.clone();
+    let port = free_port();
+    let runner =
+        run_alloc(ctx, allocation(&service_job("/health.txt"), "a-api", port)).expect("runs");
+    let mut status = runner.status.clone();
+    let healthy = tokio::time::timeout(
+        Duration::from_secs(20),
+        status.wait_for(|s| s.health.healthy.is_some()),
+    )
+    .await
+    .expect("a verdict")
+    .expect("status")
+    .clone();
+    assert_eq!(healthy.health.healthy, Some(true), "{:?}", healthy.health);
+    let instances = catalog.query("myapp-api", Some("dc-dc1"), true);
+    assert_eq!(instances.len(), 1, "registered, tags interpolated, passing");
+    assert_eq!(instances[0].port, port);
+    assert_eq!(instances[0].address, "127.0.0.1");
+    runner.stop();
+    runner.finished().await;
+    assert!(
+        catalog.query("myapp-api", None, false).is_empty(),
+        "deregistered with the allocation"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_check_makes_the_allocation_unhealthy_at_the_deadline() {
+    let data = tempfile::tempdir().expect("dir");
+    let ctx = context(data.path());
+    let catalog = ctx.catalog.clone();
+    let runner = run_alloc(
+        ctx,
+        allocation(&service_job("/missing.txt"), "a-sick", free_port()),
+    )
+    .expect("runs");
+    let mut status = runner.status.clone();
+    let started = tokio::time::Instant::now();
+    let verdict = tokio::time::timeout(
+        Duration::from_secs(20),
+        status.wait_for(|s| s.health.healthy.is_some()),
+    )
+    .await
+    .expect("a verdict")
+    .expect("status")
+    .clone();
+    assert_eq!(verdict.health.healthy, Some(false));
+    assert_eq!(verdict.health.description, "healthy deadline reached");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "not before the deadline"
+    );
+    assert!(catalog.query("myapp-api", None, true).is_empty());
+    assert_eq!(catalog.query("myapp-api", None, false).len(), 1);
+    runner.stop();
+    runner.finished().await;
 }

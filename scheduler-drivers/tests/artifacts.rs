@@ -18,6 +18,7 @@ use scheduler_core::model::{AllocClientStatus, Allocation, Artifact, Node};
 use scheduler_core::taskenv::TaskEnv;
 use scheduler_drivers::alloc_runner::{ClientContext, run_alloc};
 use scheduler_drivers::artifacts::fetch_artifact;
+use scheduler_drivers::catalog::ServiceCatalog;
 use scheduler_drivers::client_state::ClientState;
 use scheduler_drivers::logs::log_files;
 use scheduler_drivers::raw_exec::RawExecDriver;
@@ -174,6 +175,7 @@ fn context(data_dir: &Path) -> Arc<ClientContext> {
         node: Node::default(),
         drivers: BTreeMap::from([("raw_exec".to_owned(), driver)]),
         state: Arc::new(ClientState::open(data_dir).expect("state")),
+        catalog: Arc::new(ServiceCatalog::new()),
     })
 }
 
