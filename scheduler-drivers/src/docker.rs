@@ -47,6 +47,8 @@ pub struct DockerDriver {
     /// Log copiers, ended with the driver (a client that goes away stops
     /// copying; the next one resumes where it stopped).
     pumps: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Containers the kernel OOM-killed (see [`crate::oom`]).
+    oom_kills: crate::oom::OomKills,
 }
 
 impl Drop for DockerDriver {
@@ -196,6 +198,7 @@ impl DockerDriver {
             docker,
             tasks: Mutex::new(BTreeMap::new()),
             pumps: Mutex::new(Vec::new()),
+            oom_kills: Default::default(),
         })
     }
 
@@ -324,13 +327,27 @@ impl DockerDriver {
             return Ok(None);
         }
         let exit_code = state.exit_code.unwrap_or(0) as i32;
+        let seen_oom = self
+            .oom_kills
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(container_id);
         Ok(Some(ExitResult {
             exit_code,
             // The engine reports 128 + n for a container killed by signal n.
             signal: (exit_code > 128 && exit_code < 160).then_some(exit_code - 128),
-            oom_killed: state.oom_killed.unwrap_or(false),
+            oom_killed: state.oom_killed.unwrap_or(false) || seen_oom,
             err: state.error.filter(|e| !e.is_empty()),
         }))
+    }
+
+    /// Starts watching a running container's memory cgroup for OOM kills.
+    async fn watch_oom(&self, container_id: &str) {
+        if let Ok(inspect) = self.docker.inspect_container(container_id, None).await
+            && let Some(pid) = inspect.state.and_then(|s| s.pid).filter(|p| *p > 0)
+        {
+            crate::oom::watch(container_id.to_owned(), pid, self.oom_kills.clone());
+        }
     }
 
     async fn kill(&self, container_id: &str, signal: &str) -> Result<(), DriverError> {
@@ -470,6 +487,7 @@ impl TaskDriver for DockerDriver {
                 .start_container(&created.id, None)
                 .await
                 .map_err(|e| DriverError::StartFailed(format!("starting {name}: {e}")))?;
+            self.watch_oom(&created.id).await;
             let container = Container {
                 id: created.id,
                 kill_signal: spec.kill_signal.clone(),
@@ -506,6 +524,7 @@ impl TaskDriver for DockerDriver {
             // What the task wrote while no client ran is in the engine's
             // log; copying resumes after the last line copied.
             self.pump_logs(&container);
+            self.watch_oom(&container.id).await;
             self.tasks
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -64,6 +64,7 @@ pub mod fingerprint;
 pub mod isolation;
 pub mod java;
 pub mod logs;
+mod oom;
 pub mod process;
 pub mod qemu;
 pub mod raw_exec;

@@ -112,13 +112,13 @@ async fn a_container_runs_with_env_labels_and_limits_and_reports_its_exit_code()
 }
 
 #[tokio::test]
-async fn a_container_over_its_memory_limit_is_killed() {
+async fn a_container_over_its_memory_limit_is_killed_and_reported_oom() {
     let driver = driver().await;
     let root = tempfile::tempdir().expect("dir");
     let mut spec = container_task(
         root.path(),
         "hungry",
-        "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived ${#x}",
+        "sleep 0.5; x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived ${#x}",
     );
     spec.memory_mb = 24;
     driver.start(&spec).await.expect("start");
@@ -126,8 +126,10 @@ async fn a_container_over_its_memory_limit_is_killed() {
         .await
         .expect("ends")
         .expect("wait");
-    // runc on cgroup v1 reports OOMKilled false; the kill shows as 137.
+    // runc on cgroup v1 reports OOMKilled false; the driver saw the kill
+    // in the container's memory cgroup.
     assert_eq!(exit.exit_code, 137, "{exit:?}");
+    assert!(exit.oom_killed, "{exit:?}");
     assert!(!stdout_of(&spec).contains("survived"));
     driver.destroy(&spec.id).await.expect("destroy");
 }
