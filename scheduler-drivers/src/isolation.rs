@@ -321,6 +321,62 @@ pub fn run_init(state_dir: &Path, spec: &InitSpec) -> i32 {
     0
 }
 
+/// Shows the task its own cgroups, read-only, at `/sys/fs/cgroup`: in a
+/// new cgroup namespace (init already joined the task's cgroups, which
+/// become its root) the controllers are mounted as the task sees them.
+/// Runtimes that size themselves from their limits (the JVM's heap, Go's
+/// and Node's memory limits) then read the task's limits, not the host's.
+fn mount_own_cgroups(root: &Path) -> Result<(), String> {
+    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("cgroup namespace: {e}"))?;
+    let base = root.join("sys/fs/cgroup");
+    std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+    mount(
+        Some("tmpfs"),
+        &base,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=755,size=64k"),
+    )
+    .map_err(|e| format!("{}: {e}", base.display()))?;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+    if Path::new(CGROUP_ROOT).join("cgroup.controllers").exists() {
+        return mount(Some("cgroup2"), &base, Some("cgroup2"), flags, None::<&str>)
+            .map_err(|e| format!("mounting cgroup2: {e}"));
+    }
+    // The controllers the task's limits live in, and the ones runtimes
+    // insist on finding (JDK 17 needs cpuset, cpu, cpuacct and memory on
+    // v1), each as the host mounts it (alone, or co-mounted such as
+    // `cpu,cpuacct` behind a symlink).
+    let mut done = std::collections::BTreeSet::new();
+    for controller in ["memory", "cpu", "cpuacct", "cpuset", "pids"] {
+        let host = Path::new(CGROUP_ROOT).join(controller);
+        if !host.exists() {
+            continue;
+        }
+        let mounted = std::fs::read_link(&host)
+            .ok()
+            .and_then(|target| target.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| controller.to_owned());
+        let target = base.join(&mounted);
+        // A co-mounted hierarchy is mounted once and serves all its names.
+        if done.insert(mounted.clone()) {
+            std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+            mount(
+                Some("cgroup"),
+                &target,
+                Some("cgroup"),
+                flags,
+                Some(mounted.as_str()),
+            )
+            .map_err(|e| format!("mounting the {mounted} cgroup: {e}"))?;
+        }
+        if mounted != controller {
+            let _ = std::os::unix::fs::symlink(&mounted, base.join(controller));
+        }
+    }
+    Ok(())
+}
+
 fn start_and_wait(spec: &InitSpec) -> Result<ExitResult, String> {
     let root = &spec.isolation.root;
     mount(
@@ -331,6 +387,7 @@ fn start_and_wait(spec: &InitSpec) -> Result<ExitResult, String> {
         None::<&str>,
     )
     .map_err(|e| format!("mounting /proc: {e}"))?;
+    mount_own_cgroups(root)?;
     nix::unistd::chroot(root).map_err(|e| format!("chroot {}: {e}", root.display()))?;
     std::env::set_current_dir(&spec.isolation.cwd)
         .map_err(|e| format!("working directory {}: {e}", spec.isolation.cwd.display()))?;

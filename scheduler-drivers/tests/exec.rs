@@ -50,6 +50,7 @@ async fn a_task_sees_only_its_root_runs_as_nobody_and_is_pid_2_under_init() {
         "echo uid=$(id -u) pid=$$ host=$(hostname); ls /; \
          echo shared > /alloc/from-task; echo mine > /local/file; \
          if echo x > /usr/probe 2>/dev/null; then echo usr-writable; else echo usr-read-only; fi; \
+         echo limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes); \
          ls /proc | grep -c '^[0-9]'",
     );
     spec.alloc_id = "f00dcafe-1234".to_owned();
@@ -81,6 +82,8 @@ async fn a_task_sees_only_its_root_runs_as_nobody_and_is_pid_2_under_init() {
         );
     }
     assert!(out.contains("usr-read-only"), "{out}");
+    // Its own cgroup limit, as runtimes that size themselves read it.
+    assert!(out.contains(&format!("limit={}", 64u64 << 20)), "{out}");
     // Its own pid namespace: init, the shell and its few children.
     let processes: u32 = out.lines().last().unwrap().trim().parse().expect("count");
     assert!(processes <= 5, "{processes} processes visible: {out}");

@@ -18,6 +18,7 @@ public class Hello {
     public static void main(String[] args) throws Exception {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> System.out.println("shutdown hook ran")));
         System.out.println("args=" + String.join(",", args) + " greeting=" + System.getProperty("greeting"));
+        System.out.println("maxmem=" + Runtime.getRuntime().maxMemory());
         System.out.flush();
         if (args.length == 2 && args[0].equals("exit")) {
             System.exit(Integer.parseInt(args[1]));
@@ -88,6 +89,30 @@ async fn a_jar_runs_with_jvm_options_and_arguments_and_reports_its_exit_code() {
         "{}",
         stdout_of(&spec)
     );
+    // -Xmx64m is honoured; the heap fits the task's memory.
+    assert!(stdout_of(&spec).contains("maxmem="), "{}", stdout_of(&spec));
+    driver.destroy(&spec.id).await.expect("destroy");
+
+    // Without -Xmx the JVM sizes its heap from the cgroup limit it runs
+    // under (256 MiB here), not from the host's memory.
+    let spec = java_task(
+        root.path(),
+        "limited",
+        serde_json::json!({"class": "Hello", "class_path": "/local", "args": ["exit", "0"]}),
+    );
+    driver.start(&spec).await.expect("start");
+    let exit = tokio::time::timeout(Duration::from_secs(60), driver.wait(&spec.id))
+        .await
+        .expect("the JVM ends")
+        .expect("wait");
+    assert!(exit.successful(), "{exit:?}; stderr {}", stderr_of(&spec));
+    let out = stdout_of(&spec);
+    let max: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("maxmem="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no maxmem line: {out}"));
+    assert!(max <= 256 << 20, "heap {max} bytes under a 256 MiB limit");
     driver.destroy(&spec.id).await.expect("destroy");
 }
 

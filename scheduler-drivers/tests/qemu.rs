@@ -73,6 +73,17 @@ async fn a_vm_boots_serves_on_its_forwarded_port_and_powers_off_gracefully() {
     .unwrap();
     driver.start(&spec).await.expect("start");
     until_logged_within(&spec, "guest: ready", Duration::from_secs(180)).await;
+    // The guest has the task's memory (256 MiB), not the host's.
+    let console = stdout_of(&spec);
+    let total_kb: u64 = console
+        .lines()
+        .find_map(|l| l.strip_prefix("guest: MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no MemTotal line: {console}"));
+    assert!(
+        (128 * 1024..=256 * 1024).contains(&total_kb),
+        "guest memory {total_kb} kB for a 256 MiB task"
+    );
 
     // The guest's httpd through the forwarded host port (bounded retries).
     let mut body = String::new();

@@ -44,6 +44,7 @@ ip link set lo up
 ip link set eth0 up 2>/dev/null && ip addr add 10.0.2.15/24 dev eth0
 echo ok > /www/health.txt
 httpd -p 8080 -h /www
+echo "guest: $(grep MemTotal /proc/meminfo)"
 echo "guest: ready"
 while :; do sleep 1; done
 "#;
