@@ -45,10 +45,31 @@
 //! [`artifacts`] fetches a task's artifacts (http, local files; checksums;
 //! tar.gz, zip, gz) before it starts.
 //!
-//! Still to come (see the project's issue "Client and task drivers"): the
-//! client loop that registers with the servers, receives allocations,
-//! reports task states, check and health changes (the pure allocation
-//! health is `scheduler_core::alloc_health`).
+//! Connecting a client to the servers (registration, heartbeats, receiving
+//! allocations, sending task-state, check and health changes) is the
+//! agent's work (`bins`, the project's agent issue).
+//!
+//! # Example: run an allocation on this machine
+//! ```no_run
+//! use std::{collections::BTreeMap, sync::Arc};
+//! use scheduler_drivers::{alloc_runner::{run_alloc, ClientContext}, catalog::ServiceCatalog,
+//!     client_state::ClientState, executor, raw_exec::RawExecDriver};
+//!
+//! async fn run(alloc: scheduler_core::model::Allocation, node: scheduler_core::model::Node) {
+//!     let data = std::path::Path::new("/var/lib/sched");
+//!     let raw_exec = Arc::new(RawExecDriver::new(executor::locate().expect("sched-executor")));
+//!     let ctx = Arc::new(ClientContext {
+//!         data_dir: data.to_owned(),
+//!         node,
+//!         drivers: BTreeMap::from([("raw_exec".to_owned(), raw_exec as _)]),
+//!         state: Arc::new(ClientState::open(data).expect("state")),
+//!         catalog: Arc::new(ServiceCatalog::new()),
+//!     });
+//!     let runner = run_alloc(ctx, alloc).expect("runs"); // or restore_alloc after a restart
+//!     let status = runner.finished().await; // task states, events, deployment health
+//!     println!("{:?}", status.client_status);
+//! }
+//! ```
 
 pub mod alloc_health;
 pub mod alloc_runner;
