@@ -155,7 +155,6 @@ impl Runner {
             let (started, anew) = self.start_or_reattach().await;
             let exit = match started {
                 Ok(handle) => {
-                    let _ = self.handle.send(Some(handle));
                     self.set(|state| {
                         state.state = TaskRunState::Running;
                         if state.started_at.is_empty() {
@@ -165,6 +164,9 @@ impl Runner {
                     if anew {
                         self.record(event("Started"));
                     }
+                    // The handle last: whoever persists it finds the state
+                    // that goes with it already published.
+                    let _ = self.handle.send(Some(handle));
                     tokio::select! {
                         exit = self.driver.wait(&self.spec.id) => exit,
                         () = stop_requested(self.stop.clone()) => {
