@@ -76,6 +76,7 @@ pub mod alloc_runner;
 pub mod artifacts;
 pub mod catalog;
 pub mod checks;
+pub mod client;
 pub mod client_state;
 mod clock;
 pub mod docker;

@@ -224,6 +224,47 @@ impl RemoteClient {
             .await
     }
 
+    /// A node's allocations once the allocation table moves past `index`
+    /// (or `wait` passes), from whichever server answers: the client's
+    /// blocking query for its work.
+    pub async fn node_allocs(
+        &self,
+        node: &NodeId,
+        index: u64,
+        wait: Duration,
+    ) -> Result<crate::server::NodeAllocs, ClientError> {
+        let mut last = String::new();
+        for _ in 0..self.servers.len().max(1) {
+            let position = self.next.load(Ordering::Relaxed) % self.servers.len().max(1);
+            let Some(server) = self.servers.get(position) else {
+                break;
+            };
+            let asked = self
+                .http
+                .get(format!("http://{server}/v1/internal/node-allocs"))
+                .query(&crate::server::NodeAllocsQuery {
+                    node: node.to_string(),
+                    index,
+                    wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                })
+                .timeout(wait + Duration::from_secs(10))
+                .send()
+                .await;
+            match asked {
+                Ok(response) => match response.json().await {
+                    Ok(answer) => return Ok(answer),
+                    Err(err) => last = format!("{server}: {err}"),
+                },
+                Err(err) => last = format!("{server}: {err}"),
+            }
+            self.next.store(position + 1, Ordering::Relaxed);
+        }
+        Err(ClientError::Unavailable {
+            deadline: wait,
+            last,
+        })
+    }
+
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
         server: &str,

@@ -28,8 +28,8 @@ mod internal_api;
 mod leader_service;
 mod proposer;
 
-pub use internal_api::JoinRequest;
 use internal_api::{InternalApi, internal_routes};
+pub use internal_api::{JoinRequest, NodeAllocs, NodeAllocsQuery};
 use leader_service::ServiceSlot;
 pub use leader_service::{LeaderCallError, LeaderCallResult, LeaderService};
 use proposer::ProposeError;
@@ -253,6 +253,7 @@ impl Server {
             http: http.clone(),
             proposer: proposer.clone(),
             leader_service: leader_service.clone(),
+            applied: applied.clone(),
         };
         let router = raft_routes(raft.clone()).merge(internal_routes(internal));
         let serving = tokio::spawn(async move {

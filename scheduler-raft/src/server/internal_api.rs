@@ -33,6 +33,30 @@ pub(super) struct InternalApi {
     pub(super) proposer: super::Proposer,
     /// The handler of leader-only requests, once installed.
     pub(super) leader_service: super::ServiceSlot,
+    /// The index this server has applied (blocking queries wait on it).
+    pub(super) applied: tokio::sync::watch::Receiver<u64>,
+}
+
+/// A client's blocking query for its node's allocations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeAllocsQuery {
+    /// The node.
+    pub node: String,
+    /// Answer once the allocation table moves past this index.
+    #[serde(default)]
+    pub index: u64,
+    /// The longest wait, in milliseconds (at most 5 minutes).
+    #[serde(default)]
+    pub wait_ms: u64,
+}
+
+/// The answer: the node's allocations at `index`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeAllocs {
+    /// The allocation table's index the answer reflects.
+    pub index: u64,
+    /// Every allocation placed on the node.
+    pub allocs: Vec<scheduler_core::model::Allocation>,
 }
 
 pub(super) fn internal_routes(api: InternalApi) -> Router {
@@ -44,6 +68,7 @@ pub(super) fn internal_routes(api: InternalApi) -> Router {
         .route("/v1/internal/read-index", get(leader_read_index))
         .route("/v1/internal/status", get(internal_status))
         .route("/v1/internal/state", get(internal_state))
+        .route("/v1/internal/node-allocs", get(node_allocs))
         .route(
             "/v1/internal/snapshot",
             get(snapshot_save_here)
@@ -121,6 +146,40 @@ async fn leader_read_index(State(api): State<InternalApi>) -> Json<Result<u64, S
 
 async fn internal_status(State(api): State<InternalApi>) -> Json<ServerStatus> {
     Json(status_of(&api.raft))
+}
+
+/// A node's allocations as this server has applied them, once the
+/// allocation table moved past `index` or `wait_ms` passed (Nomad's
+/// blocking query, answered by any server).
+async fn node_allocs(
+    State(api): State<InternalApi>,
+    axum::extract::Query(query): axum::extract::Query<NodeAllocsQuery>,
+) -> Json<NodeAllocs> {
+    use crate::cluster_state::Table;
+    use scheduler_core::state::StateSnapshot;
+    let table_index = |api: &InternalApi| {
+        api.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .table_index(Table::Allocs)
+    };
+    let wait = std::time::Duration::from_millis(query.wait_ms.min(300_000));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut applied = api.applied.clone();
+    while table_index(&api) <= query.index {
+        match tokio::time::timeout_at(deadline, applied.changed()).await {
+            Ok(Ok(())) => {}
+            _ => break,
+        }
+    }
+    let shared = api.shared.read().unwrap_or_else(|e| e.into_inner());
+    let node = scheduler_core::model::NodeId::new(query.node.as_str());
+    let snapshot = shared.state.snapshot();
+    Json(NodeAllocs {
+        index: shared.state.table_index(Table::Allocs),
+        allocs: snapshot.allocs_by_node(&node).cloned().collect(),
+    })
 }
 
 /// This server's state, without consulting the leader.

@@ -1,0 +1,3 @@
+//! The agent's wiring.
+
+pub mod connection;

@@ -1,0 +1,247 @@
+//! The client: registers its node with the servers, heartbeats, watches
+//! its node's allocations with a blocking query, runs new ones and stops
+//! the ones the servers stop, and reports what changed: client status,
+//! task states and deployment health, never a poll of everything.
+//!
+//! The servers are reached through a [`ServerConnection`], which the
+//! embedder implements (the agent does it over the servers' HTTP API), so
+//! this crate knows nothing of Raft.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use scheduler_core::model::timestamp::format_rfc3339_nanos;
+use scheduler_core::model::{AllocDeploymentStatus, Allocation, Node, NodeId};
+
+use crate::alloc_runner::{
+    AllocRunnerHandle, AllocStatus, ClientContext, restore_alloc, run_alloc,
+};
+
+/// A future a connection returns.
+pub type ConnectionFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// How a client reaches the servers.
+pub trait ServerConnection: Send + Sync {
+    /// Registers (or updates) the node; the heartbeat TTL the servers
+    /// expect.
+    fn register(&self, node: Node) -> ConnectionFuture<'_, Duration>;
+    /// One heartbeat of the node.
+    fn heartbeat<'a>(&'a self, node: &'a NodeId) -> ConnectionFuture<'a, ()>;
+    /// The node's allocations once the servers' allocation table moves
+    /// past `index` (or `wait` passes), with the table's index.
+    fn node_allocs<'a>(
+        &'a self,
+        node: &'a NodeId,
+        index: u64,
+        wait: Duration,
+    ) -> ConnectionFuture<'a, (Vec<Allocation>, u64)>;
+    /// What the client observed of these allocations (client status, task
+    /// states, deployment status).
+    fn update_allocs(&self, allocs: Vec<Allocation>) -> ConnectionFuture<'_, ()>;
+}
+
+/// How often the client checks its allocations for changes to report.
+const REPORT_EVERY: Duration = Duration::from_millis(200);
+/// The longest blocking query.
+const POLL_WAIT: Duration = Duration::from_secs(5);
+/// Wait before retrying an unreachable server.
+const RETRY: Duration = Duration::from_millis(500);
+
+struct Running {
+    alloc: Allocation,
+    runner: AllocRunnerHandle,
+    /// What was last reported, to send only changes.
+    reported: Option<AllocStatus>,
+}
+
+/// A running client; dropping it stops its loops (not its tasks).
+#[derive(Debug)]
+pub struct ClientHandle {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for ClientHandle {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the client of `node` (as fingerprinted): restores the
+/// allocations it ran before a restart, registers, and keeps going until
+/// the handle is dropped.
+pub fn start_client(
+    connection: Arc<dyn ServerConnection>,
+    ctx: Arc<ClientContext>,
+    node: Node,
+) -> ClientHandle {
+    let running: Arc<Mutex<BTreeMap<String, Running>>> = Arc::default();
+    // Allocations of a previous run re-attach first.
+    for (id, persisted) in ctx.state.allocs() {
+        let alloc = persisted.alloc.clone();
+        let finished = persisted
+            .tasks
+            .values()
+            .all(|t| t.state.state == scheduler_core::model::TaskRunState::Dead);
+        if finished && !persisted.tasks.is_empty() {
+            continue;
+        }
+        if let Ok(runner) = restore_alloc(ctx.clone(), persisted) {
+            running.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                id,
+                Running {
+                    alloc,
+                    runner,
+                    reported: None,
+                },
+            );
+        }
+    }
+    let node_id = node.id.clone();
+    let (ttl_tx, ttl) = watch::channel(Duration::from_secs(10));
+
+    let registering = connection.clone();
+    let watcher = tokio::spawn({
+        let ctx = ctx.clone();
+        let running = running.clone();
+        let node_id = node_id.clone();
+        async move {
+            loop {
+                match registering.register(node.clone()).await {
+                    Ok(granted) => {
+                        let _ = ttl_tx.send(granted);
+                        break;
+                    }
+                    Err(err) => {
+                        eprintln!("client: registering node {}: {err}", node.id);
+                        tokio::time::sleep(RETRY).await;
+                    }
+                }
+            }
+            watch_allocations(registering, ctx, running, node_id).await;
+        }
+    });
+    let beating = connection.clone();
+    let heartbeats = tokio::spawn({
+        let node_id = node_id.clone();
+        async move {
+            loop {
+                // Half the TTL, as Nomad's clients do.
+                let every = (*ttl.borrow() / 2).max(Duration::from_millis(100));
+                tokio::time::sleep(every).await;
+                if let Err(err) = beating.heartbeat(&node_id).await {
+                    eprintln!("client: heartbeat of node {node_id}: {err}");
+                }
+            }
+        }
+    });
+    let reporter = tokio::spawn(report_changes(connection, running));
+    ClientHandle {
+        tasks: vec![watcher, heartbeats, reporter],
+    }
+}
+
+async fn watch_allocations(
+    connection: Arc<dyn ServerConnection>,
+    ctx: Arc<ClientContext>,
+    running: Arc<Mutex<BTreeMap<String, Running>>>,
+    node_id: NodeId,
+) {
+    let mut index = 0;
+    loop {
+        let (allocs, next) = match connection.node_allocs(&node_id, index, POLL_WAIT).await {
+            Ok(answer) => answer,
+            Err(err) => {
+                eprintln!("client: allocations of node {node_id}: {err}");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
+        index = next;
+        let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+        for alloc in allocs {
+            let id = alloc.id.to_string();
+            match running.get_mut(&id) {
+                Some(known) => {
+                    if alloc.server_terminal() && !known.alloc.server_terminal() {
+                        known.runner.stop();
+                    }
+                    known.alloc = alloc;
+                }
+                None if !alloc.server_terminal() && !alloc.client_terminal() => {
+                    match run_alloc(ctx.clone(), alloc.clone()) {
+                        Ok(runner) => {
+                            running.insert(
+                                id,
+                                Running {
+                                    alloc,
+                                    runner,
+                                    reported: None,
+                                },
+                            );
+                        }
+                        Err(err) => eprintln!("client: allocation {id}: {err}"),
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// The allocation as the servers should store what the client saw.
+fn report_of(alloc: &Allocation, status: &AllocStatus) -> Allocation {
+    let mut report = alloc.clone();
+    report.job = None;
+    report.client_status = status.client_status;
+    report.task_states = status.task_states.clone();
+    if let Some(healthy) = status.health.healthy
+        && !alloc.deployment_id.is_empty()
+    {
+        report.deployment_status = Some(AllocDeploymentStatus {
+            healthy: Some(healthy),
+            timestamp: format_rfc3339_nanos(crate::clock::unix_nanos()),
+            canary: alloc.deployment_status.as_ref().is_some_and(|d| d.canary),
+            ..AllocDeploymentStatus::default()
+        });
+    }
+    report
+}
+
+async fn report_changes(
+    connection: Arc<dyn ServerConnection>,
+    running: Arc<Mutex<BTreeMap<String, Running>>>,
+) {
+    loop {
+        tokio::time::sleep(REPORT_EVERY).await;
+        let changed: Vec<(String, AllocStatus, Allocation)> = {
+            let running = running.lock().unwrap_or_else(|e| e.into_inner());
+            running
+                .iter()
+                .filter_map(|(id, r)| {
+                    let now = r.runner.status.borrow().clone();
+                    (r.reported.as_ref() != Some(&now))
+                        .then(|| (id.clone(), now.clone(), report_of(&r.alloc, &now)))
+                })
+                .collect()
+        };
+        if changed.is_empty() {
+            continue;
+        }
+        let reports = changed.iter().map(|(_, _, r)| r.clone()).collect();
+        if connection.update_allocs(reports).await.is_ok() {
+            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, status, _) in changed {
+                if let Some(r) = running.get_mut(&id) {
+                    r.reported = Some(status);
+                }
+            }
+        }
+    }
+}
