@@ -1,3 +1,4 @@
 //! The agent's wiring.
 
+pub mod client;
 pub mod connection;

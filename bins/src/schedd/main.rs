@@ -1,7 +1,10 @@
-//! `schedd`, the agent. Only server mode exists so far: a Raft server of the
-//! replicated state store (`scheduler_raft::Server`) that forms or joins a
-//! cluster the way Nomad's `server { bootstrap_expect, retry_join }` does.
-//! This file turns flags into a [`server::ServerArgs`]; `server.rs` runs it.
+//! `schedd`, the agent: a Raft server of the replicated state store
+//! (`scheduler_raft::Server`) that forms or joins a cluster the way Nomad's
+//! `server { bootstrap_expect, retry_join }` does, optionally with a client
+//! in the same process (`-client`, or `-dev`: a single-node server and a
+//! client on loopback with its data in a fresh temporary directory). This
+//! file turns flags into a [`server::ServerArgs`]; `server.rs` runs it, and
+//! `bins::agent::client` is the client half.
 
 #[path = "../args.rs"]
 mod args;
@@ -22,13 +25,27 @@ const DEFAULT_RPC_PORT: u16 = 4647;
 #[command(
     name = "schedd",
     version,
-    about = "Agent of the sched cluster scheduler (server mode only, for now)",
-    after_help = "Examples:\n  schedd -server -data-dir /var/lib/schedd -bootstrap-expect 1\n  schedd -server -data-dir d1 -rpc-port 4647 -bootstrap-expect 3 \\\n      -retry-join 10.0.0.2:4647 -retry-join 10.0.0.3:4647\n\nFlags take one dash or two: -data-dir and --data-dir are the same."
+    about = "Agent of the sched cluster scheduler: a server, a client, or both (-dev)",
+    after_help = "Examples:\n  schedd -dev\n  schedd -server -data-dir /var/lib/schedd -bootstrap-expect 1\n  schedd -server -data-dir d1 -rpc-port 4647 -bootstrap-expect 3 \\\n      -retry-join 10.0.0.2:4647 -retry-join 10.0.0.3:4647\n\nFlags take one dash or two: -data-dir and --data-dir are the same."
 )]
 struct Cli {
-    /// Run as a server (the only mode so far).
+    /// Run as a server.
     #[arg(long)]
     server: bool,
+    /// Also run a client: registers this machine as a node and runs the
+    /// tasks placed on it (with -server: in the same process).
+    #[arg(long)]
+    client: bool,
+    /// Development mode: a single-node server and a client in one
+    /// process, data in a fresh temporary directory unless -data-dir.
+    #[arg(long)]
+    dev: bool,
+    /// The node's datacenter (clients).
+    #[arg(long = "dc", value_name = "DC", default_value = "dc1")]
+    datacenter: String,
+    /// The node's class (clients).
+    #[arg(long, value_name = "CLASS", default_value = "")]
+    node_class: String,
     /// Where the server keeps its Raft log, snapshots and id.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -67,15 +84,42 @@ fn main() -> ExitCode {
 }
 
 /// Checks the flags that clap cannot check alone.
-fn server_args(cli: Cli) -> Result<server::ServerArgs, String> {
+fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
+    if cli.dev {
+        cli.server = true;
+        cli.client = true;
+        if cli.bootstrap_expect == 0 {
+            cli.bootstrap_expect = 1;
+        }
+        if cli.data_dir.is_none() {
+            cli.data_dir =
+                Some(std::env::temp_dir().join(format!("schedd-dev-{}", std::process::id())));
+        }
+    }
     if !cli.server {
         return Err(
-            "only server mode exists yet: run `schedd -server -data-dir DIR` (client mode and -dev are not available in this version)"
+            "run `schedd -dev`, or `schedd -server -data-dir DIR` (with -client to run tasks too); a client-only agent is not available in this version"
                 .to_owned(),
         );
     }
     let Some(data_dir) = cli.data_dir else {
         return Err("-server needs -data-dir DIR".to_owned());
+    };
+    let client = cli.client.then(|| bins::agent::client::ClientAgentArgs {
+        data_dir: data_dir.join("client"),
+        servers: vec![std::net::SocketAddr::from((cli.bind, cli.rpc_port)).to_string()],
+        node_name: String::new(),
+        datacenter: cli.datacenter.clone(),
+        node_class: cli.node_class.clone(),
+        node_pool: String::new(),
+        meta: Default::default(),
+        // Nomad's -dev also puts its node on the loopback interface.
+        network_interface: cli.dev.then(|| "lo".to_owned()),
+    });
+    let data_dir = if cli.client {
+        data_dir.join("server")
+    } else {
+        data_dir
     };
     let log_level = log_level(&cli.log_level)?;
     let retry_join: Vec<String> = cli.retry_join.iter().map(|a| with_port(a)).collect();
@@ -97,6 +141,7 @@ fn server_args(cli: Cli) -> Result<server::ServerArgs, String> {
         retry_join,
         num_schedulers: cli.num_schedulers,
         log_level,
+        client,
     })
 }
 
@@ -166,9 +211,30 @@ mod tests {
     }
 
     #[test]
+    fn dev_mode_is_a_single_node_server_with_a_client_on_loopback() {
+        let args = parse(&[
+            "schedd",
+            "-dev",
+            "-data-dir",
+            "/tmp/dev",
+            "-rpc-port",
+            "4700",
+        ])
+        .expect("valid");
+        assert_eq!(args.bootstrap_expect, 1);
+        assert_eq!(args.data_dir, std::path::Path::new("/tmp/dev/server"));
+        let client = args.client.expect("a client");
+        assert_eq!(client.data_dir, std::path::Path::new("/tmp/dev/client"));
+        assert_eq!(client.servers, ["127.0.0.1:4700"]);
+        assert_eq!(client.network_interface.as_deref(), Some("lo"));
+        let fresh = parse(&["schedd", "-dev"]).expect("valid");
+        assert!(fresh.data_dir.starts_with(std::env::temp_dir()));
+    }
+
+    #[test]
     fn refuses_what_it_cannot_run() {
         let no_server = parse(&["schedd", "-data-dir", "/tmp/d"]).unwrap_err();
-        assert!(no_server.contains("only server mode"), "{no_server}");
+        assert!(no_server.contains("schedd -dev"), "{no_server}");
         let no_dir = parse(&["schedd", "-server"]).unwrap_err();
         assert!(no_dir.contains("-data-dir"), "{no_dir}");
         let too_few = parse(&[

@@ -30,6 +30,8 @@ pub struct ServerArgs {
     pub num_schedulers: Option<usize>,
     /// A tracing filter level.
     pub log_level: &'static str,
+    /// Also run a client in this process (`-dev`, or `-server -client`).
+    pub client: Option<bins::agent::client::ClientAgentArgs>,
 }
 
 /// How long one round of joining tries before it logs and starts over.
@@ -97,6 +99,25 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
             ..defaults
         },
     );
+
+    let _client = match &args.client {
+        Some(client_args) => {
+            let agent = bins::agent::client::ClientAgent::start(client_args.clone()).await?;
+            eprintln!(
+                "schedd: client node {} ({}) with drivers {}",
+                agent.node.id,
+                agent.node.name,
+                agent
+                    .drivers
+                    .iter()
+                    .map(|(name, health)| format!("{name}={health:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Some(agent)
+        }
+        None => None,
+    };
 
     let received = {
         let joining = join_cluster(&server, &args.retry_join, args.bootstrap_expect);

@@ -1,0 +1,153 @@
+//! The client half of the agent: drivers found on this machine, the
+//! node's fingerprint, and the client loop connected to the servers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use scheduler_core::driver::{DriverHealth, TaskDriver};
+use scheduler_core::model::Node;
+use scheduler_drivers::alloc_runner::ClientContext;
+use scheduler_drivers::catalog::ServiceCatalog;
+use scheduler_drivers::client::{ClientHandle, start_client};
+use scheduler_drivers::client_state::ClientState;
+use scheduler_drivers::docker::{DockerDriver, locate_socket};
+use scheduler_drivers::exec::ExecDriver;
+use scheduler_drivers::fingerprint::{NodeIdentity, fingerprint_node};
+use scheduler_drivers::java::JavaDriver;
+use scheduler_drivers::qemu::QemuDriver;
+use scheduler_drivers::raw_exec::RawExecDriver;
+
+use super::connection::RaftConnection;
+
+/// How a client agent runs.
+#[derive(Debug, Clone)]
+pub struct ClientAgentArgs {
+    /// Where allocations and the client's state live.
+    pub data_dir: PathBuf,
+    /// Servers to register with (`host:port`).
+    pub servers: Vec<String>,
+    /// The node's name (the hostname when empty).
+    pub node_name: String,
+    /// Its datacenter.
+    pub datacenter: String,
+    /// Its node class.
+    pub node_class: String,
+    /// Its node pool (`default` when empty).
+    pub node_pool: String,
+    /// Its meta.
+    pub meta: BTreeMap<String, String>,
+    /// The interface tasks are reached on (the default route's if unset).
+    pub network_interface: Option<String>,
+}
+
+/// A running client agent.
+#[derive(Debug)]
+pub struct ClientAgent {
+    /// The node as registered.
+    pub node: Node,
+    /// The drivers found, by name, with their health.
+    pub drivers: BTreeMap<String, DriverHealth>,
+    _client: ClientHandle,
+}
+
+/// The node's id: random on first start, then kept in `DATA_DIR/node-id`
+/// so a restarted client is the same node.
+fn node_id(data_dir: &Path) -> Result<String, String> {
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return Ok(id.trim().to_owned());
+    }
+    // The kernel hands out random UUIDs.
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map_err(|e| format!("a node id: {e}"))?
+        .trim()
+        .to_owned();
+    std::fs::write(&path, &id).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(id)
+}
+
+/// The drivers this machine offers: raw_exec always; exec, java and qemu
+/// when their fingerprint finds them usable; docker when a Docker API
+/// socket answers.
+async fn drivers() -> Result<Vec<Arc<dyn TaskDriver>>, String> {
+    let executor = scheduler_drivers::executor::locate().ok_or(
+        "sched-executor not found beside schedd, on PATH or in $SCHED_EXECUTOR (it is built with scheduler-drivers)",
+    )?;
+    let mut drivers: Vec<Arc<dyn TaskDriver>> = vec![
+        Arc::new(RawExecDriver::new(executor.clone())),
+        Arc::new(ExecDriver::new(executor.clone())),
+        Arc::new(JavaDriver::new(executor.clone())),
+        Arc::new(QemuDriver::new(executor)),
+    ];
+    if let Some(socket) = locate_socket()
+        && let Ok(docker) = DockerDriver::connect(&socket).await
+    {
+        drivers.push(Arc::new(docker));
+    }
+    Ok(drivers)
+}
+
+impl ClientAgent {
+    /// Fingerprints this machine, restores what a previous run left, and
+    /// connects to the servers.
+    pub async fn start(args: ClientAgentArgs) -> Result<ClientAgent, String> {
+        std::fs::create_dir_all(&args.data_dir)
+            .map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
+        let drivers = drivers().await?;
+        #[allow(clippy::disallowed_methods)]
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        let identity = NodeIdentity {
+            id: node_id(&args.data_dir)?,
+            name: args.node_name.clone(),
+            datacenter: args.datacenter.clone(),
+            node_class: args.node_class.clone(),
+            node_pool: args.node_pool.clone(),
+            meta: args.meta.clone(),
+            data_dir: args.data_dir.clone(),
+            network_interface: args.network_interface.clone(),
+            drivers: drivers.clone(),
+            now_rfc3339: scheduler_core::model::timestamp::format_rfc3339_nanos(now),
+        };
+        let node = fingerprint_node(&identity).await;
+        let health: BTreeMap<String, DriverHealth> = node
+            .drivers
+            .iter()
+            .map(|(name, info)| {
+                let health = if info.healthy {
+                    DriverHealth::Healthy
+                } else if info.detected {
+                    DriverHealth::Unhealthy
+                } else {
+                    DriverHealth::Undetected
+                };
+                (name.clone(), health)
+            })
+            .collect();
+        // Only usable drivers run tasks; the others stay in the node's
+        // fingerprint so `node status` can say why.
+        let usable: BTreeMap<String, Arc<dyn TaskDriver>> = drivers
+            .into_iter()
+            .filter(|d| health.get(d.name()) == Some(&DriverHealth::Healthy))
+            .map(|d| (d.name().to_owned(), d))
+            .collect();
+        let ctx = Arc::new(ClientContext {
+            data_dir: args.data_dir.clone(),
+            node: node.clone(),
+            drivers: usable,
+            state: Arc::new(
+                ClientState::open(&args.data_dir).map_err(|e| format!("client state: {e}"))?,
+            ),
+            catalog: Arc::new(ServiceCatalog::new()),
+        });
+        let connection = Arc::new(RaftConnection::new(args.servers.clone()));
+        let client = start_client(connection, ctx, node.clone());
+        Ok(ClientAgent {
+            node,
+            drivers: health,
+            _client: client,
+        })
+    }
+}

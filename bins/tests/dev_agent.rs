@@ -1,0 +1,163 @@
+//! `schedd -dev` as a real process: a single-node server and a client in
+//! one agent; a job registered through it runs for real; SIGTERM stops
+//! the agent cleanly and leaves the task running, as Nomad's clients do.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bins::agent::connection::RaftConnection;
+use scheduler_core::jobspec::{ParseOptions, parse};
+use scheduler_core::model::{AllocClientStatus, NodeId};
+use scheduler_drivers::client::ServerConnection;
+use scheduler_drivers::client_state::ClientState;
+use scheduler_drivers::logs::log_files;
+use scheduler_raft::client::RemoteClient;
+
+const JOB: &str = r#"
+job "dev" {
+  datacenters = ["dc1"]
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args = ["-c", "echo serving on ${NOMAD_TASK_NAME}; while :; do sleep 0.1; done"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+"#;
+
+/// The agent process, killed if the test fails before it stops it.
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn schedd_dev_runs_a_job_and_leaves_its_task_running_on_sigterm() {
+    let data = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let executor = scheduler_drivers::executor::locate()
+        .expect("sched-executor beside the test binaries (cargo builds it with the workspace)");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_schedd"))
+        .args(["-dev", "-rpc-port", &port.to_string(), "-data-dir"])
+        .arg(data.path())
+        .env("SCHED_EXECUTOR", &executor)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("schedd");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut agent = Agent(child);
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut node_id = None;
+    // At most 300 lines or 30 s without one.
+    for _ in 0..300 {
+        if node_id.is_some() {
+            break;
+        }
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("schedd -dev announces its client within 30 s");
+        if let Some(rest) = line.strip_prefix("schedd: client node ") {
+            node_id = rest.split_whitespace().next().map(NodeId::new);
+            assert!(line.contains("raw_exec=Healthy"), "{line}");
+        }
+    }
+    let node_id = node_id.expect("node id");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let address = format!("127.0.0.1:{port}");
+    let alloc_id = runtime.block_on(async {
+        let api = RemoteClient::new(vec![address.clone()]);
+        let job = parse(JOB, &ParseOptions::new("dev.nomad.hcl"))
+            .expect("job")
+            .job;
+        api.register_job(job, None, Duration::from_secs(20))
+            .await
+            .expect("register");
+        let connection = RaftConnection::new(vec![address]);
+        for _ in 0..200 {
+            if let Ok((allocs, _)) = connection.node_allocs(&node_id, 0, Duration::ZERO).await
+                && let Some(alloc) = allocs
+                    .iter()
+                    .find(|a| a.client_status == AllocClientStatus::Running)
+            {
+                return alloc.id.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the job's allocation was not reported running within 20 s");
+    });
+    let client_dir = data.path().join("client");
+    let logs = client_dir.join("allocs").join(&alloc_id).join("alloc/logs");
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = log_files(&logs, "t", "stdout")
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect();
+        if !out.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(out, "serving on t\n");
+
+    // SIGTERM: the agent stops cleanly; the task keeps running.
+    let child = &mut agent.0;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let mut exited = None;
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("schedd did not stop within 10 s of SIGTERM")
+    });
+    assert!(status.success(), "{status}");
+    let state = ClientState::open(&client_dir)
+        .expect("client state")
+        .allocs();
+    let handle = state[&alloc_id].tasks["t"].handle.clone().expect("handle");
+    let task_pid = handle.state["task"]["pid"].as_i64().expect("pid") as i32;
+    let pid = nix::unistd::Pid::from_raw(task_pid);
+    assert!(
+        nix::sys::signal::kill(pid, None).is_ok(),
+        "the task outlives the agent"
+    );
+    // The test started it (through the agent): it ends it.
+    let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+}
