@@ -55,39 +55,19 @@ fn free_port() -> u16 {
 fn schedd_dev_runs_a_job_and_leaves_its_task_running_on_sigterm() {
     let data = tempfile::tempdir().expect("dir");
     let port = free_port();
-    let executor = scheduler_drivers::executor::locate()
-        .expect("sched-executor beside the test binaries (cargo builds it with the workspace)");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_schedd"))
-        .args(["-dev", "-rpc-port", &port.to_string(), "-data-dir"])
-        .arg(data.path())
-        .env("SCHED_EXECUTOR", &executor)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("schedd");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut agent = Agent(child);
-    let (lines_tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let mut node_id = None;
-    // At most 300 lines or 30 s without one.
-    for _ in 0..300 {
-        if node_id.is_some() {
-            break;
-        }
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("schedd -dev announces its client within 30 s");
-        if let Some(rest) = line.strip_prefix("schedd: client node ") {
-            node_id = rest.split_whitespace().next().map(NodeId::new);
-            assert!(line.contains("raw_exec=Healthy"), "{line}");
-        }
-    }
+    let (mut agent, lines) = spawn_schedd(&[
+        "-dev",
+        "-rpc-port",
+        &port.to_string(),
+        "-data-dir",
+        data.path().to_str().unwrap(),
+    ]);
+    let announced = line_starting(&lines, "schedd: client node ");
+    assert!(announced.contains("raw_exec=Healthy"), "{announced}");
+    let node_id = announced["schedd: client node ".len()..]
+        .split_whitespace()
+        .next()
+        .map(NodeId::new);
     let node_id = node_id.expect("node id");
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -160,4 +140,122 @@ fn schedd_dev_runs_a_job_and_leaves_its_task_running_on_sigterm() {
     );
     // The test started it (through the agent): it ends it.
     let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+/// Starts `schedd ARGS` and returns it with its stderr lines.
+fn spawn_schedd(args: &[&str]) -> (Agent, std::sync::mpsc::Receiver<String>) {
+    let executor = scheduler_drivers::executor::locate()
+        .expect("sched-executor beside the test binaries (cargo builds it with the workspace)");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_schedd"))
+        .args(args)
+        .env("SCHED_EXECUTOR", &executor)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("schedd");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    (Agent(child), lines)
+}
+
+/// The first line starting with `prefix` (bounded: 300 lines, 30 s each).
+fn line_starting(lines: &std::sync::mpsc::Receiver<String>, prefix: &str) -> String {
+    for _ in 0..300 {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no line starting {prefix:?} within 30 s"));
+        if line.starts_with(prefix) {
+            return line;
+        }
+    }
+    panic!("no line starting {prefix:?} in 300 lines");
+}
+
+#[test]
+fn a_client_agent_registers_with_a_server_agent_and_runs_its_work() {
+    let data = tempfile::tempdir().expect("dir");
+    let port = free_port().to_string();
+    let server_dir = data.path().join("server");
+    let client_dir = data.path().join("client");
+    let (_server, server_lines) = spawn_schedd(&[
+        "-server",
+        "-bootstrap-expect",
+        "1",
+        "-rpc-port",
+        &port,
+        "-data-dir",
+        server_dir.to_str().unwrap(),
+    ]);
+    line_starting(&server_lines, "schedd: server ");
+    let (_client, client_lines) = spawn_schedd(&[
+        "-client",
+        "-servers",
+        &format!("127.0.0.1:{port}"),
+        "-data-dir",
+        client_dir.to_str().unwrap(),
+    ]);
+    let announced = line_starting(&client_lines, "schedd: client node ");
+    let node_id = NodeId::new(
+        announced["schedd: client node ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap(),
+    );
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let address = format!("127.0.0.1:{port}");
+    let alloc_id = runtime.block_on(async {
+        let api = RemoteClient::new(vec![address.clone()]);
+        let job = parse(JOB, &ParseOptions::new("dev.nomad.hcl"))
+            .expect("job")
+            .job;
+        api.register_job(job, None, Duration::from_secs(20))
+            .await
+            .expect("register");
+        let connection = RaftConnection::new(vec![address]);
+        for _ in 0..200 {
+            if let Ok((allocs, _)) = connection.node_allocs(&node_id, 0, Duration::ZERO).await
+                && let Some(alloc) = allocs
+                    .iter()
+                    .find(|a| a.client_status == AllocClientStatus::Running)
+            {
+                return alloc.id.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the client's allocation was not reported running within 20 s");
+    });
+    let logs = client_dir.join("allocs").join(&alloc_id).join("alloc/logs");
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = log_files(&logs, "t", "stdout")
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect();
+        if !out.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(out, "serving on t\n");
+    // The test ends the task it had the agents start.
+    let state = ClientState::open(&client_dir)
+        .expect("client state")
+        .allocs();
+    if let Some(pid) = state[&alloc_id].tasks["t"]
+        .handle
+        .as_ref()
+        .and_then(|h| h.state["task"]["pid"].as_i64())
+    {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
 }

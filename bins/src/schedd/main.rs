@@ -46,6 +46,10 @@ struct Cli {
     /// The node's class (clients).
     #[arg(long, value_name = "CLASS", default_value = "")]
     node_class: String,
+    /// Servers a client registers with (HOST:PORT, the port defaulting to
+    /// 4647); repeatable or comma-separated.
+    #[arg(long, value_name = "HOST:PORT", value_delimiter = ',')]
+    servers: Vec<String>,
     /// Where the server keeps its Raft log, snapshots and id.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -74,6 +78,15 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(args::normalize(std::env::args_os()));
+    if cli.client && !cli.server && !cli.dev {
+        return match client_args(cli) {
+            Ok((args, level)) => server::run_client(args, level),
+            Err(message) => {
+                eprintln!("schedd: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match server_args(cli) {
         Ok(args) => server::run(args),
         Err(message) => {
@@ -81,6 +94,30 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A client-only agent's arguments.
+fn client_args(cli: Cli) -> Result<(bins::agent::client::ClientAgentArgs, &'static str), String> {
+    let log_level = log_level(&cli.log_level)?;
+    let Some(data_dir) = cli.data_dir else {
+        return Err("-client needs -data-dir DIR".to_owned());
+    };
+    if cli.servers.is_empty() {
+        return Err("-client needs -servers HOST:PORT[,HOST:PORT...]".to_owned());
+    }
+    Ok((
+        bins::agent::client::ClientAgentArgs {
+            data_dir,
+            servers: cli.servers.iter().map(|s| with_port(s)).collect(),
+            node_name: String::new(),
+            datacenter: cli.datacenter,
+            node_class: cli.node_class,
+            node_pool: String::new(),
+            meta: Default::default(),
+            network_interface: None,
+        },
+        log_level,
+    ))
 }
 
 /// Checks the flags that clap cannot check alone.
@@ -98,7 +135,7 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
     }
     if !cli.server {
         return Err(
-            "run `schedd -dev`, or `schedd -server -data-dir DIR` (with -client to run tasks too); a client-only agent is not available in this version"
+            "run `schedd -dev`, `schedd -server -data-dir DIR` (with -client to run tasks too) or `schedd -client -servers HOST:PORT -data-dir DIR`"
                 .to_owned(),
         );
     }
@@ -229,6 +266,26 @@ mod tests {
         assert_eq!(client.network_interface.as_deref(), Some("lo"));
         let fresh = parse(&["schedd", "-dev"]).expect("valid");
         assert!(fresh.data_dir.starts_with(std::env::temp_dir()));
+    }
+
+    #[test]
+    fn a_client_only_agent_needs_servers_and_a_data_dir() {
+        let cli = |args: &[&str]| {
+            Cli::try_parse_from(args::normalize(args.iter().map(std::ffi::OsString::from)))
+                .expect("flags")
+        };
+        let (args, _) = client_args(cli(&[
+            "schedd",
+            "-client",
+            "-data-dir",
+            "/tmp/c",
+            "-servers",
+            "10.0.0.1,10.0.0.2:5000",
+        ]))
+        .expect("valid");
+        assert_eq!(args.servers, ["10.0.0.1:4647", "10.0.0.2:5000"]);
+        let err = client_args(cli(&["schedd", "-client", "-data-dir", "/tmp/c"])).unwrap_err();
+        assert!(err.contains("-servers"), "{err}");
     }
 
     #[test]

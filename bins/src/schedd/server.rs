@@ -40,26 +40,8 @@ const JOIN_ROUND: Duration = Duration::from_secs(30);
 
 /// Runs a server until a signal stops it.
 pub fn run(args: ServerArgs) -> ExitCode {
-    // openraft narrates every step at info; at info and above the server
-    // shows openraft's warnings only.
-    let filter = match args.log_level {
-        "info" => "info,openraft=warn".to_owned(),
-        level => level.to_owned(),
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("schedd: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime_with_logging(args.log_level) else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,6 +50,69 @@ pub fn run(args: ServerArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a client-only agent (`-client -servers ...`) until a signal stops
+/// it; its tasks keep running.
+pub fn run_client(args: bins::agent::client::ClientAgentArgs, log_level: &str) -> ExitCode {
+    let Some(runtime) = runtime_with_logging(log_level) else {
+        return ExitCode::FAILURE;
+    };
+    let served = runtime.block_on(async {
+        let signal = shutdown_signal().map_err(|e| format!("cannot watch signals: {e}"))?;
+        let agent = bins::agent::client::ClientAgent::start(args).await?;
+        announce(&agent);
+        let received = signal.await;
+        eprintln!("schedd: client stopped ({received}); its tasks keep running");
+        Ok::<(), String>(())
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("schedd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logging at `level` on stderr, and the async runtime.
+fn runtime_with_logging(level: &str) -> Option<tokio::runtime::Runtime> {
+    // openraft narrates every step at info; at info and above the server
+    // shows openraft's warnings only.
+    let filter = match level {
+        "info" => "info,openraft=warn".to_owned(),
+        level => level.to_owned(),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(err) => {
+            eprintln!("schedd: cannot start the async runtime: {err}");
+            None
+        }
+    }
+}
+
+/// The client's line on stderr: its node and drivers.
+fn announce(agent: &bins::agent::client::ClientAgent) {
+    eprintln!(
+        "schedd: client node {} ({}) with drivers {}",
+        agent.node.id,
+        agent.node.name,
+        agent
+            .drivers
+            .iter()
+            .map(|(name, health)| format!("{name}={health:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }
 
 async fn serve(args: ServerArgs) -> Result<(), String> {
@@ -103,17 +148,7 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
     let _client = match &args.client {
         Some(client_args) => {
             let agent = bins::agent::client::ClientAgent::start(client_args.clone()).await?;
-            eprintln!(
-                "schedd: client node {} ({}) with drivers {}",
-                agent.node.id,
-                agent.node.name,
-                agent
-                    .drivers
-                    .iter()
-                    .map(|(name, health)| format!("{name}={health:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            announce(&agent);
             Some(agent)
         }
         None => None,
