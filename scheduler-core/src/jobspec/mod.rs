@@ -36,6 +36,7 @@
 //! ```
 
 pub mod body;
+pub mod config_file;
 pub mod decode;
 pub mod diagnostic;
 pub mod eval;
