@@ -1,4 +1,5 @@
 //! The agent's wiring.
 
 pub mod client;
+pub mod config;
 pub mod connection;

@@ -1,0 +1,349 @@
+//! The agent's configuration files, with Nomad's agent keys so an
+//! operator's configuration carries over: `data_dir`, `bind_addr`, `name`,
+//! `datacenter`, `region`, `log_level`, `ports { http rpc serf }`,
+//! `server { enabled bootstrap_expect server_join { retry_join } }`,
+//! `client { enabled servers node_class node_pool meta options
+//! reserved { cpu memory disk reserved_ports } }` and
+//! `plugin "NAME" { config { ... } }`.
+//!
+//! Several files (or a directory's `*.hcl`, in name order) merge as
+//! Nomad's do: a later file's settings win, lists add up, maps merge.
+//! Every problem names its file, line and column.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use scheduler_core::jobspec::Diagnostics;
+use scheduler_core::jobspec::config_file::parse_config_file;
+use scheduler_core::jobspec::decode::reader::{BlockReader, Decoder};
+use scheduler_core::jobspec::diagnostic::Severity;
+use scheduler_core::model::FieldPath;
+
+/// `ports { ... }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ports {
+    /// The HTTP API's port (4646).
+    pub http: Option<u16>,
+    /// The servers' RPC port (4647).
+    pub rpc: Option<u16>,
+    /// Nomad's gossip port (4648); accepted, unused here.
+    pub serf: Option<u16>,
+}
+
+/// `server { ... }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerBlock {
+    /// Run a server.
+    pub enabled: Option<bool>,
+    /// Servers to wait for before forming a cluster.
+    pub bootstrap_expect: Option<usize>,
+    /// `server_join { retry_join = [...] }`.
+    pub retry_join: Vec<String>,
+}
+
+/// `client { reserved { ... } }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reserved {
+    /// MHz kept from tasks.
+    pub cpu: Option<i64>,
+    /// MiB kept from tasks.
+    pub memory: Option<i64>,
+    /// MiB of disk kept from tasks.
+    pub disk: Option<i64>,
+    /// Ports kept from tasks (`"22,80,8000-8100"`).
+    pub reserved_ports: Option<String>,
+}
+
+/// `client { ... }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientBlock {
+    /// Run a client.
+    pub enabled: Option<bool>,
+    /// Servers to register with.
+    pub servers: Vec<String>,
+    /// The node's class.
+    pub node_class: Option<String>,
+    /// The node's pool.
+    pub node_pool: Option<String>,
+    /// The node's meta.
+    pub meta: BTreeMap<String, String>,
+    /// Client options (`driver.raw_exec.enable`, ...).
+    pub options: BTreeMap<String, String>,
+    /// Resources kept from tasks.
+    pub reserved: Reserved,
+}
+
+/// A whole agent configuration (one file, or several merged).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentConfig {
+    /// `data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `bind_addr`.
+    pub bind_addr: Option<String>,
+    /// `name` (the node's name).
+    pub name: Option<String>,
+    /// `datacenter`.
+    pub datacenter: Option<String>,
+    /// `region`.
+    pub region: Option<String>,
+    /// `log_level`.
+    pub log_level: Option<String>,
+    /// `ports`.
+    pub ports: Ports,
+    /// `server`.
+    pub server: ServerBlock,
+    /// `client`.
+    pub client: ClientBlock,
+    /// `plugin "NAME" { config { ... } }`, as JSON per plugin.
+    pub plugins: BTreeMap<String, serde_json::Value>,
+}
+
+fn port(reader: &BlockReader<'_>, name: &'static str) -> Option<u16> {
+    let value = reader.int(name, name)?;
+    match u16::try_from(value) {
+        Ok(port) if port > 0 => Some(port),
+        _ => {
+            reader.error(format!("{name} = {value} is not a port (1-65535)"));
+            None
+        }
+    }
+}
+
+/// Reads one configuration file.
+pub fn parse_agent_config(source: &str, file_name: &str) -> Result<AgentConfig, Diagnostics> {
+    let file = parse_config_file(source, file_name)?;
+    let decoder = Decoder::default();
+    let top = BlockReader::new(&decoder, &file.body, FieldPath::default(), 0..0);
+    let mut config = AgentConfig {
+        data_dir: top.string("data_dir", "data_dir").map(PathBuf::from),
+        bind_addr: top.string("bind_addr", "bind_addr"),
+        name: top.string("name", "name"),
+        datacenter: top.string("datacenter", "datacenter"),
+        region: top.string("region", "region"),
+        log_level: top.string("log_level", "log_level"),
+        ..AgentConfig::default()
+    };
+    if let Some(ports) = top.block("ports", "ports") {
+        config.ports = Ports {
+            http: port(&ports, "http"),
+            rpc: port(&ports, "rpc"),
+            serf: port(&ports, "serf"),
+        };
+        ports.finish(&["http", "rpc", "serf"]);
+    }
+    if let Some(server) = top.block("server", "server") {
+        config.server.enabled = server.bool("enabled", "enabled");
+        config.server.bootstrap_expect = server
+            .int("bootstrap_expect", "bootstrap_expect")
+            .and_then(|n| usize::try_from(n).ok());
+        if let Some(join) = server.block("server_join", "server_join") {
+            config.server.retry_join = join
+                .string_list("retry_join", "retry_join")
+                .unwrap_or_default();
+            // Accepted for compatibility; joining retries forever here.
+            let _ = join.value("retry_max", "retry_max");
+            let _ = join.value("retry_interval", "retry_interval");
+            join.finish(&["retry_join", "retry_max", "retry_interval"]);
+        }
+        // Nomad's older spelling, directly in the server block.
+        if let Some(list) = server.string_list("retry_join", "retry_join") {
+            config.server.retry_join.extend(list);
+        }
+        for ignored in [
+            "num_schedulers",
+            "encrypt",
+            "heartbeat_grace",
+            "raft_protocol",
+        ] {
+            let _ = server.value(ignored, ignored);
+        }
+        server.finish(&[
+            "enabled",
+            "bootstrap_expect",
+            "server_join",
+            "retry_join",
+            "num_schedulers",
+            "encrypt",
+            "heartbeat_grace",
+            "raft_protocol",
+        ]);
+    }
+    if let Some(client) = top.block("client", "client") {
+        config.client.enabled = client.bool("enabled", "enabled");
+        config.client.servers = client.string_list("servers", "servers").unwrap_or_default();
+        config.client.node_class = client.string("node_class", "node_class");
+        config.client.node_pool = client.string("node_pool", "node_pool");
+        config.client.meta = client.string_map("meta", "meta").unwrap_or_default();
+        config.client.options = client.string_map("options", "options").unwrap_or_default();
+        if let Some(reserved) = client.block("reserved", "reserved") {
+            config.client.reserved = Reserved {
+                cpu: reserved.int("cpu", "cpu"),
+                memory: reserved.int("memory", "memory"),
+                disk: reserved.int("disk", "disk"),
+                reserved_ports: reserved.string("reserved_ports", "reserved_ports"),
+            };
+            reserved.finish(&["cpu", "memory", "disk", "reserved_ports"]);
+        }
+        if let Some(join) = client.block("server_join", "server_join") {
+            config.client.servers.extend(
+                join.string_list("retry_join", "retry_join")
+                    .unwrap_or_default(),
+            );
+            join.finish(&["retry_join", "retry_max", "retry_interval"]);
+        }
+        for ignored in ["network_interface", "cpu_total_compute", "memory_total_mb"] {
+            let _ = client.value(ignored, ignored);
+        }
+        client.finish(&[
+            "enabled",
+            "servers",
+            "node_class",
+            "node_pool",
+            "meta",
+            "options",
+            "reserved",
+            "server_join",
+            "network_interface",
+            "cpu_total_compute",
+            "memory_total_mb",
+        ]);
+    }
+    for (plugin, name) in top.blocks("plugin", "plugin", true) {
+        let Some(name) = name else { continue };
+        let settings = plugin
+            .map_value("config", "config")
+            .map(|v| v.to_json())
+            .unwrap_or(serde_json::Value::Null);
+        plugin.finish(&["config"]);
+        config.plugins.insert(name, settings);
+    }
+    // Keys of Nomad's agent configuration this agent accepts and ignores
+    // (telemetry, ACLs, TLS, consul, vault, ...) would be silently wrong;
+    // they are errors naming the key instead, like any typo.
+    top.finish(&[
+        "data_dir",
+        "bind_addr",
+        "name",
+        "datacenter",
+        "region",
+        "log_level",
+        "ports",
+        "server",
+        "client",
+        "plugin",
+    ]);
+    let (problems, _) = decoder.finish();
+    let diagnostics: Vec<_> = problems
+        .into_iter()
+        .map(|p| {
+            let path = (!p.path.is_empty()).then_some(p.path);
+            let severity = if p.warning {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            file.diagnostic(p.span, path, p.message, severity)
+        })
+        .collect();
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return Err(Diagnostics(diagnostics));
+    }
+    Ok(config)
+}
+
+fn later<T>(earlier: Option<T>, later: Option<T>) -> Option<T> {
+    later.or(earlier)
+}
+
+impl AgentConfig {
+    /// This configuration with `other` laid over it: `other`'s settings
+    /// win, lists add up, maps merge.
+    pub fn merge(self, other: AgentConfig) -> AgentConfig {
+        let mut retry_join = self.server.retry_join;
+        retry_join.extend(other.server.retry_join);
+        let mut servers = self.client.servers;
+        servers.extend(other.client.servers);
+        let mut meta = self.client.meta;
+        meta.extend(other.client.meta);
+        let mut options = self.client.options;
+        options.extend(other.client.options);
+        let mut plugins = self.plugins;
+        plugins.extend(other.plugins);
+        AgentConfig {
+            data_dir: later(self.data_dir, other.data_dir),
+            bind_addr: later(self.bind_addr, other.bind_addr),
+            name: later(self.name, other.name),
+            datacenter: later(self.datacenter, other.datacenter),
+            region: later(self.region, other.region),
+            log_level: later(self.log_level, other.log_level),
+            ports: Ports {
+                http: later(self.ports.http, other.ports.http),
+                rpc: later(self.ports.rpc, other.ports.rpc),
+                serf: later(self.ports.serf, other.ports.serf),
+            },
+            server: ServerBlock {
+                enabled: later(self.server.enabled, other.server.enabled),
+                bootstrap_expect: later(
+                    self.server.bootstrap_expect,
+                    other.server.bootstrap_expect,
+                ),
+                retry_join,
+            },
+            client: ClientBlock {
+                enabled: later(self.client.enabled, other.client.enabled),
+                servers,
+                node_class: later(self.client.node_class, other.client.node_class),
+                node_pool: later(self.client.node_pool, other.client.node_pool),
+                meta,
+                options,
+                reserved: Reserved {
+                    cpu: later(self.client.reserved.cpu, other.client.reserved.cpu),
+                    memory: later(self.client.reserved.memory, other.client.reserved.memory),
+                    disk: later(self.client.reserved.disk, other.client.reserved.disk),
+                    reserved_ports: later(
+                        self.client.reserved.reserved_ports,
+                        other.client.reserved.reserved_ports,
+                    ),
+                },
+            },
+            plugins,
+        }
+    }
+}
+
+/// Reads `-config` paths in order: files, and directories' `*.hcl` files
+/// in name order; merges them. The error lists every problem found.
+pub fn load_agent_config(paths: &[PathBuf]) -> Result<AgentConfig, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "hcl"))
+                .collect();
+            entries.sort();
+            files.extend(entries);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut merged = AgentConfig::default();
+    let mut problems = Vec::new();
+    for file in &files {
+        let source = read(file)?;
+        match parse_agent_config(&source, &file.display().to_string()) {
+            Ok(config) => merged = merged.merge(config),
+            Err(diagnostics) => problems.push(diagnostics.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        Ok(merged)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
