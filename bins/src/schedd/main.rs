@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Nomad's RPC port, where a server listens by default.
 const DEFAULT_RPC_PORT: u16 = 4647;
@@ -50,6 +50,20 @@ struct Cli {
     /// 4647); repeatable or comma-separated.
     #[arg(long, value_name = "HOST:PORT", value_delimiter = ',')]
     servers: Vec<String>,
+    /// The node's name (clients; the hostname by default).
+    #[arg(long = "node", value_name = "NAME")]
+    node_name: Option<String>,
+    /// The node's pool (clients).
+    #[arg(long, value_name = "POOL")]
+    node_pool: Option<String>,
+    /// Node metadata (clients), KEY=VALUE; repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    meta: Vec<String>,
+    /// An agent configuration file in HCL with Nomad's agent keys, or a
+    /// directory of them (`*.hcl`, in name order); repeatable, later ones
+    /// win. Flags override the files.
+    #[arg(long, value_name = "PATH")]
+    config: Vec<PathBuf>,
     /// Where the server keeps its Raft log, snapshots and id.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -77,7 +91,17 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(args::normalize(std::env::args_os()));
+    let matches = Cli::command().get_matches_from(args::normalize(std::env::args_os()));
+    let cli = match Cli::from_arg_matches(&matches)
+        .map_err(|e| e.to_string())
+        .and_then(|cli| with_config_files(cli, &matches))
+    {
+        Ok(cli) => cli,
+        Err(message) => {
+            eprintln!("schedd: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     if cli.client && !cli.server && !cli.dev {
         return match client_args(cli) {
             Ok((args, level)) => server::run_client(args, level),
@@ -96,6 +120,79 @@ fn main() -> ExitCode {
     }
 }
 
+/// Lays the `-config` files under the flags: a setting comes from a file
+/// only where no flag gave it.
+fn with_config_files(mut cli: Cli, matches: &clap::ArgMatches) -> Result<Cli, String> {
+    if cli.config.is_empty() {
+        return Ok(cli);
+    }
+    let config = bins::agent::config::load_agent_config(&cli.config)?;
+    let unset = |id: &str| matches.value_source(id) != Some(clap::parser::ValueSource::CommandLine);
+    cli.server |= config.server.enabled == Some(true);
+    cli.client |= config.client.enabled == Some(true);
+    if cli.data_dir.is_none() {
+        cli.data_dir = config.data_dir;
+    }
+    if unset("bind")
+        && let Some(bind) = config.bind_addr
+    {
+        cli.bind = bind
+            .parse()
+            .map_err(|_| format!("bind_addr {bind:?} is not an IP address"))?;
+    }
+    if unset("rpc_port")
+        && let Some(port) = config.ports.rpc
+    {
+        cli.rpc_port = port;
+    }
+    if unset("bootstrap_expect")
+        && let Some(n) = config.server.bootstrap_expect
+    {
+        cli.bootstrap_expect = n;
+    }
+    cli.retry_join.extend(config.server.retry_join);
+    if cli.servers.is_empty() {
+        cli.servers = config.client.servers;
+    }
+    if unset("datacenter")
+        && let Some(dc) = config.datacenter
+    {
+        cli.datacenter = dc;
+    }
+    if unset("node_class")
+        && let Some(class) = config.client.node_class
+    {
+        cli.node_class = class;
+    }
+    if unset("log_level")
+        && let Some(level) = config.log_level
+    {
+        cli.log_level = level;
+    }
+    cli.node_name = cli.node_name.or(config.name);
+    cli.node_pool = cli.node_pool.or(config.client.node_pool);
+    let given: Vec<String> = std::mem::take(&mut cli.meta);
+    cli.meta = config
+        .client
+        .meta
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .chain(given)
+        .collect();
+    Ok(cli)
+}
+
+/// `-meta KEY=VALUE` flags as a map (later ones win).
+fn meta_map(meta: &[String]) -> Result<std::collections::BTreeMap<String, String>, String> {
+    meta.iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("-meta {pair:?}: expected KEY=VALUE"))
+        })
+        .collect()
+}
+
 /// A client-only agent's arguments.
 fn client_args(cli: Cli) -> Result<(bins::agent::client::ClientAgentArgs, &'static str), String> {
     let log_level = log_level(&cli.log_level)?;
@@ -109,11 +206,11 @@ fn client_args(cli: Cli) -> Result<(bins::agent::client::ClientAgentArgs, &'stat
         bins::agent::client::ClientAgentArgs {
             data_dir,
             servers: cli.servers.iter().map(|s| with_port(s)).collect(),
-            node_name: String::new(),
+            node_name: cli.node_name.clone().unwrap_or_default(),
+            meta: meta_map(&cli.meta)?,
             datacenter: cli.datacenter,
             node_class: cli.node_class,
-            node_pool: String::new(),
-            meta: Default::default(),
+            node_pool: cli.node_pool.unwrap_or_default(),
             network_interface: None,
         },
         log_level,
@@ -142,14 +239,15 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
     let Some(data_dir) = cli.data_dir else {
         return Err("-server needs -data-dir DIR".to_owned());
     };
+    let meta = meta_map(&cli.meta)?;
     let client = cli.client.then(|| bins::agent::client::ClientAgentArgs {
         data_dir: data_dir.join("client"),
         servers: vec![std::net::SocketAddr::from((cli.bind, cli.rpc_port)).to_string()],
-        node_name: String::new(),
+        node_name: cli.node_name.clone().unwrap_or_default(),
         datacenter: cli.datacenter.clone(),
         node_class: cli.node_class.clone(),
-        node_pool: String::new(),
-        meta: Default::default(),
+        node_pool: cli.node_pool.clone().unwrap_or_default(),
+        meta,
         // Nomad's -dev also puts its node on the loopback interface.
         network_interface: cli.dev.then(|| "lo".to_owned()),
     });
@@ -286,6 +384,53 @@ mod tests {
         assert_eq!(args.servers, ["10.0.0.1:4647", "10.0.0.2:5000"]);
         let err = client_args(cli(&["schedd", "-client", "-data-dir", "/tmp/c"])).unwrap_err();
         assert!(err.contains("-servers"), "{err}");
+    }
+
+    /// The flags as `main` reads them, config files included.
+    fn with_files(args: &[&str]) -> Result<server::ServerArgs, String> {
+        let matches = Cli::command()
+            .try_get_matches_from(args::normalize(args.iter().map(std::ffi::OsString::from)))
+            .map_err(|e| e.to_string())?;
+        let cli = Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        server_args(with_config_files(cli, &matches)?)
+    }
+
+    #[test]
+    fn config_files_fill_in_what_flags_do_not_say() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("agent.hcl");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/sched\"\nports { rpc = 4800 }\nserver {\n  enabled = true\n  bootstrap_expect = 1\n}\nclient {\n  enabled = true\n  meta { rack = \"r1\" }\n}\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let args = with_files(&["schedd", "-config", path]).expect("valid");
+        assert_eq!(args.bind.to_string(), "127.0.0.1:4800");
+        assert_eq!(args.bootstrap_expect, 1);
+        assert_eq!(args.data_dir, std::path::Path::new("/srv/sched/server"));
+        let client = args.client.expect("client enabled by the file");
+        assert_eq!(client.meta["rack"], "r1");
+        // A flag wins over the file.
+        let args = with_files(&[
+            "schedd",
+            "-config",
+            path,
+            "-rpc-port",
+            "4900",
+            "-meta",
+            "rack=r2",
+        ])
+        .expect("valid");
+        assert_eq!(args.bind.to_string(), "127.0.0.1:4900");
+        assert_eq!(args.client.expect("client").meta["rack"], "r2");
+        // A mistake in the file names the file, line and column.
+        std::fs::write(&file, "server {\n  enabeld = true\n}\n").unwrap();
+        let err = with_files(&["schedd", "-config", path]).unwrap_err();
+        assert!(
+            err.contains("agent.hcl:2:3") && err.contains("enabeld"),
+            "{err}"
+        );
     }
 
     #[test]
