@@ -312,10 +312,31 @@ impl DockerDriver {
             .push(pump.abort_handle());
     }
 
+    /// Inspects a container. Podman briefly reports a container that
+    /// exited but is not cleaned up yet as `"Status": "stopped"`, which is
+    /// not in the Docker API's list and fails to decode; that state passes
+    /// within moments, so such an answer is asked again (bounded).
+    async fn inspect(
+        &self,
+        container_id: &str,
+    ) -> Result<bollard::models::ContainerInspectResponse, bollard::errors::Error> {
+        let mut attempts = 0;
+        loop {
+            match self.docker.inspect_container(container_id, None).await {
+                Err(bollard::errors::Error::JsonDataError { message, .. })
+                    if message.contains("unknown variant `stopped`") && attempts < 100 =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
     async fn exit_of(&self, container_id: &str) -> Result<Option<ExitResult>, DriverError> {
         let inspect = self
-            .docker
-            .inspect_container(container_id, None)
+            .inspect(container_id)
             .await
             .map_err(|e| engine_error("inspect", e))?;
         let state = inspect.state.unwrap_or_default();
@@ -343,7 +364,7 @@ impl DockerDriver {
 
     /// Starts watching a running container's memory cgroup for OOM kills.
     async fn watch_oom(&self, container_id: &str) {
-        if let Ok(inspect) = self.docker.inspect_container(container_id, None).await
+        if let Ok(inspect) = self.inspect(container_id).await
             && let Some(pid) = inspect.state.and_then(|s| s.pid).filter(|p| *p > 0)
         {
             crate::oom::watch(container_id.to_owned(), pid, self.oom_kills.clone());
@@ -515,12 +536,9 @@ impl TaskDriver for DockerDriver {
                 serde_json::from_value(handle.state.clone()).map_err(|e| {
                     DriverError::NotRecoverable(format!("handle of {}: {e}", handle.task_id))
                 })?;
-            self.docker
-                .inspect_container(&container.id, None)
-                .await
-                .map_err(|e| {
-                    DriverError::NotRecoverable(format!("container {}: {e}", container.id))
-                })?;
+            self.inspect(&container.id).await.map_err(|e| {
+                DriverError::NotRecoverable(format!("container {}: {e}", container.id))
+            })?;
             // What the task wrote while no client ran is in the engine's
             // log; copying resumes after the last line copied.
             self.pump_logs(&container);

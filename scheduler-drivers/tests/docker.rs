@@ -81,10 +81,22 @@ async fn a_container_runs_with_env_labels_and_limits_and_reports_its_exit_code()
         .await
         .unwrap();
     let name = format!("web-{}", spec.alloc_id);
-    let inspect = engine
-        .inspect_container(&name, None)
-        .await
-        .expect("inspect");
+    // Podman may briefly answer with a status bollard cannot decode
+    // ("stopped", between exit and clean-up): ask again, bounded.
+    let mut inspect = None;
+    for _ in 0..100 {
+        match engine.inspect_container(&name, None).await {
+            Ok(answer) => {
+                inspect = Some(answer);
+                break;
+            }
+            Err(bollard::errors::Error::JsonDataError { .. }) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("inspect: {err}"),
+        }
+    }
+    let inspect = inspect.expect("inspect within 5 s");
     let labels = inspect.config.unwrap().labels.unwrap();
     assert_eq!(labels[TASK_LABEL], spec.id);
     assert_eq!(labels["team"], "platform");
