@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -22,11 +21,8 @@ use scheduler_core::driver::{
 
 use crate::executor::ExecutorSpec;
 use crate::isolation::{Bind, Isolation, Limits, SYSTEM_PATHS};
-use crate::process::{group_usage, signal_group};
-use crate::raw_exec::{
-    CommandConfig, Supervised, destroy_supervised, recoverable, start_supervised, stop_supervised,
-    wait_supervised,
-};
+use crate::process::signal_group;
+use crate::raw_exec::{CommandConfig, SupervisedTasks, start_supervised};
 
 /// The driver's name in job files.
 pub const NAME: &str = "exec";
@@ -83,7 +79,7 @@ impl IsolatedKind for Exec {
 pub struct IsolatedDriver<K: IsolatedKind> {
     executor: PathBuf,
     kind: K,
-    tasks: Mutex<BTreeMap<String, Arc<Supervised>>>,
+    tasks: SupervisedTasks,
 }
 
 /// The `exec` driver.
@@ -96,24 +92,8 @@ impl<K: IsolatedKind> IsolatedDriver<K> {
         Self {
             executor,
             kind: K::default(),
-            tasks: Mutex::new(BTreeMap::new()),
+            tasks: SupervisedTasks::default(),
         }
-    }
-
-    fn task(&self, task_id: &str) -> Result<Arc<Supervised>, DriverError> {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(task_id)
-            .cloned()
-            .ok_or_else(|| DriverError::UnknownTask(task_id.to_owned()))
-    }
-
-    fn remember(&self, task_id: &str, task: Supervised) {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(task_id.to_owned(), Arc::new(task));
     }
 }
 
@@ -243,38 +223,16 @@ impl<K: IsolatedKind> TaskDriver for IsolatedDriver<K> {
                 isolation: Some(isolation_for(spec)),
             };
             let task = start_supervised(&self.executor, spec, &executor_spec).await?;
-            let handle = TaskHandle {
-                driver: K::NAME.to_owned(),
-                task_id: spec.id.clone(),
-                state: serde_json::to_value(&task)
-                    .map_err(|e| DriverError::Io(format!("handle: {e}")))?,
-            };
-            self.remember(&spec.id, task);
-            Ok(handle)
+            self.tasks.started(K::NAME, &spec.id, task)
         })
     }
 
     fn recover<'a>(&'a self, handle: &'a TaskHandle) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            let task: Supervised = serde_json::from_value(handle.state.clone()).map_err(|e| {
-                DriverError::NotRecoverable(format!("handle of {}: {e}", handle.task_id))
-            })?;
-            if !recoverable(&task) {
-                return Err(DriverError::NotRecoverable(format!(
-                    "{}: neither the task nor its executor runs, and no exit was recorded",
-                    handle.task_id
-                )));
-            }
-            self.remember(&handle.task_id, task);
-            Ok(())
-        })
+        Box::pin(async move { self.tasks.recover(handle) })
     }
 
     fn wait<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, ExitResult> {
-        Box::pin(async move {
-            let task = self.task(task_id)?;
-            Ok(wait_supervised(&task).await)
-        })
+        Box::pin(self.tasks.wait(task_id))
     }
 
     fn stop<'a>(
@@ -283,15 +241,12 @@ impl<K: IsolatedKind> TaskDriver for IsolatedDriver<K> {
         signal: Option<&'a str>,
         timeout: Duration,
     ) -> DriverFuture<'a, ExitResult> {
-        Box::pin(async move {
-            let task = self.task(task_id)?;
-            stop_supervised(&task, signal, timeout).await
-        })
+        Box::pin(self.tasks.stop(task_id, signal, timeout))
     }
 
     fn signal<'a>(&'a self, task_id: &'a str, signal: &'a str) -> DriverFuture<'a, ()> {
         Box::pin(async move {
-            let task = self.task(task_id)?;
+            let task = self.tasks.get(task_id)?;
             let signal = signal_number(signal)
                 .and_then(|n| Signal::try_from(n).ok())
                 .ok_or_else(|| DriverError::InvalidConfig(format!("unknown signal {signal:?}")))?;
@@ -306,26 +261,10 @@ impl<K: IsolatedKind> TaskDriver for IsolatedDriver<K> {
     }
 
     fn stats<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, TaskStats> {
-        Box::pin(async move {
-            let task = self.task(task_id)?;
-            let (cpu_time, memory_rss_bytes, processes) = group_usage(task.task.pid);
-            Ok(TaskStats {
-                cpu_time,
-                memory_rss_bytes,
-                processes,
-            })
-        })
+        Box::pin(async move { self.tasks.stats(task_id) })
     }
 
     fn destroy<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            let task = self.task(task_id)?;
-            destroy_supervised(&task).await;
-            self.tasks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(task_id);
-            Ok(())
-        })
+        Box::pin(self.tasks.destroy(task_id))
     }
 }

@@ -37,7 +37,7 @@ const START_WAIT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct RawExecDriver {
     executor: PathBuf,
-    tasks: Mutex<BTreeMap<String, Arc<Supervised>>>,
+    tasks: SupervisedTasks,
 }
 
 /// A task under an executor, as the handle records it.
@@ -111,24 +111,8 @@ impl RawExecDriver {
     pub fn new(executor: PathBuf) -> Self {
         Self {
             executor,
-            tasks: Mutex::new(BTreeMap::new()),
+            tasks: SupervisedTasks::default(),
         }
-    }
-
-    fn task(&self, task_id: &str) -> Result<Arc<Supervised>, DriverError> {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(task_id)
-            .cloned()
-            .ok_or_else(|| DriverError::UnknownTask(task_id.to_owned()))
-    }
-
-    fn remember(&self, task_id: &str, task: Supervised) {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(task_id.to_owned(), Arc::new(task));
     }
 }
 
@@ -275,6 +259,97 @@ pub(crate) fn recoverable(task: &Supervised) -> bool {
     task.state_dir.join(EXIT_FILE).exists() || task.task.is_alive() || task.executor.is_alive()
 }
 
+/// The tasks a process-based driver supervises, by task id: what
+/// `raw_exec`, `exec` and `java` share beyond starting.
+#[derive(Debug, Default)]
+pub(crate) struct SupervisedTasks {
+    tasks: Mutex<BTreeMap<String, Arc<Supervised>>>,
+}
+
+impl SupervisedTasks {
+    pub(crate) fn get(&self, task_id: &str) -> Result<Arc<Supervised>, DriverError> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(task_id)
+            .cloned()
+            .ok_or_else(|| DriverError::UnknownTask(task_id.to_owned()))
+    }
+
+    /// Records a started task; its handle.
+    pub(crate) fn started(
+        &self,
+        driver: &str,
+        task_id: &str,
+        task: Supervised,
+    ) -> Result<TaskHandle, DriverError> {
+        let handle = TaskHandle {
+            driver: driver.to_owned(),
+            task_id: task_id.to_owned(),
+            state: serde_json::to_value(&task)
+                .map_err(|e| DriverError::Io(format!("handle: {e}")))?,
+        };
+        self.insert(task_id, task);
+        Ok(handle)
+    }
+
+    fn insert(&self, task_id: &str, task: Supervised) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(task_id.to_owned(), Arc::new(task));
+    }
+
+    pub(crate) fn recover(&self, handle: &TaskHandle) -> Result<(), DriverError> {
+        let task: Supervised = serde_json::from_value(handle.state.clone()).map_err(|e| {
+            DriverError::NotRecoverable(format!("handle of {}: {e}", handle.task_id))
+        })?;
+        if !recoverable(&task) {
+            return Err(DriverError::NotRecoverable(format!(
+                "{}: neither the task nor its executor runs, and no exit was recorded",
+                handle.task_id
+            )));
+        }
+        self.insert(&handle.task_id, task);
+        Ok(())
+    }
+
+    pub(crate) async fn wait(&self, task_id: &str) -> Result<ExitResult, DriverError> {
+        let task = self.get(task_id)?;
+        Ok(wait_supervised(&task).await)
+    }
+
+    pub(crate) async fn stop(
+        &self,
+        task_id: &str,
+        signal: Option<&str>,
+        timeout: Duration,
+    ) -> Result<ExitResult, DriverError> {
+        let task = self.get(task_id)?;
+        stop_supervised(&task, signal, timeout).await
+    }
+
+    pub(crate) fn stats(&self, task_id: &str) -> Result<TaskStats, DriverError> {
+        let task = self.get(task_id)?;
+        let (cpu_time, memory_rss_bytes, processes) = group_usage(task.task.pid);
+        Ok(TaskStats {
+            cpu_time,
+            memory_rss_bytes,
+            processes,
+        })
+    }
+
+    pub(crate) async fn destroy(&self, task_id: &str) -> Result<(), DriverError> {
+        let task = self.get(task_id)?;
+        destroy_supervised(&task).await;
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(task_id);
+        Ok(())
+    }
+}
+
 impl TaskDriver for RawExecDriver {
     fn name(&self) -> &str {
         NAME
@@ -321,38 +396,16 @@ impl TaskDriver for RawExecDriver {
                 isolation: None,
             };
             let task = start_supervised(&self.executor, spec, &executor_spec).await?;
-            let handle = TaskHandle {
-                driver: NAME.to_owned(),
-                task_id: spec.id.clone(),
-                state: serde_json::to_value(&task)
-                    .map_err(|e| DriverError::Io(format!("handle: {e}")))?,
-            };
-            self.remember(&spec.id, task);
-            Ok(handle)
+            self.tasks.started(NAME, &spec.id, task)
         })
     }
 
     fn recover<'a>(&'a self, handle: &'a TaskHandle) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            let task: Supervised = serde_json::from_value(handle.state.clone()).map_err(|e| {
-                DriverError::NotRecoverable(format!("handle of {}: {e}", handle.task_id))
-            })?;
-            if !recoverable(&task) {
-                return Err(DriverError::NotRecoverable(format!(
-                    "{}: neither the task nor its executor runs, and no exit was recorded",
-                    handle.task_id
-                )));
-            }
-            self.remember(&handle.task_id, task);
-            Ok(())
-        })
+        Box::pin(async move { self.tasks.recover(handle) })
     }
 
     fn wait<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, ExitResult> {
-        Box::pin(async move {
-            let task = self.task(task_id)?;
-            Ok(wait_supervised(&task).await)
-        })
+        Box::pin(self.tasks.wait(task_id))
     }
 
     fn stop<'a>(
@@ -361,15 +414,12 @@ impl TaskDriver for RawExecDriver {
         signal: Option<&'a str>,
         timeout: Duration,
     ) -> DriverFuture<'a, ExitResult> {
-        Box::pin(async move {
-            let task = self.task(task_id)?;
-            stop_supervised(&task, signal, timeout).await
-        })
+        Box::pin(self.tasks.stop(task_id, signal, timeout))
     }
 
     fn signal<'a>(&'a self, task_id: &'a str, signal: &'a str) -> DriverFuture<'a, ()> {
         Box::pin(async move {
-            let task = self.task(task_id)?;
+            let task = self.tasks.get(task_id)?;
             let signal = parse_signal(signal)?;
             if signal_process(&task.task, signal) {
                 Ok(())
@@ -380,27 +430,11 @@ impl TaskDriver for RawExecDriver {
     }
 
     fn stats<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, TaskStats> {
-        Box::pin(async move {
-            let task = self.task(task_id)?;
-            let (cpu_time, memory_rss_bytes, processes) = group_usage(task.task.pid);
-            Ok(TaskStats {
-                cpu_time,
-                memory_rss_bytes,
-                processes,
-            })
-        })
+        Box::pin(async move { self.tasks.stats(task_id) })
     }
 
     fn destroy<'a>(&'a self, task_id: &'a str) -> DriverFuture<'a, ()> {
-        Box::pin(async move {
-            let task = self.task(task_id)?;
-            destroy_supervised(&task).await;
-            self.tasks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(task_id);
-            Ok(())
-        })
+        Box::pin(self.tasks.destroy(task_id))
     }
 }
 
