@@ -4,16 +4,11 @@
 //! [`super::decode::reader::BlockReader`] reports problems at
 //! file:line:col as the job parser does.
 
-use std::cell::RefCell;
 use std::ops::Range;
 
-use rand::SeedableRng;
-
 use super::body::Body;
-use super::diagnostic::{Diagnostic, Diagnostics, Position, Severity, SourceMap};
-use super::eval::{Evaluator, Scope};
-use super::files::NoFiles;
-use super::functions::FunctionContext;
+use super::diagnostic::{Diagnostic, Diagnostics, Severity, SourceMap};
+use super::eval::Scope;
 
 /// An evaluated configuration file.
 #[derive(Debug)]
@@ -48,28 +43,9 @@ impl ConfigFile {
 /// located.
 pub fn parse_config_file(source: &str, file_name: &str) -> Result<ConfigFile, Diagnostics> {
     let map = SourceMap::new(source);
-    let syntax = hcl::edit::parser::parse_body(source).map_err(|e| {
-        let location = e.location();
-        Diagnostics(vec![Diagnostic {
-            severity: Severity::Error,
-            file: file_name.to_owned(),
-            position: Position {
-                line: location.line(),
-                column: location.column(),
-            },
-            path: None,
-            message: format!("invalid HCL syntax: {}", e.message()),
-        }])
-    })?;
-    let rng = RefCell::new(rand_chacha::ChaCha8Rng::seed_from_u64(0));
-    let evaluator = Evaluator {
-        source,
-        functions: FunctionContext {
-            files: &NoFiles,
-            base_dir: "",
-            rng: &rng,
-        },
-    };
+    let syntax = super::front::syntax(source, file_name)?;
+    let rng = super::front::seeded_rng();
+    let evaluator = super::front::evaluator(source, &rng);
     let mut errors = Vec::new();
     let body = evaluator.eval_body(&syntax, &mut Scope::default(), &mut errors);
     if !errors.is_empty() {

@@ -41,6 +41,7 @@ pub mod decode;
 pub mod diagnostic;
 pub mod eval;
 pub mod files;
+pub(crate) mod front;
 pub mod functions;
 pub mod json;
 mod operators;
@@ -148,22 +149,7 @@ pub fn parse(source: &str, options: &ParseOptions<'_>) -> Result<ParsedJob, Diag
         message,
     };
 
-    let syntax = match hcl::edit::parser::parse_body(source) {
-        Ok(body) => body,
-        Err(e) => {
-            let location = e.location();
-            return Err(Diagnostics(vec![Diagnostic {
-                severity: Severity::Error,
-                file: options.file_name.clone(),
-                position: Position {
-                    line: location.line(),
-                    column: location.column(),
-                },
-                path: None,
-                message: format!("invalid HCL syntax: {}", e.message()),
-            }]));
-        }
-    };
+    let syntax = front::syntax(source, &options.file_name)?;
 
     let rng = RefCell::new(rand_chacha::ChaCha8Rng::seed_from_u64(options.seed));
     let evaluator = Evaluator {
