@@ -70,43 +70,9 @@ fn schedd_dev_runs_a_job_and_leaves_its_task_running_on_sigterm() {
         .map(NodeId::new);
     let node_id = node_id.expect("node id");
 
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let address = format!("127.0.0.1:{port}");
-    let alloc_id = runtime.block_on(async {
-        let api = RemoteClient::new(vec![address.clone()]);
-        let job = parse(JOB, &ParseOptions::new("dev.nomad.hcl"))
-            .expect("job")
-            .job;
-        api.register_job(job, None, Duration::from_secs(20))
-            .await
-            .expect("register");
-        let connection = RaftConnection::new(vec![address]);
-        for _ in 0..200 {
-            if let Ok((allocs, _)) = connection.node_allocs(&node_id, 0, Duration::ZERO).await
-                && let Some(alloc) = allocs
-                    .iter()
-                    .find(|a| a.client_status == AllocClientStatus::Running)
-            {
-                return alloc.id.to_string();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the job's allocation was not reported running within 20 s");
-    });
     let client_dir = data.path().join("client");
-    let logs = client_dir.join("allocs").join(&alloc_id).join("alloc/logs");
-    let mut out = String::new();
-    for _ in 0..100 {
-        out = log_files(&logs, "t", "stdout")
-            .iter()
-            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
-            .collect();
-        if !out.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(out, "serving on t\n");
+    let alloc_id = run_job_until_running(port, &node_id);
+    assert_eq!(task_output(&client_dir, &alloc_id), "serving on t\n");
 
     // SIGTERM: the agent stops cleanly; the task keeps running.
     let child = &mut agent.0;
@@ -140,6 +106,51 @@ fn schedd_dev_runs_a_job_and_leaves_its_task_running_on_sigterm() {
     );
     // The test started it (through the agent): it ends it.
     let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+/// Registers the job through the agent at `port` and waits (bounded) until
+/// its allocation on `node_id` is reported running; the allocation's id.
+fn run_job_until_running(port: impl std::fmt::Display, node_id: &NodeId) -> String {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let address = format!("127.0.0.1:{port}");
+    runtime.block_on(async {
+        let api = RemoteClient::new(vec![address.clone()]);
+        let job = parse(JOB, &ParseOptions::new("dev.nomad.hcl"))
+            .expect("job")
+            .job;
+        api.register_job(job, None, Duration::from_secs(20))
+            .await
+            .expect("register");
+        let connection = RaftConnection::new(vec![address]);
+        for _ in 0..200 {
+            if let Ok((allocs, _)) = connection.node_allocs(node_id, 0, Duration::ZERO).await
+                && let Some(alloc) = allocs
+                    .iter()
+                    .find(|a| a.client_status == AllocClientStatus::Running)
+            {
+                return alloc.id.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the job's allocation was not reported running within 20 s");
+    })
+}
+
+/// The task's stdout once it wrote something (bounded wait).
+fn task_output(client_dir: &std::path::Path, alloc_id: &str) -> String {
+    let logs = client_dir.join("allocs").join(alloc_id).join("alloc/logs");
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = log_files(&logs, "t", "stdout")
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect();
+        if !out.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    out
 }
 
 /// Starts `schedd ARGS` and returns it with its stderr lines.
@@ -208,42 +219,8 @@ fn a_client_agent_registers_with_a_server_agent_and_runs_its_work() {
             .unwrap(),
     );
 
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let address = format!("127.0.0.1:{port}");
-    let alloc_id = runtime.block_on(async {
-        let api = RemoteClient::new(vec![address.clone()]);
-        let job = parse(JOB, &ParseOptions::new("dev.nomad.hcl"))
-            .expect("job")
-            .job;
-        api.register_job(job, None, Duration::from_secs(20))
-            .await
-            .expect("register");
-        let connection = RaftConnection::new(vec![address]);
-        for _ in 0..200 {
-            if let Ok((allocs, _)) = connection.node_allocs(&node_id, 0, Duration::ZERO).await
-                && let Some(alloc) = allocs
-                    .iter()
-                    .find(|a| a.client_status == AllocClientStatus::Running)
-            {
-                return alloc.id.to_string();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the client's allocation was not reported running within 20 s");
-    });
-    let logs = client_dir.join("allocs").join(&alloc_id).join("alloc/logs");
-    let mut out = String::new();
-    for _ in 0..100 {
-        out = log_files(&logs, "t", "stdout")
-            .iter()
-            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
-            .collect();
-        if !out.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(out, "serving on t\n");
+    let alloc_id = run_job_until_running(&port, &node_id);
+    assert_eq!(task_output(&client_dir, &alloc_id), "serving on t\n");
     // The test ends the task it had the agents start.
     let state = ClientState::open(&client_dir)
         .expect("client state")
