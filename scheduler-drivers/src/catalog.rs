@@ -106,6 +106,16 @@ impl ServiceCatalog {
             .collect()
     }
 
+    /// Every instance, passing or not, in id order.
+    pub fn instances(&self) -> Vec<ServiceInstance> {
+        self.instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Service names with their tags, as `service list` shows them.
     pub fn services(&self) -> BTreeMap<String, Vec<String>> {
         let mut services: BTreeMap<String, Vec<String>> = BTreeMap::new();

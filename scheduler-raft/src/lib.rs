@@ -13,6 +13,7 @@
 //! - [`server`]: a running server: Raft, leader forwarding of writes,
 //!   linearizable reads, membership, snapshots.
 
+pub mod api;
 pub mod client;
 pub mod clock;
 pub mod cluster_state;

@@ -403,16 +403,30 @@ impl Server {
     /// `timeout` passes; returns the table's index then (equal to `after`
     /// on timeout). Nomad's `?index=N&wait=T`.
     pub async fn wait_table(&self, table: Table, after: u64, timeout: Duration) -> u64 {
+        self.wait_tables(&[table], after, timeout).await
+    }
+
+    /// [`Server::wait_table`] over several tables: waits until any of them
+    /// changes after `after`; returns the largest of their indexes (at
+    /// least `after`).
+    pub async fn wait_tables(&self, tables: &[Table], after: u64, timeout: Duration) -> u64 {
         let mut applied = self.applied.clone();
         let deadline = tokio::time::Instant::now() + timeout;
+        let current = |server: &Server| {
+            tables
+                .iter()
+                .map(|table| server.table_index(*table))
+                .max()
+                .unwrap_or(0)
+        };
         loop {
-            let current = self.table_index(table);
-            if current > after {
-                return current;
+            let index = current(self);
+            if index > after {
+                return index;
             }
             match tokio::time::timeout_at(deadline, applied.changed()).await {
                 Ok(Ok(())) => continue,
-                _ => return self.table_index(table).max(after),
+                _ => return current(self).max(after),
             }
         }
     }

@@ -48,6 +48,9 @@ pub struct ClientAgent {
     pub node: Node,
     /// The drivers found, by name, with their health.
     pub drivers: BTreeMap<String, DriverHealth>,
+    /// What the client's allocations share: data directory, drivers,
+    /// service catalog.
+    pub context: Arc<ClientContext>,
     _client: ClientHandle,
 }
 
@@ -143,10 +146,11 @@ impl ClientAgent {
             catalog: Arc::new(ServiceCatalog::new()),
         });
         let connection = Arc::new(RaftConnection::new(args.servers.clone()));
-        let client = start_client(connection, ctx, node.clone());
+        let client = start_client(connection, ctx.clone(), node.clone());
         Ok(ClientAgent {
             node,
             drivers: health,
+            context: ctx,
             _client: client,
         })
     }

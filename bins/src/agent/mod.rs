@@ -3,3 +3,5 @@
 pub mod client;
 pub mod config;
 pub mod connection;
+pub mod dns;
+pub mod local_client;

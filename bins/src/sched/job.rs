@@ -1,12 +1,16 @@
-//! `sched job ...`: commands on job specs.
+//! `sched job ...`: commands on job specs, offline (`validate`, `inspect`)
+//! and against an agent (`run`, `plan`, `status`, `stop`, `history`,
+//! `revert`, `dispatch`).
 
+use crate::api_client::run_command;
 use crate::disk_files::DiskFiles;
+use crate::{job_status, remote_job};
 use clap::{Args, Subcommand};
 use scheduler_core::jobspec::{self, Diagnostics, ParseOptions, ParsedJob, VariableInputs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Commands on job specs.
+/// Commands on job specs and registered jobs.
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
     /// Check job files for errors without submitting them.
@@ -32,6 +36,27 @@ pub enum JobCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Submit a job file to the cluster, then follow its evaluation and
+    /// deployment until the rollout ends.
+    ///
+    /// Exits 0 when everything was placed (and the deployment succeeded),
+    /// 2 when placements or the deployment failed, 1 on errors.
+    Run(remote_job::RunArgs),
+    /// Show what submitting a job file would change, without changing it.
+    ///
+    /// Exits 0 when no allocation would change, 1 when some would, 255 on
+    /// errors.
+    Plan(remote_job::PlanArgs),
+    /// List jobs, or show one with its groups, deployment and allocations.
+    Status(job_status::StatusArgs),
+    /// Stop a job (and with -purge, forget it).
+    Stop(remote_job::StopArgs),
+    /// List a job's versions.
+    History(job_status::HistoryArgs),
+    /// Go back to an earlier version of a job.
+    Revert(remote_job::RevertArgs),
+    /// Start an instance of a parameterized job.
+    Dispatch(remote_job::DispatchArgs),
 }
 
 /// Input variables for HCL2 job files.
@@ -54,6 +79,13 @@ pub fn run(command: JobCommand) -> ExitCode {
     match command {
         JobCommand::Validate { variables, files } => validate(&variables, &files),
         JobCommand::Inspect { variables, file } => inspect(&variables, &file),
+        JobCommand::Run(args) => run_command(remote_job::run(args)),
+        JobCommand::Plan(args) => run_command(remote_job::plan(args)),
+        JobCommand::Status(args) => run_command(job_status::status(args)),
+        JobCommand::Stop(args) => run_command(remote_job::stop(args)),
+        JobCommand::History(args) => run_command(job_status::history(args)),
+        JobCommand::Revert(args) => run_command(remote_job::revert(args)),
+        JobCommand::Dispatch(args) => run_command(remote_job::dispatch(args)),
     }
 }
 

@@ -18,6 +18,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Nomad's RPC port, where a server listens by default.
 const DEFAULT_RPC_PORT: u16 = 4647;
+/// Nomad's HTTP port, where the API listens by default.
+const DEFAULT_HTTP_PORT: u16 = 4646;
 
 /// The scheduler's agent. Flags follow Nomad's `nomad agent` and take one
 /// dash or two.
@@ -70,9 +72,15 @@ struct Cli {
     /// The address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// The port servers and tools reach this server on.
+    /// The port servers and clients reach this server on.
     #[arg(long, value_name = "PORT", default_value_t = DEFAULT_RPC_PORT)]
     rpc_port: u16,
+    /// The port of the HTTP API (Nomad's `/v1`), on the -bind address.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    http_port: u16,
+    /// The agent's region.
+    #[arg(long, value_name = "REGION", default_value = "global")]
+    region: String,
     /// Form a new cluster once this many servers (this one included) can
     /// reach each other through -retry-join; 0: never bootstrap, only join.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -144,6 +152,16 @@ fn with_config_files(mut cli: Cli, matches: &clap::ArgMatches) -> Result<Cli, St
         && let Some(port) = config.ports.rpc
     {
         cli.rpc_port = port;
+    }
+    if unset("http_port")
+        && let Some(port) = config.ports.http
+    {
+        cli.http_port = port;
+    }
+    if unset("region")
+        && let Some(region) = config.region
+    {
+        cli.region = region;
     }
     if unset("bootstrap_expect")
         && let Some(n) = config.server.bootstrap_expect
@@ -269,9 +287,19 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
     if cli.num_schedulers == Some(0) {
         return Err("-num-schedulers 0: a server needs at least one scheduler worker".to_owned());
     }
+    if cli.http_port == cli.rpc_port && cli.http_port != 0 {
+        return Err(format!(
+            "-http-port and -rpc-port are both {}: the HTTP API and the servers' RPC need a port each",
+            cli.http_port
+        ));
+    }
     Ok(server::ServerArgs {
         data_dir,
         bind: (cli.bind, cli.rpc_port).into(),
+        http: (cli.bind, cli.http_port).into(),
+        region: cli.region.clone(),
+        datacenter: cli.datacenter.clone(),
+        name: cli.node_name.clone().unwrap_or_default(),
         bootstrap_expect: cli.bootstrap_expect,
         retry_join,
         num_schedulers: cli.num_schedulers,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_raft::Server;
+use scheduler_raft::api::{AgentInfo, ApiContext, HttpApi};
 use scheduler_raft::control::{ControlConfig, ControlPlane};
 use scheduler_raft::server::{RaftTuning, ServerConfig};
 
@@ -20,8 +21,16 @@ use scheduler_raft::server::{RaftTuning, ServerConfig};
 pub struct ServerArgs {
     /// The data directory.
     pub data_dir: PathBuf,
-    /// Where to listen.
+    /// Where servers and clients reach this server (RPC).
     pub bind: SocketAddr,
+    /// Where the HTTP API listens.
+    pub http: SocketAddr,
+    /// The agent's region.
+    pub region: String,
+    /// The agent's datacenter.
+    pub datacenter: String,
+    /// The agent's name (the hostname when empty).
+    pub name: String,
     /// Bootstrap once this many servers answer (0: only join).
     pub bootstrap_expect: usize,
     /// Other servers, `host:port`.
@@ -137,15 +146,15 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
     // The default seed (the same on every server) keeps placements
     // reproducible: an evaluation replayed on the same state decides the
     // same, whichever server leads.
-    let control = ControlPlane::start(
+    let control = Arc::new(ControlPlane::start(
         server.clone(),
         ControlConfig {
             workers: args.num_schedulers.unwrap_or(defaults.workers),
             ..defaults
         },
-    );
+    ));
 
-    let _client = match &args.client {
+    let client = match &args.client {
         Some(client_args) => {
             let agent = bins::agent::client::ClientAgent::start(client_args.clone()).await?;
             announce(&agent);
@@ -153,6 +162,28 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
         }
         None => None,
     };
+    let local_client = client.as_ref().map(|agent| {
+        Arc::new(bins::agent::local_client::AgentLocalClient::new(
+            agent.context.clone(),
+        )) as Arc<dyn scheduler_raft::api::LocalClient>
+    });
+    let api = HttpApi::start(
+        args.http,
+        ApiContext {
+            server: server.clone(),
+            control: control.clone(),
+            local_client,
+            agent: AgentInfo {
+                name: agent_name(&args.name),
+                region: args.region.clone(),
+                datacenter: args.datacenter.clone(),
+                http_addr: args.http.to_string(),
+                client: client.is_some(),
+            },
+        },
+    )
+    .await?;
+    eprintln!("schedd: HTTP API on http://{}", api.addr());
 
     let received = {
         let joining = join_cluster(&server, &args.retry_join, args.bootstrap_expect);
@@ -167,8 +198,10 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
         }
     };
     tracing::info!(signal = received, "shutting down");
+    api.shutdown().await;
     control.shutdown();
     drop(control);
+    drop(client);
     // The leader loops just aborted still hold the server until their
     // tasks are dropped, a moment later.
     let mut server = server;
@@ -186,6 +219,16 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
     tracing::warn!("the control loops did not let go of the server within 5 s; stopping anyway");
     eprintln!("schedd: server stopped ({received})");
     Ok(())
+}
+
+/// The agent's name: as configured, else the hostname (Nomad's default).
+fn agent_name(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_owned();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "schedd".to_owned())
 }
 
 /// Joins or forms the cluster, retrying until it succeeds.

@@ -6,6 +6,7 @@
 //! field names (`ID`, `TaskGroups`, `MemoryMB`, ...), so jobs exported by
 //! Nomad or sent by Nomad API clients read unchanged.
 
+pub mod api;
 pub mod ids;
 pub mod path;
 pub mod serde_util;

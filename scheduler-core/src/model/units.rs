@@ -75,6 +75,11 @@ impl Duration {
     pub const ZERO: Duration = Duration(0);
     const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
+    /// From nanoseconds (how Nomad's API carries durations).
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Duration(nanos)
+    }
+
     /// From whole seconds.
     pub const fn from_secs(secs: i64) -> Self {
         Duration(secs.saturating_mul(Self::NANOS_PER_SECOND))

@@ -12,6 +12,7 @@
 
 pub mod check_index;
 pub mod diff;
+pub mod dry_run;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -27,12 +27,21 @@ pub(crate) async fn register_node(
     node: Node,
     config: &ControlConfig,
 ) -> Result<Duration, ControlError> {
+    let mut node = node;
     let node_id = node.id.clone();
     let ready = node.status == NodeStatus::Ready;
-    let was_ready = server
-        .read_stale()
-        .node(&node_id)
-        .is_some_and(|stored| stored.status == NodeStatus::Ready);
+    let snapshot = server.read_stale();
+    let stored = snapshot.node(&node_id);
+    let was_ready = stored.is_some_and(|stored| stored.status == NodeStatus::Ready);
+    // Drain and eligibility belong to the servers (an operator set them):
+    // a client registering again, after a restart, keeps them.
+    if let Some(stored) = stored {
+        node.drain = stored.drain;
+        node.drain_strategy = stored.drain_strategy.clone();
+        node.scheduling_eligibility = stored.scheduling_eligibility;
+        node.last_drain = stored.last_drain.clone();
+    }
+    drop(snapshot);
     server
         .write(Command::UpsertNodes { nodes: vec![node] })
         .await?;

@@ -8,7 +8,7 @@
 //!        │                 ▲ unblock           │      check vs latest state, batch,
 //!        │                 │ (nodes, stops)    │      commit through Raft
 //!        └──── eval updates, blocked and follow-up evaluations ◄──────┘
-//!   heartbeats (TTL → node down → evals)   deployment watcher   periodic launcher   GC
+//!   heartbeats (TTL → node down → evals)   deployment watcher   drainer   periodic launcher   GC
 //! ```
 //!
 //! Only the leader runs them. [`ControlPlane`] watches leadership: on
@@ -21,6 +21,7 @@
 //! travels inside the command, so replicas apply identical values.
 
 mod deployments;
+mod drainer;
 mod evals;
 mod gc;
 mod heartbeat;
@@ -45,6 +46,7 @@ use crate::server::{Server, ServerError};
 
 pub use evals::new_evaluation;
 pub use gc::GcReport;
+pub(crate) use heartbeat::node_evals;
 pub use plan_applier::PlanSubmission;
 pub use remote::{HeartbeatAnswer, LeaderRequest};
 
@@ -479,6 +481,7 @@ async fn establish(
         tokio::spawn(intake::run_broker_timers(leader.clone())),
         tokio::spawn(heartbeat::run(leader.clone())),
         tokio::spawn(deployments::run(leader.clone())),
+        tokio::spawn(drainer::run(leader.clone())),
         tokio::spawn(periodic::run(leader.clone())),
         tokio::spawn(gc::run(leader.clone())),
     ];

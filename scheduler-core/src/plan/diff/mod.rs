@@ -61,7 +61,9 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::model::serde_util::null_as_default;
 
 use crate::model::Job;
 
@@ -73,7 +75,9 @@ pub use render::render_diff;
 
 /// How one element changed between the two versions (Nomad's diff types,
 /// serialised as `"None"`, `"Added"`, `"Deleted"`, `"Edited"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub enum DiffType {
     /// Present and the same in both versions.
     #[default]
@@ -100,8 +104,8 @@ impl DiffType {
 }
 
 /// A change to one primitive value (Nomad's `FieldDiff`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct FieldDiff {
     /// How the value changed.
     #[serde(rename = "Type")]
@@ -113,12 +117,13 @@ pub struct FieldDiff {
     /// The new value, empty when deleted.
     pub new: String,
     /// What the change forces, e.g. `forces create`.
+    #[serde(deserialize_with = "null_as_default")]
     pub annotations: Vec<String>,
 }
 
 /// A change to a nested object (Nomad's `ObjectDiff`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct ObjectDiff {
     /// How the object changed.
     #[serde(rename = "Type")]
@@ -126,14 +131,16 @@ pub struct ObjectDiff {
     /// The object's name, `Resources`, `Constraint` or `Config`.
     pub name: String,
     /// Its primitive fields.
+    #[serde(deserialize_with = "null_as_default")]
     pub fields: Vec<FieldDiff>,
     /// Its nested objects.
+    #[serde(deserialize_with = "null_as_default")]
     pub objects: Vec<ObjectDiff>,
 }
 
 /// A change to a task (Nomad's `TaskDiff`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct TaskDiff {
     /// How the task changed.
     #[serde(rename = "Type")]
@@ -141,16 +148,19 @@ pub struct TaskDiff {
     /// The task's name.
     pub name: String,
     /// Its primitive fields.
+    #[serde(deserialize_with = "null_as_default")]
     pub fields: Vec<FieldDiff>,
     /// Its nested objects.
+    #[serde(deserialize_with = "null_as_default")]
     pub objects: Vec<ObjectDiff>,
     /// What the change forces, e.g. `forces create/destroy update`.
+    #[serde(deserialize_with = "null_as_default")]
     pub annotations: Vec<String>,
 }
 
 /// A change to a task group (Nomad's `TaskGroupDiff`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct TaskGroupDiff {
     /// How the group changed.
     #[serde(rename = "Type")]
@@ -158,20 +168,24 @@ pub struct TaskGroupDiff {
     /// The group's name.
     pub name: String,
     /// Its primitive fields.
+    #[serde(deserialize_with = "null_as_default")]
     pub fields: Vec<FieldDiff>,
     /// Its nested objects.
+    #[serde(deserialize_with = "null_as_default")]
     pub objects: Vec<ObjectDiff>,
     /// Its tasks, sorted by name.
+    #[serde(deserialize_with = "null_as_default")]
     pub tasks: Vec<TaskDiff>,
     /// The scheduler's decisions for the group: how many allocations each
     /// kind of update touches, keyed by Nomad's names (`"create"`,
     /// `"destroy"`, `"in-place update"`, ...). Zero counts are left out.
+    #[serde(deserialize_with = "null_as_default")]
     pub updates: BTreeMap<String, u64>,
 }
 
 /// A change to a job (Nomad's `JobDiff`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
 pub struct JobDiff {
     /// How the job changed.
     #[serde(rename = "Type")]
@@ -180,10 +194,13 @@ pub struct JobDiff {
     #[serde(rename = "ID")]
     pub id: String,
     /// Its primitive fields.
+    #[serde(deserialize_with = "null_as_default")]
     pub fields: Vec<FieldDiff>,
     /// Its nested objects.
+    #[serde(deserialize_with = "null_as_default")]
     pub objects: Vec<ObjectDiff>,
     /// Its task groups, sorted by name.
+    #[serde(deserialize_with = "null_as_default")]
     pub task_groups: Vec<TaskGroupDiff>,
 }
 

@@ -8,10 +8,11 @@ use crate::model::{
     AllocClientStatus, AllocDeploymentStatus, Allocation, DeploymentId, DrainStrategy, Duration,
     EvalTrigger, Job, JobId, Node, NodeStatus, SchedulingEligibility, TaskRunState, TaskState,
 };
-use crate::plan::check_index::{enforce_check_index, plan_check_index};
-use crate::plan::diff::{annotate, job_diff, render_diff};
+use crate::plan::check_index::enforce_check_index;
+use crate::plan::diff::render_diff;
+use crate::plan::dry_run::plan_job;
 use crate::reconcile::deployment_progress::{DeploymentEvent, DeploymentWatch};
-use crate::scheduler::{SchedulerEnv, schedule};
+use crate::scheduler::SchedulerEnv;
 use crate::simulate::scenario::StepKind;
 use crate::state::StateSnapshot;
 
@@ -359,42 +360,24 @@ impl World {
 
     /// `plan`: what registering `job` would do, on a copy of the state.
     fn plan(&mut self, job: Job) -> Result<(), String> {
-        let current = self.state.view().job(&job.namespace, &job.id).cloned();
-        let mut scratch = self.state.clone();
-        let index = scratch.index() + 1;
-        scratch
-            .upsert_job(index, job.clone())
-            .map_err(|e| e.to_string())?;
-        let stored = scratch
-            .view()
-            .job(&job.namespace, &job.id)
-            .cloned()
-            .ok_or("the job was not stored")?;
-        let eval = self.evaluation(&stored, EvalTrigger::JobRegister);
-        let snapshot = scratch.snapshot();
-        let result = schedule(
-            &snapshot,
-            &eval,
-            &SchedulerEnv {
-                now: self.now,
-                seed: self.seed,
-            },
-        );
-        let mut diff = job_diff(current.as_ref(), &stored);
-        annotate(
-            &mut diff,
-            current.as_ref(),
-            &stored,
-            result.plan.annotations.as_ref(),
-        );
-        let check_index = plan_check_index(current.as_ref());
-        let mut text = render_diff(&diff, false);
+        let eval = self.evaluation(&job, EvalTrigger::JobRegister);
+        let env = SchedulerEnv {
+            now: self.now,
+            seed: self.seed,
+        };
+        let dry_run = plan_job(&self.state, job, eval, true, &env).map_err(|e| e.to_string())?;
+        let mut text = dry_run
+            .response
+            .diff
+            .as_ref()
+            .map(|diff| render_diff(diff, false))
+            .unwrap_or_default();
         if !text.ends_with('\n') {
             text.push('\n');
         }
         self.log.diff = Some(text);
-        self.log.check_index = Some(check_index);
-        self.log.record_dry_run(&result);
+        self.log.check_index = Some(dry_run.response.job_modify_index);
+        self.log.record_dry_run(&dry_run.result);
         Ok(())
     }
 }

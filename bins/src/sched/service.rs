@@ -1,0 +1,203 @@
+//! `sched service list|info`: the services allocations registered in the
+//! built-in catalog.
+
+use clap::{Args, Subcommand};
+use scheduler_core::model::api::{ServiceRegistration, ServiceRegistrationListStub};
+
+use crate::api_client::{ApiArgs, ApiClient, Context, Failure, Outcome, path_segment, run_command};
+use crate::output::{format_kv, format_table, print_json, short_id};
+
+/// Commands on registered services.
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// List the services by name, with their tags.
+    List(ListArgs),
+    /// Show the instances of one service: where each runs.
+    Info(InfoArgs),
+}
+
+/// Flags of `service list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// Print the API's JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Flags of `service info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// Print the API's JSON.
+    #[arg(long)]
+    json: bool,
+    /// Every field of every instance, with full ids.
+    #[arg(long)]
+    verbose: bool,
+    /// The service's name.
+    #[arg(value_name = "NAME")]
+    name: String,
+}
+
+/// Runs a service command.
+pub fn run(command: ServiceCommand) -> std::process::ExitCode {
+    run_command(async move {
+        match command {
+            ServiceCommand::List(args) => list(args).await,
+            ServiceCommand::Info(args) => info(args).await,
+        }
+    })
+}
+
+fn tags(tags: &[String]) -> String {
+    format!("[{}]", tags.join(","))
+}
+
+/// `Service Name  Tags` (with a Namespace column when several namespaces
+/// appear).
+pub fn format_service_list(namespaces: &[ServiceRegistrationListStub]) -> String {
+    let with_namespace = namespaces.len() > 1;
+    let mut header = vec!["Service Name"];
+    if with_namespace {
+        header.push("Namespace");
+    }
+    header.push("Tags");
+    let rows: Vec<Vec<String>> = namespaces
+        .iter()
+        .flat_map(|namespace| {
+            namespace.services.iter().map(move |service| {
+                let mut row = vec![service.service_name.clone()];
+                if with_namespace {
+                    row.push(namespace.namespace.clone());
+                }
+                row.push(tags(&service.tags));
+                row
+            })
+        })
+        .collect();
+    format_table(&header, &rows)
+}
+
+/// The instances of a service: `Job ID  Address  Tags  Node ID  Alloc ID`,
+/// or one `key = value` block per instance when verbose.
+pub fn format_service_info(instances: &[ServiceRegistration], verbose: bool) -> String {
+    if verbose {
+        let blocks: Vec<String> = instances
+            .iter()
+            .map(|instance| {
+                format_kv(&[
+                    ("ID", instance.id.clone()),
+                    ("Service Name", instance.service_name.clone()),
+                    ("Namespace", instance.namespace.clone()),
+                    ("Job ID", instance.job_id.clone()),
+                    ("Alloc ID", instance.alloc_id.clone()),
+                    ("Node ID", instance.node_id.clone()),
+                    ("Datacenter", instance.datacenter.clone()),
+                    ("Address", format!("{}:{}", instance.address, instance.port)),
+                    ("Tags", tags(&instance.tags)),
+                ])
+            })
+            .collect();
+        return blocks.join("\n\n");
+    }
+    let rows: Vec<Vec<String>> = instances
+        .iter()
+        .map(|instance| {
+            vec![
+                instance.job_id.clone(),
+                format!("{}:{}", instance.address, instance.port),
+                tags(&instance.tags),
+                short_id(&instance.node_id, false).to_owned(),
+                short_id(&instance.alloc_id, false).to_owned(),
+            ]
+        })
+        .collect();
+    format_table(&["Job ID", "Address", "Tags", "Node ID", "Alloc ID"], &rows)
+}
+
+async fn list(args: ListArgs) -> Outcome {
+    let client = ApiClient::new(&args.api)?;
+    if args.json {
+        print_json(
+            &client
+                .get_json("/v1/services", &[])
+                .await
+                .context("listing service registrations")?,
+        );
+        return Ok(0);
+    }
+    let namespaces: Vec<ServiceRegistrationListStub> = client
+        .get("/v1/services", &[])
+        .await
+        .context("listing service registrations")?;
+    if namespaces.iter().all(|namespace| namespace.services.is_empty()) {
+        println!("No service registrations found");
+    } else {
+        println!("{}", format_service_list(&namespaces));
+    }
+    Ok(0)
+}
+
+async fn info(args: InfoArgs) -> Outcome {
+    let client = ApiClient::new(&args.api)?;
+    let path = format!("/v1/service/{}", path_segment(&args.name));
+    if args.json {
+        print_json(
+            &client
+                .get_json(&path, &[])
+                .await
+                .context("listing service registrations")?,
+        );
+        return Ok(0);
+    }
+    let instances: Vec<ServiceRegistration> = client
+        .get(&path, &[])
+        .await
+        .context("listing service registrations")?;
+    if instances.is_empty() {
+        return Err(Failure::new("No service registrations found"));
+    }
+    println!("{}", format_service_info(&instances, args.verbose));
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scheduler_core::model::api::ServiceRegistrationStub;
+
+    #[test]
+    fn services_are_listed_with_their_tags() {
+        let namespaces = [ServiceRegistrationListStub {
+            namespace: "default".to_owned(),
+            services: vec![ServiceRegistrationStub {
+                service_name: "redis".to_owned(),
+                tags: vec!["cache".to_owned(), "db".to_owned()],
+            }],
+        }];
+        assert_eq!(
+            format_service_list(&namespaces),
+            "Service Name  Tags\nredis         [cache,db]"
+        );
+    }
+
+    #[test]
+    fn instances_show_where_they_run() {
+        let instance = ServiceRegistration {
+            job_id: "example".to_owned(),
+            address: "127.0.0.1".to_owned(),
+            port: 25_512,
+            node_id: "2be3a3f9-0000".to_owned(),
+            alloc_id: "0a9b2cfb-0000".to_owned(),
+            ..ServiceRegistration::default()
+        };
+        assert_eq!(
+            format_service_info(std::slice::from_ref(&instance), false),
+            "Job ID   Address          Tags  Node ID   Alloc ID\n\
+             example  127.0.0.1:25512  []    2be3a3f9  0a9b2cfb"
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! Allocations: `/v1/allocations`, `/v1/allocation/:id` (and `/stop`), and
+//! the client endpoints served by the agent whose client runs the
+//! allocation: `/v1/client/allocation/:id/{stats,restart,signal}` and
+//! `/v1/client/fs/logs/:id`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use scheduler_core::model::api::{AllocListStub, AllocStopResponse};
+use scheduler_core::model::serde_util::null_as_default;
+use scheduler_core::model::{AllocId, Allocation, EvalTrigger};
+use scheduler_core::state::{MemorySnapshot, StateSnapshot};
+
+use super::Ctx;
+use super::body::decode;
+use super::error::ApiError;
+use super::logs;
+use super::query::{Answer, Query, apply_filter, paginate};
+use crate::cluster_state::Table;
+use crate::command::Command;
+use crate::control::new_evaluation;
+
+pub(super) fn routes() -> Router<Ctx> {
+    Router::new()
+        .route("/v1/allocations", get(list_allocs))
+        .route("/v1/allocation/{id}", get(get_alloc))
+        .route("/v1/allocation/{id}/stop", post(stop_alloc).put(stop_alloc))
+        .route("/v1/client/allocation/{id}/stats", get(alloc_stats))
+        .route(
+            "/v1/client/allocation/{id}/restart",
+            post(restart_alloc).put(restart_alloc),
+        )
+        .route(
+            "/v1/client/allocation/{id}/signal",
+            post(signal_alloc).put(signal_alloc),
+        )
+        .route("/v1/client/fs/logs/{id}", get(logs::alloc_logs))
+}
+
+async fn list_allocs(
+    State(ctx): State<Ctx>,
+    RawQuery(raw): RawQuery,
+) -> Result<Answer<Vec<AllocListStub>>, ApiError> {
+    let query = Query::parse(raw.as_deref());
+    let filter = query.filter()?;
+    let (snapshot, index) = ctx.read(&query, &[Table::Allocs]).await?;
+    let prefix = query.text("prefix");
+    let stubs: Vec<AllocListStub> = snapshot
+        .allocs()
+        .filter(|alloc| query.selects_namespace(alloc.namespace.as_str()))
+        .filter(|alloc| alloc.id.as_str().starts_with(prefix))
+        .map(AllocListStub::from_alloc)
+        .collect();
+    let stubs = apply_filter(stubs, filter.as_ref());
+    let (page, next) = paginate(stubs, &query, |stub| stub.id.clone())?;
+    let mut answer = ctx.answer(page, index);
+    answer.next_token = next;
+    Ok(answer)
+}
+
+/// The allocation with this id, or a unique allocation with this id
+/// prefix (the CLI's short ids).
+pub(super) fn find_alloc<'a>(
+    snapshot: &'a MemorySnapshot,
+    id: &str,
+) -> Result<&'a Allocation, ApiError> {
+    if let Some(alloc) = snapshot.alloc(&AllocId::new(id)) {
+        return Ok(alloc);
+    }
+    let mut matches = snapshot
+        .allocs()
+        .filter(|alloc| alloc.id.as_str().starts_with(id));
+    match (matches.next(), matches.next()) {
+        (Some(alloc), None) if !id.is_empty() => Ok(alloc),
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(format!(
+            "allocation id prefix {id:?} matches several allocations"
+        ))),
+        _ => Err(ApiError::NotFound("alloc not found".to_owned())),
+    }
+}
+
+async fn get_alloc(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Answer<Allocation>, ApiError> {
+    let query = Query::parse(raw.as_deref());
+    let (snapshot, index) = ctx.read(&query, &[Table::Allocs]).await?;
+    let alloc = find_alloc(&snapshot, &id)?.clone();
+    Ok(ctx.answer(alloc, index))
+}
+
+/// `alloc stop`: marks the allocation to migrate and evaluates its job,
+/// so the scheduler stops it and places a replacement.
+async fn stop_alloc(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Answer<AllocStopResponse>, ApiError> {
+    let snapshot = ctx.server.read_consistent().await?;
+    let alloc = find_alloc(&snapshot, &id)?;
+    let Some(job) = snapshot
+        .job(alloc.namespace.as_str(), &alloc.job_id)
+        .or(alloc.job.as_deref())
+    else {
+        return Err(ApiError::NotFound(
+            "job of the allocation not found".to_owned(),
+        ));
+    };
+    let now = crate::clock::now_unix_nanos();
+    let eval = new_evaluation(job, EvalTrigger::AllocStop, now);
+    let mut marked = alloc.clone();
+    marked.job = None;
+    marked.desired_transition.migrate = Some(true);
+    let response = ctx
+        .server
+        .write(Command::Batch(vec![
+            Command::UpsertAllocs {
+                allocs: vec![marked],
+            },
+            Command::UpsertEvals {
+                evals: vec![eval.clone()],
+            },
+        ]))
+        .await?;
+    response.result.clone().map_err(ApiError::from)?;
+    Ok(ctx.answer(
+        AllocStopResponse {
+            eval_id: eval.id.as_str().to_owned(),
+            index: response.index,
+        },
+        response.index,
+    ))
+}
+
+/// The allocation, checked to run on this agent's client.
+pub(super) async fn alloc_on_this_client(ctx: &Ctx, id: &str) -> Result<Allocation, ApiError> {
+    let client = ctx.client()?;
+    let snapshot = ctx.server.read_stale();
+    let alloc = find_alloc(&snapshot, id)?;
+    if alloc.node_id.as_str() != client.node_id() {
+        return Err(ApiError::BadRequest(format!(
+            "allocation {} runs on node {} ({}), not on this agent's client",
+            alloc.id, alloc.node_id, alloc.node_name
+        )));
+    }
+    Ok(alloc.clone())
+}
+
+async fn alloc_stats(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let alloc = alloc_on_this_client(&ctx, &id).await?;
+    let stats = ctx
+        .client()?
+        .stats(alloc.id.as_str())
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(axum::Json(stats))
+}
+
+/// `alloc restart`'s body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct RestartRequest {
+    #[serde(deserialize_with = "null_as_default")]
+    task_name: String,
+    #[serde(deserialize_with = "null_as_default")]
+    all_tasks: bool,
+}
+
+async fn restart_alloc(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let request: RestartRequest = if body.is_empty() {
+        RestartRequest::default()
+    } else {
+        decode(&body)?
+    };
+    let alloc = alloc_on_this_client(&ctx, &id).await?;
+    let task =
+        (!request.all_tasks && !request.task_name.is_empty()).then_some(request.task_name.as_str());
+    ctx.client()?
+        .restart(alloc.id.as_str(), task)
+        .await
+        .map_err(ApiError::BadRequest)?;
+    Ok(axum::Json(serde_json::json!({})))
+}
+
+/// `alloc signal`'s body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct SignalRequest {
+    #[serde(deserialize_with = "null_as_default")]
+    task: String,
+    #[serde(deserialize_with = "null_as_default")]
+    signal: String,
+}
+
+async fn signal_alloc(
+    State(ctx): State<Ctx>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let request: SignalRequest = if body.is_empty() {
+        SignalRequest::default()
+    } else {
+        decode(&body)?
+    };
+    let alloc = alloc_on_this_client(&ctx, &id).await?;
+    let signal = if request.signal.is_empty() {
+        "SIGKILL"
+    } else {
+        request.signal.as_str()
+    };
+    let task = (!request.task.is_empty()).then_some(request.task.as_str());
+    ctx.client()?
+        .signal(alloc.id.as_str(), task, signal)
+        .await
+        .map_err(ApiError::BadRequest)?;
+    Ok(axum::Json(serde_json::json!({})))
+}
