@@ -2,9 +2,11 @@
 //! one agent; a job registered through it runs for real; SIGTERM stops
 //! the agent cleanly and leaves the task running, as Nomad's clients do.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
+
+use common::{free_port, line_starting, spawn_schedd};
 
 use bins::agent::connection::RaftConnection;
 use scheduler_core::jobspec::{ParseOptions, parse};
@@ -33,24 +35,6 @@ job "dev" {
 }
 "#;
 
-/// The agent process, killed if the test fails before it stops it.
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn schedd_dev_runs_a_job_and_leaves_its_task_running_on_sigterm() {
     let data = tempfile::tempdir().expect("dir");
@@ -59,6 +43,8 @@ fn schedd_dev_runs_a_job_and_leaves_its_task_running_on_sigterm() {
         "-dev",
         "-rpc-port",
         &port.to_string(),
+        "-http-port",
+        "0",
         "-data-dir",
         data.path().to_str().unwrap(),
     ]);
@@ -153,41 +139,6 @@ fn task_output(client_dir: &std::path::Path, alloc_id: &str) -> String {
     out
 }
 
-/// Starts `schedd ARGS` and returns it with its stderr lines.
-fn spawn_schedd(args: &[&str]) -> (Agent, std::sync::mpsc::Receiver<String>) {
-    let executor = scheduler_drivers::executor::locate()
-        .expect("sched-executor beside the test binaries (cargo builds it with the workspace)");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_schedd"))
-        .args(args)
-        .env("SCHED_EXECUTOR", &executor)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("schedd");
-    let stderr = child.stderr.take().expect("stderr");
-    let (lines_tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    (Agent(child), lines)
-}
-
-/// The first line starting with `prefix` (bounded: 300 lines, 30 s each).
-fn line_starting(lines: &std::sync::mpsc::Receiver<String>, prefix: &str) -> String {
-    for _ in 0..300 {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no line starting {prefix:?} within 30 s"));
-        if line.starts_with(prefix) {
-            return line;
-        }
-    }
-    panic!("no line starting {prefix:?} in 300 lines");
-}
-
 #[test]
 fn a_client_agent_registers_with_a_server_agent_and_runs_its_work() {
     let data = tempfile::tempdir().expect("dir");
@@ -200,6 +151,8 @@ fn a_client_agent_registers_with_a_server_agent_and_runs_its_work() {
         "1",
         "-rpc-port",
         &port,
+        "-http-port",
+        "0",
         "-data-dir",
         server_dir.to_str().unwrap(),
     ]);

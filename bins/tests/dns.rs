@@ -304,7 +304,11 @@ async fn unknown_names_are_nxdomain_with_soa_and_foreign_names_refused() {
         assert_eq!(status(&output), "REFUSED", "{foreign:?}: {output}");
     }
     // An EDNS version this server does not speak (RFC 6891).
-    let future_edns = dig(&server, &["+edns=1", "redis.service.consul", "A"]).await;
+    let future_edns = dig(
+        &server,
+        &["+edns=1", "+noednsnegotiation", "redis.service.consul", "A"],
+    )
+    .await;
     assert_eq!(status(&future_edns), "BADVERS", "{future_edns}");
 }
 

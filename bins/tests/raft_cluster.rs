@@ -148,6 +148,9 @@ fn server_args(dir: &Path, i: usize, bind: &str, port: u16, addrs: &[String]) ->
         bind,
         "-rpc-port",
         &port.to_string(),
+        // Any free port: three servers share the machine.
+        "-http-port",
+        "0",
         "-bootstrap-expect",
         "3",
         "-log-level",

@@ -39,6 +39,12 @@ pub struct ClientAgentArgs {
     pub meta: BTreeMap<String, String>,
     /// The interface tasks are reached on (the default route's if unset).
     pub network_interface: Option<String>,
+    /// Resources kept from tasks (the agent configuration's
+    /// `client { reserved { ... } }`).
+    pub reserved: scheduler_core::model::NodeReservedResources,
+    /// The agent's HTTP API address, recorded on the node (Nomad's
+    /// `HTTPAddr`), empty when the agent serves none.
+    pub http_addr: String,
 }
 
 /// A running client agent.
@@ -114,7 +120,9 @@ impl ClientAgent {
             drivers: drivers.clone(),
             now_rfc3339: scheduler_core::model::timestamp::format_rfc3339_nanos(now),
         };
-        let node = fingerprint_node(&identity).await;
+        let mut node = fingerprint_node(&identity).await;
+        node.reserved_resources = args.reserved.clone();
+        node.http_addr = args.http_addr.clone();
         let health: BTreeMap<String, DriverHealth> = node
             .drivers
             .iter()

@@ -59,7 +59,10 @@ pub fn resolve_address(flag: Option<&str>, env: impl Fn(&str) -> Option<String>)
 
 /// The namespace to send: the flag, else `NOMAD_NAMESPACE`; `None` lets the
 /// agent use its default.
-pub fn resolve_namespace(flag: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Option<String> {
+pub fn resolve_namespace(
+    flag: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
     flag.map(str::to_owned)
         .or_else(|| env("NOMAD_NAMESPACE"))
         .filter(|value| !value.is_empty())
@@ -208,19 +211,12 @@ impl ApiClient {
         })
     }
 
-    /// The agent's address, as printed in hints.
-    pub fn address(&self) -> &str {
-        &self.address
-    }
-
     fn request(&self, method: Method, path: &str, query: &[(&str, String)]) -> RequestBuilder {
         let mut params: Vec<(&str, String)> = query.to_vec();
         if let Some(namespace) = &self.namespace {
             params.push(("namespace", namespace.clone()));
         }
-        let builder = self
-            .http
-            .request(method, format!("{}{path}", self.address));
+        let builder = self.http.request(method, format!("{}{path}", self.address));
         if params.is_empty() {
             builder
         } else {
@@ -248,10 +244,7 @@ impl ApiClient {
     }
 
     fn unreachable(&self, err: &reqwest::Error) -> ApiError {
-        let target = err
-            .url()
-            .map(|url| format!("{url}: "))
-            .unwrap_or_default();
+        let target = err.url().map(|url| format!("{url}: ")).unwrap_or_default();
         ApiError::Unreachable {
             reason: format!("{target}{}", root_cause(err)),
             address: self.address.clone(),
@@ -270,7 +263,8 @@ impl ApiClient {
         } else {
             &bytes
         };
-        let value = serde_json::from_slice(text).map_err(|err| ApiError::Decode(err.to_string()))?;
+        let value =
+            serde_json::from_slice(text).map_err(|err| ApiError::Decode(err.to_string()))?;
         Ok(Indexed { value, index })
     }
 
@@ -476,7 +470,10 @@ pub async fn find_by_prefix<T: Listed>(
     describe: impl FnOnce(&[&T]) -> String,
 ) -> Result<T, Failure> {
     if prefix.is_empty() {
-        return Err(Failure::new(format!("The {} id must not be empty", noun.singular)));
+        return Err(Failure::new(format!(
+            "The {} id must not be empty",
+            noun.singular
+        )));
     }
     let mut listed: Vec<T> = client
         .get(list_path, &[("prefix", prefix.to_owned())])

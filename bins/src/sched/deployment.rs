@@ -8,10 +8,11 @@ use scheduler_core::model::api::{
 };
 
 use crate::api_client::{
-    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment,
-    run_command,
+    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment, run_command,
 };
-use crate::monitor::{FollowDeployment, MonitorOptions, monitor_deployment, monitor_eval, serde_name};
+use crate::monitor::{
+    FollowDeployment, MonitorOptions, monitor_deployment, monitor_eval, serde_name,
+};
 use crate::output::{Style, format_kv, format_rfc3339, format_table, print_json, short_id};
 
 const DEPLOYMENT: Noun = Noun {
@@ -217,10 +218,18 @@ async fn status(args: StatusArgs) -> Outcome {
     let found = find(&client, prefix, args.verbose).await?;
     let path = format!("/v1/deployment/{}", path_segment(found.id.as_str()));
     if args.json {
-        print_json(&client.get_json(&path, &[]).await.context("retrieving deployment")?);
+        print_json(
+            &client
+                .get_json(&path, &[])
+                .await
+                .context("retrieving deployment")?,
+        );
         return Ok(0);
     }
-    let deployment: Deployment = client.get(&path, &[]).await.context("retrieving deployment")?;
+    let deployment: Deployment = client
+        .get(&path, &[])
+        .await
+        .context("retrieving deployment")?;
     println!("{}", format_deployment(&deployment, args.verbose, style));
     Ok(0)
 }
@@ -243,7 +252,11 @@ async fn promote(args: ChangeArgs) -> Outcome {
         groups: args.groups.clone(),
     };
     let answer: DeploymentUpdateResponse = client
-        .post(&format!("/v1/deployment/promote/{}", path_segment(&id)), &[], &request)
+        .post(
+            &format!("/v1/deployment/promote/{}", path_segment(&id)),
+            &[],
+            &request,
+        )
         .await
         .context("promoting deployment")?;
     if args.detach || answer.eval_id.is_empty() {
@@ -300,7 +313,11 @@ async fn pause(args: ChangeArgs, pause: bool) -> Outcome {
         ("resuming deployment", "resumed")
     };
     let answer: DeploymentUpdateResponse = client
-        .post(&format!("/v1/deployment/pause/{}", path_segment(&id)), &[], &request)
+        .post(
+            &format!("/v1/deployment/pause/{}", path_segment(&id)),
+            &[],
+            &request,
+        )
         .await
         .context(doing)?;
     println!("Deployment {:?} {done}", short_id(&id, args.verbose));

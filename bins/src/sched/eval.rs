@@ -2,13 +2,12 @@
 //! and what it could not.
 
 use clap::{Args, Subcommand};
-use scheduler_core::model::api::AllocListStub;
 use scheduler_core::model::Evaluation;
+use scheduler_core::model::api::AllocListStub;
 
 use crate::alloc::format_alloc_list;
 use crate::api_client::{
-    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment,
-    run_command,
+    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment, run_command,
 };
 use crate::monitor::{failed_group_heading, format_alloc_metrics, serde_name};
 use crate::output::{
@@ -191,10 +190,18 @@ async fn status(args: StatusArgs) -> Outcome {
     let found = find(&client, &args.id, args.verbose).await?;
     let path = format!("/v1/evaluation/{}", path_segment(found.id.as_str()));
     if args.json {
-        print_json(&client.get_json(&path, &[]).await.context("querying evaluation")?);
+        print_json(
+            &client
+                .get_json(&path, &[])
+                .await
+                .context("querying evaluation")?,
+        );
         return Ok(0);
     }
-    let eval: Evaluation = client.get(&path, &[]).await.context("querying evaluation")?;
+    let eval: Evaluation = client
+        .get(&path, &[])
+        .await
+        .context("querying evaluation")?;
     let allocs: Vec<AllocListStub> = client
         .get(&format!("{path}/allocations"), &[])
         .await

@@ -2,15 +2,21 @@
 //! as Nomad's `nomad job status` and `nomad job history` print it.
 
 use clap::Args;
-use scheduler_core::model::api::{AllocListStub, JobListStub, JobSummary, JobVersionsResponse, job_status};
+use scheduler_core::model::api::{
+    AllocListStub, JobListStub, JobSummary, JobVersionsResponse, job_status,
+};
 use scheduler_core::model::{Deployment, EvalStatus, Evaluation, Job};
 use scheduler_core::plan::diff::render_diff;
 
 use crate::alloc::format_alloc_list;
-use crate::api_client::{ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment};
+use crate::api_client::{
+    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment,
+};
 use crate::deployment::format_deployment_groups;
 use crate::monitor::{format_alloc_metrics, serde_name};
-use crate::output::{Style, format_kv, format_table, format_time, now_unix_nanos, print_json, short_id};
+use crate::output::{
+    Style, format_kv, format_table, format_time, now_unix_nanos, print_json, short_id,
+};
 
 const JOB: Noun = Noun {
     singular: "job",
@@ -172,7 +178,7 @@ pub fn format_job_report(report: &JobReport, verbose: bool, now: i64, style: Sty
         sections.push(block);
     }
     let mut allocs: Vec<&AllocListStub> = report.allocs.iter().collect();
-    allocs.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    allocs.sort_by_key(|alloc| std::cmp::Reverse(alloc.create_index));
     sections.push(format!(
         "{}\n{}",
         style.bold("Allocations"),
@@ -250,7 +256,12 @@ pub async fn status(args: StatusArgs) -> Outcome {
     let style = Style::for_stdout(args.json);
     let Some(prefix) = &args.id else {
         if args.json {
-            print_json(&client.get_json("/v1/jobs", &[]).await.context("querying jobs")?);
+            print_json(
+                &client
+                    .get_json("/v1/jobs", &[])
+                    .await
+                    .context("querying jobs")?,
+            );
             return Ok(0);
         }
         let jobs: Vec<JobListStub> = client.get("/v1/jobs", &[]).await.context("querying jobs")?;
@@ -331,7 +342,12 @@ pub async fn history(args: HistoryArgs) -> Outcome {
     let path = format!("/v1/job/{}/versions", path_segment(&stub.id));
     let query = [("diffs", args.diffs.to_string())];
     if args.json {
-        print_json(&client.get_json(&path, &query).await.context("retrieving job versions")?);
+        print_json(
+            &client
+                .get_json(&path, &query)
+                .await
+                .context("retrieving job versions")?,
+        );
         return Ok(0);
     }
     let versions: JobVersionsResponse = client
@@ -487,7 +503,10 @@ mod tests {
             .into(),
             ..Evaluation::default()
         };
-        assert_eq!(format_placement_failures(std::slice::from_ref(&failed)), None);
+        assert_eq!(
+            format_placement_failures(std::slice::from_ref(&failed)),
+            None
+        );
         let blocked = Evaluation {
             status: EvalStatus::Blocked,
             create_index: 6,

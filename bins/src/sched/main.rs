@@ -2,6 +2,7 @@
 //! calls on the library crates and prints what they return.
 
 mod alloc;
+mod alloc_status;
 mod api_client;
 #[path = "../args.rs"]
 mod args;

@@ -199,7 +199,9 @@ pub fn format_alloc_metrics(metric: &AllocMetric, prefix: &str) -> String {
         ));
     }
     for (class, count) in &metric.class_exhausted {
-        lines.push(format!("{prefix}* Class {class:?} exhausted on {count} nodes"));
+        lines.push(format!(
+            "{prefix}* Class {class:?} exhausted on {count} nodes"
+        ));
     }
     for (dimension, count) in &metric.dimension_exhausted {
         lines.push(format!(
@@ -285,8 +287,11 @@ pub async fn monitor_eval(client: &ApiClient, eval_id: &str, options: MonitorOpt
         known = EvalState::default();
         index = 0;
     };
+    // A deployment whose allocations could not all be placed cannot finish
+    // until capacity appears: the failure is the answer, not a wait.
     let deployment = match options.follow {
         FollowDeployment::Never => None,
+        FollowDeployment::OfTheJobVersion if placement_failed => None,
         FollowDeployment::OfTheJobVersion => deployment_of(client, &finished).await?,
     };
     let mut code = if placement_failed {
@@ -299,7 +304,8 @@ pub async fn monitor_eval(client: &ApiClient, eval_id: &str, options: MonitorOpt
             "Monitoring deployment {:?}",
             short_id(&deployment_id, verbose)
         ));
-        let deployment_code = monitor_deployment(client, &deployment_id, verbose, options.style).await?;
+        let deployment_code =
+            monitor_deployment(client, &deployment_id, verbose, options.style).await?;
         code = code.max(deployment_code);
     }
     Ok(code)
@@ -337,7 +343,10 @@ fn report_finished(eval: &Evaluation, verbose: bool) -> bool {
 /// The deployment a finished evaluation started: the one it names, or the
 /// job's latest one when it rolls out the version the evaluation scheduled
 /// (this agent's evaluations do not always carry the id).
-async fn deployment_of(client: &ApiClient, eval: &Evaluation) -> Result<Option<String>, crate::api_client::Failure> {
+async fn deployment_of(
+    client: &ApiClient,
+    eval: &Evaluation,
+) -> Result<Option<String>, crate::api_client::Failure> {
     if !eval.deployment_id.is_empty() {
         return Ok(Some(eval.deployment_id.as_str().to_owned()));
     }
@@ -396,12 +405,18 @@ pub async fn monitor_deployment(
         };
         let body = format_deployment(&deployment, verbose, style);
         match &live {
-            Some(bar) => bar.set_message(format!("Deployment {:?} in progress...\n\n{}\n{}",
+            Some(bar) => bar.set_message(format!(
+                "Deployment {:?} in progress...\n\n{}\n{}",
                 short_id(deployment_id, verbose),
                 indent(&timestamp(), "    "),
-                indent(&body, "    "))),
+                indent(&body, "    ")
+            )),
             None if body != last_printed => {
-                println!("\n{}\n{}", indent(&timestamp(), "    "), indent(&body, "    "));
+                println!(
+                    "\n{}\n{}",
+                    indent(&timestamp(), "    "),
+                    indent(&body, "    ")
+                );
                 last_printed.clone_from(&body);
             }
             None => {}
@@ -425,7 +440,11 @@ pub async fn monitor_deployment(
     if let Some(bar) = &live {
         bar.finish_and_clear();
         let body = format_deployment(&deployment, verbose, style);
-        println!("{headline}\n\n{}\n{}", indent(&timestamp(), "    "), indent(&body, "    "));
+        println!(
+            "{headline}\n\n{}\n{}",
+            indent(&timestamp(), "    "),
+            indent(&body, "    ")
+        );
     } else {
         println!("{headline}");
     }
@@ -495,7 +514,9 @@ mod tests {
         };
         assert!(describe_changes(&before, &before.clone(), false).is_empty());
         let mut after = before.clone();
-        after.allocs.insert("a1".to_owned(), alloc("n1", "run", "running", 11));
+        after
+            .allocs
+            .insert("a1".to_owned(), alloc("n1", "run", "running", 11));
         after
             .allocs
             .insert("a0".to_owned(), alloc("n2", "run", "running", 5));

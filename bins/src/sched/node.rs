@@ -13,8 +13,7 @@ use scheduler_core::model::{Allocation, Node};
 
 use crate::alloc::format_alloc_list;
 use crate::api_client::{
-    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment,
-    run_command,
+    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment, run_command,
 };
 use crate::monitor::serde_name;
 use crate::output::{
@@ -213,8 +212,17 @@ fn format_allocated_resources(node: &Node, allocs: &[Allocation]) -> String {
     )
 }
 
-/// One node as Nomad's `node status ID` prints it.
-pub fn format_node(node: &Node, allocs: &[Allocation], verbose: bool, now: i64, style: Style) -> String {
+/// One node as Nomad's `node status ID` prints it: `stubs` for the
+/// allocation table, `allocs` (the same, in full) for the resources they
+/// hold.
+pub fn format_node(
+    node: &Node,
+    stubs: &[AllocListStub],
+    allocs: &[Allocation],
+    verbose: bool,
+    now: i64,
+    style: Style,
+) -> String {
     let mut pairs = vec![
         ("ID", short_id(node.id.as_str(), verbose).to_owned()),
         ("Name", node.name.clone()),
@@ -261,19 +269,20 @@ pub fn format_node(node: &Node, allocs: &[Allocation], verbose: bool, now: i64, 
             ]
         })
         .collect();
-    sections.push(format!(
-        "{}\n{}",
-        style.bold("Node Events"),
-        format_table(&["Time", "Subsystem", "Message"], &events)
-    ));
+    if !events.is_empty() {
+        sections.push(format!(
+            "{}\n{}",
+            style.bold("Node Events"),
+            format_table(&["Time", "Subsystem", "Message"], &events)
+        ));
+    }
     sections.push(format!(
         "{}\n{}",
         style.bold("Allocated Resources"),
         format_allocated_resources(node, allocs)
     ));
-    let mut stubs: Vec<AllocListStub> = allocs.iter().map(AllocListStub::from_alloc).collect();
-    stubs.sort_by(|a, b| b.create_index.cmp(&a.create_index));
-    let stubs: Vec<&AllocListStub> = stubs.iter().collect();
+    let mut stubs: Vec<&AllocListStub> = stubs.iter().collect();
+    stubs.sort_by_key(|alloc| std::cmp::Reverse(alloc.create_index));
     sections.push(format!(
         "{}\n{}",
         style.bold("Allocations"),
@@ -294,7 +303,12 @@ async fn status(args: StatusArgs) -> Outcome {
     let style = Style::for_stdout(args.json);
     let Some(prefix) = &args.id else {
         if args.json {
-            print_json(&client.get_json("/v1/nodes", &[]).await.context("querying node status")?);
+            print_json(
+                &client
+                    .get_json("/v1/nodes", &[])
+                    .await
+                    .context("querying node status")?,
+            );
             return Ok(0);
         }
         let nodes: Vec<NodeListStub> = client
@@ -312,19 +326,64 @@ async fn status(args: StatusArgs) -> Outcome {
     let stub = find(&client, prefix, args.verbose).await?;
     let path = format!("/v1/node/{}", path_segment(&stub.id));
     if args.json {
-        print_json(&client.get_json(&path, &[]).await.context("querying node info")?);
+        print_json(
+            &client
+                .get_json(&path, &[])
+                .await
+                .context("querying node info")?,
+        );
         return Ok(0);
     }
     let node: Node = client.get(&path, &[]).await.context("querying node info")?;
-    let allocs: Vec<Allocation> = client
-        .get(&format!("{path}/allocations"), &[])
-        .await
-        .context("querying node allocations")?;
+    let (stubs, allocs) = node_allocations(&client, &path).await?;
     println!(
         "{}",
-        format_node(&node, &allocs, args.verbose, now_unix_nanos(), style)
+        format_node(
+            &node,
+            &stubs,
+            &allocs,
+            args.verbose,
+            now_unix_nanos(),
+            style
+        )
     );
     Ok(0)
+}
+
+/// A node's allocations, as table rows and in full. Nomad answers
+/// `/v1/node/:id/allocations` with full allocations, other agents with
+/// list stubs (no resources, no embedded job): each answer is read both
+/// ways, and live allocations missing their resources are fetched one by
+/// one.
+async fn node_allocations(
+    client: &ApiClient,
+    node_path: &str,
+) -> Result<(Vec<AllocListStub>, Vec<Allocation>), Failure> {
+    let listed: Vec<serde_json::Value> = client
+        .get(&format!("{node_path}/allocations"), &[])
+        .await
+        .context("querying node allocations")?;
+    let mut stubs = Vec::with_capacity(listed.len());
+    let mut allocs = Vec::with_capacity(listed.len());
+    for value in listed {
+        let decode_error =
+            |err: serde_json::Error| Failure::new(format!("Error reading node allocations: {err}"));
+        let mut stub: AllocListStub =
+            serde_json::from_value(value.clone()).map_err(decode_error)?;
+        let mut alloc: Allocation = serde_json::from_value(value).map_err(decode_error)?;
+        if let Some(version) = alloc.job_version() {
+            stub.job_version = version;
+        }
+        if !alloc.is_terminal() && alloc.allocated_resources.tasks.is_empty() {
+            alloc = client
+                .get(&format!("/v1/allocation/{}", path_segment(&stub.id)), &[])
+                .await
+                .context("querying allocation")?;
+        }
+        stubs.push(stub);
+        allocs.push(alloc);
+    }
+    Ok((stubs, allocs))
 }
 
 /// What an answer to the drain confirmation means, as Nomad reads it.
@@ -409,7 +468,7 @@ async fn drain(args: DrainArgs) -> Outcome {
     }
     let request = NodeDrainRequest {
         node_id: id.clone(),
-        drain_spec: args.enable.then(|| DrainSpec {
+        drain_spec: args.enable.then_some(DrainSpec {
             deadline,
             ignore_system_jobs: args.ignore_system,
         }),
@@ -417,7 +476,11 @@ async fn drain(args: DrainArgs) -> Outcome {
         ..NodeDrainRequest::default()
     };
     let _: NodeUpdateResponse = client
-        .post(&format!("/v1/node/{}/drain", path_segment(&id)), &[], &request)
+        .post(
+            &format!("/v1/node/{}/drain", path_segment(&id)),
+            &[],
+            &request,
+        )
         .await
         .context("updating drain specification")?;
     if args.disable {
@@ -453,13 +516,18 @@ async fn monitor_drain(client: &ApiClient, node_id: &str) -> Outcome {
             .await
             .context("querying node allocations")?;
         for alloc in &allocs {
+            // Nomad's full allocations say a migration was asked for; list
+            // stubs only show the stop it leads to.
+            let what = if alloc.desired_transition.should_migrate() {
+                "marked for migration"
+            } else if alloc.server_terminal() {
+                "draining"
+            } else {
+                continue;
+            };
             let id = alloc.id.as_str();
-            if alloc.desired_transition.should_migrate() && announced.insert(id.to_owned()) {
-                println!(
-                    "    {}: Alloc {:?} marked for migration",
-                    stamp(),
-                    short_id(id, false)
-                );
+            if announced.insert(id.to_owned()) {
+                println!("    {}: Alloc {:?} {what}", stamp(), short_id(id, false));
             }
         }
         if !all_stopped && allocs.iter().all(Allocation::is_terminal) {
@@ -484,7 +552,11 @@ async fn monitor_drain(client: &ApiClient, node_id: &str) -> Outcome {
 async fn eligibility(args: EligibilityArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let stub = find(&client, &args.id, false).await?;
-    let eligibility = if args.enable { "eligible" } else { "ineligible" };
+    let eligibility = if args.enable {
+        "eligible"
+    } else {
+        "ineligible"
+    };
     let request = NodeEligibilityRequest {
         node_id: stub.id.clone(),
         eligibility: eligibility.to_owned(),
@@ -562,7 +634,7 @@ mod tests {
         node.node_resources.cpu.cpu_shares = MHz(4000);
         node.node_resources.memory.memory_mb = MiB(8192);
         node.node_resources.disk.disk_mb = MiB(51_200);
-        let text = format_node(&node, &[], false, 0, Style::plain());
+        let text = format_node(&node, &[], &[], false, 0, Style::plain());
         assert_eq!(
             text,
             "ID            = 2be3a3f9\n\
@@ -599,7 +671,10 @@ mod tests {
 
     #[test]
     fn drain_deadlines_follow_the_flags() {
-        assert_eq!(drain_deadline("1h", false, false).unwrap(), 3_600_000_000_000);
+        assert_eq!(
+            drain_deadline("1h", false, false).unwrap(),
+            3_600_000_000_000
+        );
         assert_eq!(drain_deadline("1h", true, false).unwrap(), -1);
         assert_eq!(drain_deadline("1h", false, true).unwrap(), 0);
         assert!(drain_deadline("1h", true, true).is_err());

@@ -238,11 +238,6 @@ impl Style {
         Style { colour: false }
     }
 
-    /// Whether escapes are emitted.
-    pub fn is_colour(self) -> bool {
-        self.colour
-    }
-
     fn paint(self, code: &str, text: &str) -> String {
         if self.colour {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -371,7 +366,6 @@ mod tests {
     fn plain_style_adds_no_escapes() {
         let style = Style::plain();
         assert_eq!(style.bold("Summary"), "Summary");
-        assert!(!style.is_colour());
         let coloured = Style { colour: true };
         assert_eq!(coloured.green("ok"), "\x1b[32mok\x1b[0m");
     }

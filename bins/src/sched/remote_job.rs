@@ -171,7 +171,9 @@ pub async fn run(args: RunArgs) -> Outcome {
     };
     let answer: JobRegisterResponse = match client.post("/v1/jobs", &[], &request).await {
         Ok(answer) => answer,
-        Err(ApiError::Status { body, .. }) if body.contains("Enforcing job modify index") => {
+        Err(ApiError::Status { body, .. })
+            if body.to_lowercase().contains("enforcing job modify index") =>
+        {
             return Err(Failure::new(format!("{body}\nJob not updated")));
         }
         Err(err) => return Err(err).context("submitting job"),
@@ -205,7 +207,11 @@ pub fn plan_exit_code(diff: Option<&JobDiff>, annotations: Option<&PlanAnnotatio
     }
     let changes = annotations.is_some_and(|annotations| {
         annotations.desired_tg_updates.values().any(|updates| {
-            updates.stop + updates.place + updates.migrate + updates.destructive_update + updates.canary
+            updates.stop
+                + updates.place
+                + updates.migrate
+                + updates.destructive_update
+                + updates.canary
                 > 0
         })
     });
@@ -446,9 +452,18 @@ mod tests {
             ignore: 1,
             ..DesiredUpdates::default()
         });
-        assert_eq!(plan_exit_code(Some(&diff(DiffType::Added)), Some(&create)), 1);
-        assert_eq!(plan_exit_code(Some(&diff(DiffType::None)), Some(&create)), 0);
-        assert_eq!(plan_exit_code(Some(&diff(DiffType::Edited)), Some(&in_place)), 0);
+        assert_eq!(
+            plan_exit_code(Some(&diff(DiffType::Added)), Some(&create)),
+            1
+        );
+        assert_eq!(
+            plan_exit_code(Some(&diff(DiffType::None)), Some(&create)),
+            0
+        );
+        assert_eq!(
+            plan_exit_code(Some(&diff(DiffType::Edited)), Some(&in_place)),
+            0
+        );
         assert_eq!(plan_exit_code(Some(&diff(DiffType::Edited)), None), 0);
         let canary = annotations(DesiredUpdates {
             canary: 1,

@@ -133,7 +133,10 @@ async fn list(args: ListArgs) -> Outcome {
         .get("/v1/services", &[])
         .await
         .context("listing service registrations")?;
-    if namespaces.iter().all(|namespace| namespace.services.is_empty()) {
+    if namespaces
+        .iter()
+        .all(|namespace| namespace.services.is_empty())
+    {
         println!("No service registrations found");
     } else {
         println!("{}", format_service_list(&namespaces));

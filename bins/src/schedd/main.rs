@@ -93,6 +93,9 @@ struct Cli {
     /// `num_schedulers`; default: one per core).
     #[arg(long, value_name = "N")]
     num_schedulers: Option<usize>,
+    /// What the client keeps from tasks (config files only).
+    #[arg(skip)]
+    reserved: scheduler_core::model::NodeReservedResources,
     /// Log level: trace, debug, info, warn or error.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -187,6 +190,7 @@ fn with_config_files(mut cli: Cli, matches: &clap::ArgMatches) -> Result<Cli, St
     {
         cli.log_level = level;
     }
+    cli.reserved = reserved_resources(&config.client.reserved)?;
     cli.node_name = cli.node_name.or(config.name);
     cli.node_pool = cli.node_pool.or(config.client.node_pool);
     let given: Vec<String> = std::mem::take(&mut cli.meta);
@@ -198,6 +202,32 @@ fn with_config_files(mut cli: Cli, matches: &clap::ArgMatches) -> Result<Cli, St
         .chain(given)
         .collect();
     Ok(cli)
+}
+
+/// `client { reserved { ... } }` as the node's reserved resources.
+fn reserved_resources(
+    reserved: &bins::agent::config::Reserved,
+) -> Result<scheduler_core::model::NodeReservedResources, String> {
+    use scheduler_core::model::{MHz, MiB, NodeReservedResources};
+    let amount = |name: &str, value: Option<i64>| -> Result<i64, String> {
+        match value {
+            Some(v) if v < 0 => Err(format!(
+                "client.reserved.{name} = {v}: must not be negative"
+            )),
+            Some(v) => Ok(v),
+            None => Ok(0),
+        }
+    };
+    let mut resources = NodeReservedResources::default();
+    resources.cpu.cpu_shares = MHz(amount("cpu", reserved.cpu)?);
+    resources.memory.memory_mb = MiB(amount("memory", reserved.memory)?);
+    resources.disk.disk_mb = MiB(amount("disk", reserved.disk)?);
+    if let Some(ports) = &reserved.reserved_ports {
+        scheduler_core::feasibility::fit::parse_port_list(ports)
+            .map_err(|err| format!("client.reserved.reserved_ports = {ports:?}: {err}"))?;
+        resources.networks.reserved_host_ports = ports.clone();
+    }
+    Ok(resources)
 }
 
 /// `-meta KEY=VALUE` flags as a map (later ones win).
@@ -230,6 +260,8 @@ fn client_args(cli: Cli) -> Result<(bins::agent::client::ClientAgentArgs, &'stat
             node_class: cli.node_class,
             node_pool: cli.node_pool.unwrap_or_default(),
             network_interface: None,
+            reserved: cli.reserved,
+            http_addr: String::new(),
         },
         log_level,
     ))
@@ -268,6 +300,8 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
         meta,
         // Nomad's -dev also puts its node on the loopback interface.
         network_interface: cli.dev.then(|| "lo".to_owned()),
+        reserved: cli.reserved.clone(),
+        http_addr: std::net::SocketAddr::from((cli.bind, cli.http_port)).to_string(),
     });
     let data_dir = if cli.client {
         data_dir.join("server")

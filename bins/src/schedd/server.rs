@@ -154,9 +154,15 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
         },
     ));
 
+    // Bind the HTTP API first: a port in use fails before anything runs,
+    // and the client records the real address on its node.
+    let http = HttpApi::bind(args.http).await?;
+    let http_addr = http.addr();
     let client = match &args.client {
         Some(client_args) => {
-            let agent = bins::agent::client::ClientAgent::start(client_args.clone()).await?;
+            let mut client_args = client_args.clone();
+            client_args.http_addr = http_addr.to_string();
+            let agent = bins::agent::client::ClientAgent::start(client_args).await?;
             announce(&agent);
             Some(agent)
         }
@@ -167,22 +173,18 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
             agent.context.clone(),
         )) as Arc<dyn scheduler_raft::api::LocalClient>
     });
-    let api = HttpApi::start(
-        args.http,
-        ApiContext {
-            server: server.clone(),
-            control: control.clone(),
-            local_client,
-            agent: AgentInfo {
-                name: agent_name(&args.name),
-                region: args.region.clone(),
-                datacenter: args.datacenter.clone(),
-                http_addr: args.http.to_string(),
-                client: client.is_some(),
-            },
+    let api = http.serve(ApiContext {
+        server: server.clone(),
+        control: control.clone(),
+        local_client,
+        agent: AgentInfo {
+            name: agent_name(&args.name),
+            region: args.region.clone(),
+            datacenter: args.datacenter.clone(),
+            http_addr: http_addr.to_string(),
+            client: client.is_some(),
         },
-    )
-    .await?;
+    });
     eprintln!("schedd: HTTP API on http://{}", api.addr());
 
     let received = {

@@ -152,7 +152,9 @@ async fn register(
     path_id: Option<&JobId>,
 ) -> Result<Answer<JobRegisterResponse>, ApiError> {
     let request: JobRegisterRequest = decode(body)?;
-    let (job, warnings) = decode_job(body)?;
+    let (mut job, warnings) = decode_job(body)?;
+    // The server stamps the submission, as Nomad's does.
+    job.submit_time = crate::clock::now_unix_nanos();
     if let Some(id) = path_id
         && *id != job.id
     {
@@ -231,7 +233,7 @@ async fn versions(
         .job_versions(query.namespace(), id)
         .cloned()
         .collect();
-    versions.sort_by(|a, b| b.version.cmp(&a.version));
+    versions.sort_by_key(|job| std::cmp::Reverse(job.version));
     let diffs = if query.flag("diffs")? {
         versions
             .windows(2)
@@ -281,7 +283,7 @@ async fn job_deployments(
         .filter(|d| d.job_id == *id && query.selects_namespace(d.namespace.as_str()))
         .cloned()
         .collect();
-    deployments.sort_by(|a, b| b.create_index.cmp(&a.create_index));
+    deployments.sort_by_key(|d| std::cmp::Reverse(d.create_index));
     Ok(ctx.answer(deployments, index))
 }
 
@@ -406,6 +408,7 @@ async fn revert(
     };
     let mut job = target.clone();
     job.stop = false;
+    job.submit_time = crate::clock::now_unix_nanos();
     let (eval, response) = ctx
         .control
         .register_job(job, Some(current.job_modify_index))

@@ -179,17 +179,26 @@ pub struct HttpApi {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl HttpApi {
-    /// Listens on `bind` and serves the API.
-    pub async fn start(bind: SocketAddr, context: ApiContext) -> Result<HttpApi, String> {
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|err| format!("cannot listen for HTTP on {bind}: {err}"))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|err| format!("cannot read the HTTP address: {err}"))?;
+/// The HTTP API's socket, bound but not yet serving: an agent binds first
+/// (so a port already in use fails early, and port 0 resolves to the real
+/// one that its client records on the node), then serves.
+#[derive(Debug)]
+pub struct BoundHttp {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl BoundHttp {
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves the API on the socket.
+    pub fn serve(self, context: ApiContext) -> HttpApi {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(context);
+        let listener = self.listener;
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -200,11 +209,29 @@ impl HttpApi {
                 tracing::warn!(%err, "the HTTP API stopped");
             }
         });
-        Ok(HttpApi {
-            addr,
+        HttpApi {
+            addr: self.addr,
             stop: Some(stop),
             task,
-        })
+        }
+    }
+}
+
+impl HttpApi {
+    /// Binds `bind` for the API.
+    pub async fn bind(bind: SocketAddr) -> Result<BoundHttp, String> {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|err| format!("cannot listen for HTTP on {bind}: {err}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|err| format!("cannot read the HTTP address: {err}"))?;
+        Ok(BoundHttp { listener, addr })
+    }
+
+    /// Listens on `bind` and serves the API.
+    pub async fn start(bind: SocketAddr, context: ApiContext) -> Result<HttpApi, String> {
+        Ok(Self::bind(bind).await?.serve(context))
     }
 
     /// Where it listens.

@@ -1,0 +1,363 @@
+//! The Nomad-compatible HTTP API of a real `schedd -dev` agent, exercised
+//! by a real HTTP client: a job registered as Nomad's API JSON runs; its
+//! allocations, logs, summary and plan read back in Nomad's shapes;
+//! `-check-index` refuses a stale index; blocking queries wait and wake;
+//! filters, bad input and drains behave as Nomad's do.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use scheduler_core::jobspec::{ParseOptions, parse};
+use scheduler_core::model::JobWrapper;
+
+/// A service job whose tasks print their index and stay up.
+const JOB: &str = r#"
+job "web" {
+  datacenters = ["dc1"]
+  group "api" {
+    count = 2
+    task "srv" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo hello from ${NOMAD_ALLOC_INDEX}; exec sleep 600"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+"#;
+
+/// The job as an API client sends it, with `count` instances.
+fn job_body(count: u32) -> Value {
+    let source = JOB.replace("count = 2", &format!("count = {count}"));
+    let job = parse(&source, &ParseOptions::new("web.nomad.hcl"))
+        .expect("job")
+        .job;
+    serde_json::to_value(JobWrapper { job }).expect("json")
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn get(&self, path: &str) -> (StatusCode, Value, u64) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status();
+        let index = response
+            .headers()
+            .get("X-Nomad-Index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body, index)
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Polls `path` (bounded: 30 s) until `done` holds for its body.
+    async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body, _) = self.get(path).await;
+            if status.is_success() && done(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within 30 s; last answer {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn running(allocs: &Value) -> usize {
+    allocs.as_array().map_or(0, |list| {
+        list.iter()
+            .filter(|a| a["ClientStatus"] == "running")
+            .count()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dev_agent_serves_nomads_api() {
+    let data = tempfile::tempdir().expect("dir");
+    let (_agent, base, node_id) = common::dev_agent(data.path());
+    let api = Api {
+        http: reqwest::Client::new(),
+        base,
+    };
+    api.wait_for("/v1/status/leader", "a leader", |leader| {
+        leader.as_str().is_some_and(|l| l.starts_with("127.0.0.1:"))
+    })
+    .await;
+    api.wait_for("/v1/nodes", "the client's node", |nodes| {
+        nodes[0]["ID"] == node_id.as_str() && nodes[0]["Status"] == "ready"
+    })
+    .await;
+
+    // Register (Nomad's `POST /v1/jobs`): an evaluation, then allocations.
+    let (status, registered) = api.post("/v1/jobs", &job_body(2)).await;
+    assert_eq!(status, StatusCode::OK, "{registered}");
+    assert_eq!(registered["EvalID"].as_str().map(str::len), Some(36));
+    let modify_index = registered["JobModifyIndex"].as_u64().expect("index");
+    let allocs = api
+        .wait_for("/v1/job/web/allocations", "two running allocations", |a| {
+            running(a) == 2
+        })
+        .await;
+    let (_, eval, _) = api
+        .get(&format!(
+            "/v1/evaluation/{}",
+            registered["EvalID"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(eval["Status"], "complete", "{eval}");
+    let (_, summary, _) = api.get("/v1/job/web/summary").await;
+    assert_eq!(summary["Summary"]["api"]["Running"], 2, "{summary}");
+    let (_, jobs, _) = api.get("/v1/jobs").await;
+    assert_eq!(jobs[0]["Status"], "running");
+    assert!(jobs[0]["SubmitTime"].as_i64().unwrap_or(0) > 0, "{jobs}");
+
+    // Each task's output through the logs endpoint, plain and framed.
+    let mut outputs = Vec::new();
+    for alloc in allocs.as_array().unwrap() {
+        let id = alloc["ID"].as_str().unwrap();
+        let path = format!("/v1/client/fs/logs/{id}?task=srv&type=stdout&plain=true");
+        let text = api
+            .wait_for(&path, "the task's output", |body| {
+                body.as_str().is_some_and(|t| !t.is_empty())
+            })
+            .await;
+        outputs.push(text.as_str().unwrap().to_owned());
+    }
+    outputs.sort();
+    assert_eq!(outputs, ["hello from 0\n", "hello from 1\n"]);
+    let first = allocs[0]["ID"].as_str().unwrap();
+    let (_, frame, _) = api
+        .get(&format!("/v1/client/fs/logs/{first}?task=srv&type=stdout"))
+        .await;
+    assert_eq!(frame["File"], "alloc/logs/srv.stdout.0", "{frame}");
+    assert!(frame["Data"].as_str().is_some_and(|d| !d.is_empty()));
+
+    // Plan a change: the annotated diff and the check index.
+    let mut plan = job_body(3);
+    plan["Diff"] = json!(true);
+    let (status, planned) = api.post("/v1/job/web/plan", &plan).await;
+    assert_eq!(status, StatusCode::OK, "{planned}");
+    assert_eq!(planned["JobModifyIndex"], modify_index);
+    assert_eq!(
+        planned["Annotations"]["DesiredTGUpdates"]["api"]["Place"],
+        1
+    );
+    let count = &planned["Diff"]["TaskGroups"][0]["Fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["Name"] == "Count")
+        .cloned()
+        .expect("Count in the diff");
+    assert_eq!((&count["Old"], &count["New"]), (&json!("2"), &json!("3")));
+    // The plan changed nothing.
+    assert_eq!(running(&api.get("/v1/job/web/allocations").await.1), 2);
+
+    // `run -check-index`: a stale index is refused, the planned one applies.
+    let mut stale = job_body(3);
+    stale["EnforceIndex"] = json!(true);
+    stale["JobModifyIndex"] = json!(modify_index - 1);
+    let (status, refused) = api.post("/v1/jobs", &stale).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        refused
+            .as_str()
+            .unwrap_or("")
+            .contains("conflicting job modify index"),
+        "{refused}"
+    );
+    stale["JobModifyIndex"] = json!(modify_index);
+    let (status, applied) = api.post("/v1/job/web", &stale).await;
+    assert_eq!(status, StatusCode::OK, "{applied}");
+    api.wait_for(
+        "/v1/job/web/allocations",
+        "three running allocations",
+        |a| running(a) == 3,
+    )
+    .await;
+    let (_, versions, _) = api.get("/v1/job/web/versions").await;
+    assert_eq!(versions["Versions"].as_array().map(Vec::len), Some(2));
+
+    // Bad input: the field path, the parameter, the filter's column.
+    let (status, text) = api
+        .post(
+            "/v1/jobs",
+            &json!({"Job": {"ID": "x", "TaskGroups": [{"Name": "g", "Count": "many"}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        text.as_str().unwrap().contains("Job.TaskGroups[0].Count"),
+        "{text}"
+    );
+    let (status, text, _) = api.get("/v1/jobs?filter=Status%20%3D%3D").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.as_str().unwrap().contains("column"), "{text}");
+    let (status, _, _) = api.get("/v1/job/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, matching, _) = api
+        .get("/v1/jobs?filter=Status%20%3D%3D%20%22running%22")
+        .await;
+    let (_, none, _) = api
+        .get("/v1/jobs?filter=Status%20%3D%3D%20%22dead%22")
+        .await;
+    assert_eq!(
+        (
+            matching.as_array().map(Vec::len),
+            none.as_array().map(Vec::len)
+        ),
+        (Some(1), Some(0))
+    );
+
+    // A blocking query waits for its `wait` when nothing changes...
+    let (_, _, index) = api.get("/v1/job/web").await;
+    let started = Instant::now();
+    let (_, _, same) = api.get(&format!("/v1/job/web?index={index}&wait=1s")).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(same, index);
+    // ... and wakes as soon as the job changes (the stop below).
+    let watch = {
+        let http = api.http.clone();
+        let url = format!("{}/v1/job/web?index={index}&wait=60s", api.base);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let response = http.get(url).send().await.expect("blocking GET");
+            let index: u64 = response.headers()["X-Nomad-Index"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let body: Value = response.json().await.expect("job");
+            (started.elapsed(), index, body)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Stopping one allocation replaces it.
+    let victim = allocs[0]["ID"].as_str().unwrap().to_owned();
+    let (status, stopped) = api
+        .post(&format!("/v1/allocation/{victim}/stop"), &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    api.wait_for("/v1/job/web/allocations", "a replacement", |a| {
+        running(a) == 3
+            && a.as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["ID"] == victim.as_str() && x["DesiredStatus"] == "stop")
+    })
+    .await;
+
+    // Draining the only node: one allocation at a time migrates (nowhere to
+    // go), then the 1 s deadline stops the rest and the drain completes.
+    let (status, drained) = api
+        .post(
+            &format!("/v1/node/{node_id}/drain"),
+            &json!({"DrainSpec": {"Deadline": 1_000_000_000}, "Meta": {"reason": "test"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{drained}");
+    let node = api
+        .wait_for(
+            &format!("/v1/node/{node_id}"),
+            "the drain to complete",
+            |n| n["DrainStrategy"].is_null() && n["LastDrain"]["Status"] == "complete",
+        )
+        .await;
+    assert_eq!(node["SchedulingEligibility"], "ineligible");
+    assert_eq!(running(&api.get("/v1/job/web/allocations").await.1), 0);
+    // Eligible again: the job's allocations come back.
+    let (status, _) = api
+        .post(
+            &format!("/v1/node/{node_id}/eligibility"),
+            &json!({"Eligibility": "eligible"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    api.wait_for("/v1/job/web/allocations", "allocations placed again", |a| {
+        running(a) == 3
+    })
+    .await;
+
+    // Stop: the blocked query wakes with the stopped job; every task ends.
+    let (status, _) = api
+        .send(reqwest::Method::DELETE, "/v1/job/web", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (woken_after, woken_index, woken_job) = watch.await.expect("watcher");
+    assert!(woken_after < Duration::from_secs(30), "{woken_after:?}");
+    assert!(woken_index > index);
+    assert_eq!(woken_job["Stop"], true, "{woken_job}");
+    api.wait_for("/v1/allocations", "every task stopped", |a| {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["ClientStatus"] != "running")
+    })
+    .await;
+    // Purge (`purge=TRUE`: booleans in any case).
+    let (status, _) = api
+        .send(reqwest::Method::DELETE, "/v1/job/web?purge=TRUE", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = api.get("/v1/job/web").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The agent and the cluster describe themselves.
+    let (_, agent, _) = api.get("/v1/agent/self").await;
+    assert_eq!(agent["config"]["Client"]["Enabled"], true);
+    let (_, raft, _) = api.get("/v1/operator/raft/configuration").await;
+    assert_eq!(raft["Servers"][0]["Leader"], true);
+    let (_, metrics, _) = api.get("/v1/metrics").await;
+    assert!(metrics["Gauges"].as_array().is_some_and(|g| !g.is_empty()));
+}
