@@ -45,6 +45,8 @@ fn schedd_dev_runs_a_job_and_leaves_its_task_running_on_sigterm() {
         &port.to_string(),
         "-http-port",
         "0",
+        "-dns-port",
+        "0",
         "-data-dir",
         data.path().to_str().unwrap(),
     ]);

@@ -4,10 +4,14 @@
 //! `-check-index` refuses a stale index; blocking queries wait and wake;
 //! filters, bad input and drains behave as Nomad's do.
 
+// Blocking queries are about time: the test reads the clock to check them.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::http::{Api, running};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -44,87 +48,12 @@ fn job_body(count: u32) -> Value {
     serde_json::to_value(JobWrapper { job }).expect("json")
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    async fn get(&self, path: &str) -> (StatusCode, Value, u64) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("GET");
-        let status = response.status();
-        let index = response
-            .headers()
-            .get("X-Nomad-Index")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body, index)
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    /// Polls `path` (bounded: 30 s) until `done` holds for its body.
-    async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (status, body, _) = self.get(path).await;
-            if status.is_success() && done(&body) {
-                return body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not within 30 s; last answer {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn running(allocs: &Value) -> usize {
-    allocs.as_array().map_or(0, |list| {
-        list.iter()
-            .filter(|a| a["ClientStatus"] == "running")
-            .count()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dev_agent_serves_nomads_api() {
     let data = tempfile::tempdir().expect("dir");
-    let (_agent, base, node_id) = common::dev_agent(data.path());
-    let api = Api {
-        http: reqwest::Client::new(),
-        base,
-    };
+    let agent = common::dev_agent(data.path());
+    let node_id = agent.node_id.clone();
+    let api = Api::new(agent.url.clone());
     api.wait_for("/v1/status/leader", "a leader", |leader| {
         leader.as_str().is_some_and(|l| l.starts_with("127.0.0.1:"))
     })
@@ -330,9 +259,7 @@ async fn a_dev_agent_serves_nomads_api() {
     .await;
 
     // Stop: the blocked query wakes with the stopped job; every task ends.
-    let (status, _) = api
-        .send(reqwest::Method::DELETE, "/v1/job/web", None)
-        .await;
+    let (status, _) = api.send(reqwest::Method::DELETE, "/v1/job/web", None).await;
     assert_eq!(status, StatusCode::OK);
     let (woken_after, woken_index, woken_job) = watch.await.expect("watcher");
     assert!(woken_after < Duration::from_secs(30), "{woken_after:?}");

@@ -26,8 +26,8 @@ fn python_nomad_drives_a_dev_agent() {
     );
 
     let data = tempfile::tempdir().expect("dir");
-    let (_agent, base, _node) = common::dev_agent(data.path());
-    let port = base.rsplit(':').next().expect("port").to_owned();
+    let agent = common::dev_agent(data.path());
+    let port = agent.url.rsplit(':').next().expect("port").to_owned();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/nomad_client.py");
     let run = Command::new(&python)
         .args([script, "127.0.0.1", &port])

@@ -29,6 +29,7 @@ use scheduler_core::model::{
 use scheduler_core::restart::RestartTracker;
 use scheduler_core::taskenv::{TaskDirs, TaskEnv};
 
+use crate::alloc_control::AllocControl;
 use crate::alloc_health::{HealthStatus, ServiceToRegister, watch_health};
 use crate::catalog::ServiceCatalog;
 use crate::client_state::{ClientState, PersistedAlloc};
@@ -106,6 +107,7 @@ pub struct AllocRunnerHandle {
     /// The allocation's status, updated on every task change.
     pub status: watch::Receiver<AllocStatus>,
     stop: watch::Sender<bool>,
+    control: AllocControl,
     done: tokio::task::JoinHandle<AllocStatus>,
 }
 
@@ -113,6 +115,12 @@ impl AllocRunnerHandle {
     /// Stops the allocation (its tasks get their kill signals).
     pub fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// A handle to restart or signal the allocation's tasks and read their
+    /// resource usage, on demand.
+    pub fn control(&self) -> AllocControl {
+        self.control.clone()
     }
 
     /// Waits until every task is done; the final status.
@@ -338,6 +346,11 @@ fn start(
         group_services: group.services.clone(),
         update,
     };
+    let control = AllocControl::new(
+        alloc.id.to_string(),
+        names.iter().map(|name| (*name).to_owned()).collect(),
+        &ctx.node,
+    );
     let done = tokio::spawn(drive(
         ctx,
         alloc,
@@ -345,14 +358,22 @@ fn start(
         prepared,
         persisted,
         health,
+        control.clone(),
         status_tx,
         stop_rx,
     ));
-    Ok(AllocRunnerHandle { status, stop, done })
+    Ok(AllocRunnerHandle {
+        status,
+        stop,
+        control,
+        done,
+    })
 }
 
-/// Starts one task's runner and mirrors its state and handle into the
-/// allocation's status and the client state.
+/// Starts one task's runner, makes it reachable through the allocation's
+/// control, and mirrors its state and handle into the allocation's status
+/// and the client state.
+#[allow(clippy::too_many_arguments)]
 fn launch(
     ctx: &Arc<ClientContext>,
     alloc: &Allocation,
@@ -360,6 +381,7 @@ fn launch(
     prepared: &Prepared,
     persisted: &PersistedAlloc,
     artifact_failures: &BTreeMap<String, TaskState>,
+    control: &AllocControl,
     status: &watch::Sender<AllocStatus>,
 ) -> Option<TaskRunnerHandle> {
     let earlier = persisted.tasks.get(&prepared.task.name).cloned();
@@ -396,6 +418,7 @@ fn launch(
         earlier.as_ref().and_then(|e| e.handle.clone()),
         earlier.map(|e| e.state).unwrap_or_default(),
     );
+    control.register(runner.control());
     let mut states = runner.state.clone();
     let mut handles = runner.handle.clone();
     let name = prepared.task.name.clone();
@@ -444,6 +467,7 @@ async fn drive(
     prepared: Vec<Prepared>,
     persisted: PersistedAlloc,
     health: HealthPlan,
+    control: AllocControl,
     status: watch::Sender<AllocStatus>,
     mut stop: watch::Receiver<bool>,
 ) -> AllocStatus {
@@ -502,6 +526,7 @@ async fn drive(
             p,
             &persisted,
             &artifact_failures,
+            &control,
             &status,
         )
         .map(|r| (p.task.name.clone(), r))

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use scheduler_core::model::timestamp::format_rfc3339_nanos;
 use scheduler_core::model::{AllocDeploymentStatus, Allocation, Node, NodeId};
 
+use crate::alloc_control::AllocControl;
 use crate::alloc_runner::{
     AllocRunnerHandle, AllocStatus, ClientContext, restore_alloc, run_alloc,
 };
@@ -52,6 +53,7 @@ const POLL_WAIT: Duration = Duration::from_secs(5);
 /// Wait before retrying an unreachable server.
 const RETRY: Duration = Duration::from_millis(500);
 
+#[derive(Debug)]
 struct Running {
     alloc: Allocation,
     runner: AllocRunnerHandle,
@@ -59,10 +61,57 @@ struct Running {
     reported: Option<AllocStatus>,
 }
 
+/// The allocations a client runs, by id.
+type RunningAllocs = Arc<Mutex<BTreeMap<String, Running>>>;
+
+/// A cloneable view of the allocations a client runs, for on-demand
+/// requests (restart, signal, stats). Unlike the [`ClientHandle`] it does
+/// not keep the client's loops going.
+#[derive(Clone)]
+pub struct ClientAllocations {
+    running: RunningAllocs,
+}
+
+impl std::fmt::Debug for ClientAllocations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        f.debug_struct("ClientAllocations")
+            .field("allocs", &running.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl ClientAllocations {
+    /// The control of allocation `alloc_id` (its full id), if this client
+    /// has run it since it started or restored it; `None` otherwise.
+    pub fn alloc(&self, alloc_id: &str) -> Option<AllocControl> {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(alloc_id)
+            .map(|running| running.runner.control())
+    }
+}
+
 /// A running client; dropping it stops its loops (not its tasks).
 #[derive(Debug)]
 pub struct ClientHandle {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    allocations: ClientAllocations,
+}
+
+impl ClientHandle {
+    /// The control of allocation `alloc_id` (its full id), if this client
+    /// runs it: to restart or signal its tasks and read their usage.
+    pub fn alloc(&self, alloc_id: &str) -> Option<AllocControl> {
+        self.allocations.alloc(alloc_id)
+    }
+
+    /// A view of the client's allocations that can outlive this handle's
+    /// borrow (for an API serving on-demand requests).
+    pub fn allocations(&self) -> ClientAllocations {
+        self.allocations.clone()
+    }
 }
 
 impl Drop for ClientHandle {
@@ -81,7 +130,7 @@ pub fn start_client(
     ctx: Arc<ClientContext>,
     node: Node,
 ) -> ClientHandle {
-    let running: Arc<Mutex<BTreeMap<String, Running>>> = Arc::default();
+    let running: RunningAllocs = Arc::default();
     // Allocations of a previous run re-attach first.
     for (id, persisted) in ctx.state.allocs() {
         let alloc = persisted.alloc.clone();
@@ -141,16 +190,17 @@ pub fn start_client(
             }
         }
     });
-    let reporter = tokio::spawn(report_changes(connection, running));
+    let reporter = tokio::spawn(report_changes(connection, running.clone()));
     ClientHandle {
         tasks: vec![watcher, heartbeats, reporter],
+        allocations: ClientAllocations { running },
     }
 }
 
 async fn watch_allocations(
     connection: Arc<dyn ServerConnection>,
     ctx: Arc<ClientContext>,
-    running: Arc<Mutex<BTreeMap<String, Running>>>,
+    running: RunningAllocs,
     node_id: NodeId,
 ) {
     let mut index = 0;
@@ -216,7 +266,7 @@ fn report_of(alloc: &Allocation, status: &AllocStatus) -> Allocation {
 
 async fn report_changes(
     connection: Arc<dyn ServerConnection>,
-    running: Arc<Mutex<BTreeMap<String, Running>>>,
+    running: RunningAllocs,
 ) {
     loop {
         tokio::time::sleep(REPORT_EVERY).await;

@@ -41,6 +41,8 @@
 //! [`alloc_runner`] runs an allocation: its directories, each task's
 //! environment and interpolated config, lifecycle hooks in order, and the
 //! persisted [`client_state`] that lets a restarted client re-attach.
+//! [`alloc_control`] restarts or signals its tasks on demand and reports
+//! their resource usage.
 //!
 //! [`artifacts`] fetches a task's artifacts (http, local files; checksums;
 //! tar.gz, zip, gz) before it starts.
@@ -71,6 +73,7 @@
 //! }
 //! ```
 
+pub mod alloc_control;
 pub mod alloc_health;
 pub mod alloc_runner;
 pub mod artifacts;

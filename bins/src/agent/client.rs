@@ -9,7 +9,7 @@ use scheduler_core::driver::{DriverHealth, TaskDriver};
 use scheduler_core::model::Node;
 use scheduler_drivers::alloc_runner::ClientContext;
 use scheduler_drivers::catalog::ServiceCatalog;
-use scheduler_drivers::client::{ClientHandle, start_client};
+use scheduler_drivers::client::{ClientAllocations, ClientHandle, start_client};
 use scheduler_drivers::client_state::ClientState;
 use scheduler_drivers::docker::{DockerDriver, locate_socket};
 use scheduler_drivers::exec::ExecDriver;
@@ -57,7 +57,8 @@ pub struct ClientAgent {
     /// What the client's allocations share: data directory, drivers,
     /// service catalog.
     pub context: Arc<ClientContext>,
-    _client: ClientHandle,
+    /// The client loops; dropping the agent stops them.
+    client: ClientHandle,
 }
 
 /// The node's id: random on first start, then kept in `DATA_DIR/node-id`
@@ -159,7 +160,13 @@ impl ClientAgent {
             node,
             drivers: health,
             context: ctx,
-            _client: client,
+            client,
         })
+    }
+
+    /// The allocations the client runs, to restart or signal their tasks
+    /// and read their usage on demand (the HTTP API's `/v1/client/...`).
+    pub fn allocations(&self) -> ClientAllocations {
+        self.client.allocations()
     }
 }

@@ -1,23 +1,38 @@
 //! The agent's client as the HTTP API sees it: the allocations it runs
-//! (their directories, for logs) and the services they registered.
+//! (their directories, for logs; restarting and signalling their tasks;
+//! their resource usage) and the services they registered.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use scheduler_core::model::api::ServiceRegistration;
+use scheduler_drivers::alloc_control::AllocControl;
 use scheduler_drivers::alloc_runner::ClientContext;
+use scheduler_drivers::client::ClientAllocations;
 use scheduler_raft::api::{ClientFuture, LocalClient};
 
-/// [`LocalClient`] over a running client's context.
+/// [`LocalClient`] over a running client's context and allocations.
 #[derive(Debug)]
 pub struct AgentLocalClient {
     context: Arc<ClientContext>,
+    allocations: ClientAllocations,
 }
 
 impl AgentLocalClient {
-    /// The API's view of the client with this context.
-    pub fn new(context: Arc<ClientContext>) -> Self {
-        Self { context }
+    /// The API's view of the client with this context, running these
+    /// allocations.
+    pub fn new(context: Arc<ClientContext>, allocations: ClientAllocations) -> Self {
+        Self {
+            context,
+            allocations,
+        }
+    }
+
+    /// The allocation's control, or the error the API reports.
+    fn alloc(&self, alloc_id: &str) -> Result<AllocControl, String> {
+        self.allocations
+            .alloc(alloc_id)
+            .ok_or_else(|| format!("allocation {alloc_id} is not running on this client"))
     }
 }
 
@@ -62,15 +77,35 @@ impl LocalClient for AgentLocalClient {
             .collect()
     }
 
-    fn restart(&self, _alloc_id: &str, _task: Option<&str>) -> ClientFuture<'_, ()> {
-        Box::pin(async { Err("restarting tasks through the API is not supported yet".to_owned()) })
+    fn restart(&self, alloc_id: &str, task: Option<&str>) -> ClientFuture<'_, ()> {
+        // The future outlives the borrowed arguments: it owns copies.
+        let control = self.alloc(alloc_id);
+        let task = task.map(str::to_owned);
+        Box::pin(async move {
+            control?
+                .restart_task(task.as_deref())
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
-    fn signal(&self, _alloc_id: &str, _task: Option<&str>, _signal: &str) -> ClientFuture<'_, ()> {
-        Box::pin(async { Err("signalling tasks through the API is not supported yet".to_owned()) })
+    fn signal(&self, alloc_id: &str, task: Option<&str>, signal: &str) -> ClientFuture<'_, ()> {
+        let control = self.alloc(alloc_id);
+        let task = task.map(str::to_owned);
+        let signal = signal.to_owned();
+        Box::pin(async move {
+            control?
+                .signal_task(task.as_deref(), &signal)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
-    fn stats(&self, _alloc_id: &str) -> ClientFuture<'_, serde_json::Value> {
-        Box::pin(async { Err("allocation statistics are not supported yet".to_owned()) })
+    fn stats(&self, alloc_id: &str) -> ClientFuture<'_, serde_json::Value> {
+        let control = self.alloc(alloc_id);
+        Box::pin(async move {
+            let usage = control?.stats().await;
+            serde_json::to_value(usage).map_err(|e| format!("allocation statistics: {e}"))
+        })
     }
 }

@@ -13,7 +13,7 @@ use crate::api_client::{
 };
 use crate::monitor::{FollowDeployment, MonitorOptions, monitor_eval};
 use crate::output::{
-    Style, format_table, format_time_or_relative, now_unix_nanos, print_json, short_id,
+    Style, format_table, format_time_or_relative, now_unix_nanos, print_json, say, short_id,
 };
 
 const ALLOCATION: Noun = Noun {
@@ -257,7 +257,7 @@ async fn status(args: StatusArgs) -> Outcome {
             .ok()
     };
     let style = Style::for_stdout(false);
-    println!(
+    say!(
         "{}",
         format_alloc_status(
             &alloc,
@@ -412,7 +412,7 @@ async fn stop(args: StopArgs) -> Outcome {
         .await
         .context("stopping allocation")?;
     if args.detach || answer.eval_id.is_empty() {
-        println!("{}", answer.eval_id);
+        say!("{}", answer.eval_id);
         return Ok(0);
     }
     let options = MonitorOptions {

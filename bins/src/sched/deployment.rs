@@ -13,7 +13,7 @@ use crate::api_client::{
 use crate::monitor::{
     FollowDeployment, MonitorOptions, monitor_deployment, monitor_eval, serde_name,
 };
-use crate::output::{Style, format_kv, format_rfc3339, format_table, print_json, short_id};
+use crate::output::{Style, format_kv, format_rfc3339, format_table, print_json, say, short_id};
 
 const DEPLOYMENT: Noun = Noun {
     singular: "deployment",
@@ -208,10 +208,10 @@ async fn status(args: StatusArgs) -> Outcome {
             .await
             .context("retrieving deployments")?;
         if deployments.is_empty() {
-            println!("No deployments found");
+            say!("No deployments found");
         } else {
             let all: Vec<&Deployment> = deployments.iter().collect();
-            println!("{}", format_deployment_list(&all, args.verbose));
+            say!("{}", format_deployment_list(&all, args.verbose));
         }
         return Ok(0);
     };
@@ -230,7 +230,7 @@ async fn status(args: StatusArgs) -> Outcome {
         .get(&path, &[])
         .await
         .context("retrieving deployment")?;
-    println!("{}", format_deployment(&deployment, args.verbose, style));
+    say!("{}", format_deployment(&deployment, args.verbose, style));
     Ok(0)
 }
 
@@ -260,7 +260,7 @@ async fn promote(args: ChangeArgs) -> Outcome {
         .await
         .context("promoting deployment")?;
     if args.detach || answer.eval_id.is_empty() {
-        println!(
+        say!(
             "Deployment {:?} promoted; evaluation ID: {}",
             short_id(&id, args.verbose),
             answer.eval_id
@@ -288,14 +288,14 @@ async fn fail(args: ChangeArgs) -> Outcome {
     let short = short_id(&id, args.verbose);
     match answer.reverted_job_version {
         Some(version) => {
-            println!("Deployment {short:?} failed. Auto-reverted to job version {version}.")
+            say!("Deployment {short:?} failed. Auto-reverted to job version {version}.")
         }
-        None => println!("Deployment {short:?} failed"),
+        None => say!("Deployment {short:?} failed"),
     }
     if args.detach || answer.eval_id.is_empty() {
         return Ok(0);
     }
-    println!();
+    say!();
     monitor_eval(&client, &answer.eval_id, monitor_options(args.verbose)).await
 }
 
@@ -320,11 +320,11 @@ async fn pause(args: ChangeArgs, pause: bool) -> Outcome {
         )
         .await
         .context(doing)?;
-    println!("Deployment {:?} {done}", short_id(&id, args.verbose));
+    say!("Deployment {:?} {done}", short_id(&id, args.verbose));
     if pause || args.detach || answer.eval_id.is_empty() {
         return Ok(0);
     }
-    println!();
+    say!();
     monitor_eval(&client, &answer.eval_id, monitor_options(args.verbose)).await
 }
 

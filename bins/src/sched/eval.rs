@@ -11,7 +11,8 @@ use crate::api_client::{
 };
 use crate::monitor::{failed_group_heading, format_alloc_metrics, serde_name};
 use crate::output::{
-    Style, format_kv, format_table, format_time_or_relative, now_unix_nanos, print_json, short_id,
+    Style, format_kv, format_table, format_time_or_relative, now_unix_nanos, print_json, say,
+    short_id,
 };
 
 const EVALUATION: Noun = Noun {
@@ -207,7 +208,7 @@ async fn status(args: StatusArgs) -> Outcome {
         .await
         .context("querying evaluation allocations")?;
     let style = Style::for_stdout(false);
-    println!(
+    say!(
         "{}",
         format_eval(&eval, &allocs, args.verbose, now_unix_nanos(), style)
     );

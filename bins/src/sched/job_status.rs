@@ -15,7 +15,7 @@ use crate::api_client::{
 use crate::deployment::format_deployment_groups;
 use crate::monitor::{format_alloc_metrics, serde_name};
 use crate::output::{
-    Style, format_kv, format_table, format_time, now_unix_nanos, print_json, short_id,
+    Style, format_kv, format_table, format_time, now_unix_nanos, print_json, say, short_id,
 };
 
 const JOB: Noun = Noun {
@@ -266,11 +266,11 @@ pub async fn status(args: StatusArgs) -> Outcome {
         }
         let jobs: Vec<JobListStub> = client.get("/v1/jobs", &[]).await.context("querying jobs")?;
         if jobs.is_empty() {
-            println!("No running jobs");
+            say!("No running jobs");
         } else {
             let all: Vec<&JobListStub> = jobs.iter().collect();
             let many_namespaces = all.iter().any(|job| job.namespace != all[0].namespace);
-            println!("{}", format_job_list(&all, many_namespaces));
+            say!("{}", format_job_list(&all, many_namespaces));
         }
         return Ok(0);
     };
@@ -308,7 +308,7 @@ pub async fn status(args: StatusArgs) -> Outcome {
         allocs,
         evals,
     };
-    println!(
+    say!(
         "{}",
         format_job_report(&report, args.verbose, now_unix_nanos(), style)
     );
@@ -372,7 +372,7 @@ pub async fn history(args: HistoryArgs) -> Outcome {
             format_version(job, diff)
         })
         .collect();
-    println!("{}", blocks.join("\n\n"));
+    say!("{}", blocks.join("\n\n"));
     Ok(0)
 }
 

@@ -84,3 +84,66 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        // Duplicate flag names or ids (such as one clashing with the
+        // `--version` flag every subcommand gets) only show at runtime.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn remote_flags_take_one_dash() {
+        let parse = |line: &[&str]| {
+            Cli::try_parse_from(args::normalize(line.iter().map(std::ffi::OsString::from)))
+        };
+        assert!(
+            parse(&[
+                "sched",
+                "job",
+                "run",
+                "-check-index",
+                "3",
+                "-detach",
+                "-address",
+                "http://h:1",
+                "-var",
+                "a=b",
+                "f.hcl"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&[
+                "sched", "alloc", "logs", "-f", "-stderr", "-task", "t", "abc"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["sched", "alloc", "signal", "-s", "SIGHUP", "abc", "web"]).is_ok());
+        assert!(
+            parse(&[
+                "sched",
+                "node",
+                "drain",
+                "-enable",
+                "-deadline",
+                "5m",
+                "-yes",
+                "n1"
+            ])
+            .is_ok()
+        );
+        assert!(
+            parse(&["sched", "node", "drain", "n1"]).is_err(),
+            "-enable or -disable"
+        );
+        assert!(parse(&["sched", "operator", "raft", "remove-peer", "-peer-id", "2"]).is_ok());
+        assert!(parse(&["sched", "job", "revert", "web", "2", "-json"]).is_err());
+        assert!(parse(&["sched", "job", "status", "-json", "-namespace", "*"]).is_ok());
+    }
+}

@@ -15,9 +15,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scheduler_core::model::api::AllocListStub;
 use scheduler_core::model::{AllocMetric, Deployment, Evaluation};
 
-use crate::api_client::{ApiClient, Context, Indexed, Outcome, path_segment};
+use crate::api_client::{ApiClient, Context, Failure, Indexed, Outcome, path_segment};
 use crate::deployment::format_deployment;
-use crate::output::{Style, format_time, indent, now_unix_nanos, short_id};
+use crate::output::{Style, format_time, indent, now_unix_nanos, say, short_id};
 
 /// How long one blocking query may wait for a change.
 const BLOCKING_WAIT: Duration = Duration::from_secs(10);
@@ -54,12 +54,12 @@ fn timestamp() -> String {
 
 /// A headline: `==> <time>: <message>`.
 fn info(message: &str) {
-    println!("==> {}: {message}", timestamp());
+    say!("==> {}: {message}", timestamp());
 }
 
 /// A detail: `    <time>: <message>`.
 fn detail(message: &str) {
-    println!("    {}: {message}", timestamp());
+    say!("    {}: {message}", timestamp());
 }
 
 /// What the monitor knew at the last poll, to print only the changes.
@@ -328,7 +328,7 @@ fn report_finished(eval: &Evaluation, verbose: bool) -> bool {
         detail(&failed_group_heading(group, metric));
         let reasons = format_alloc_metrics(metric, "  ");
         if !reasons.is_empty() {
-            println!("{}", indent(&reasons, "    "));
+            say!("{}", indent(&reasons, "    "));
         }
     }
     if !eval.blocked_eval.is_empty() {
@@ -343,10 +343,7 @@ fn report_finished(eval: &Evaluation, verbose: bool) -> bool {
 /// The deployment a finished evaluation started: the one it names, or the
 /// job's latest one when it rolls out the version the evaluation scheduled
 /// (this agent's evaluations do not always carry the id).
-async fn deployment_of(
-    client: &ApiClient,
-    eval: &Evaluation,
-) -> Result<Option<String>, crate::api_client::Failure> {
+async fn deployment_of(client: &ApiClient, eval: &Evaluation) -> Result<Option<String>, Failure> {
     if !eval.deployment_id.is_empty() {
         return Ok(Some(eval.deployment_id.as_str().to_owned()));
     }
@@ -412,7 +409,7 @@ pub async fn monitor_deployment(
                 indent(&body, "    ")
             )),
             None if body != last_printed => {
-                println!(
+                say!(
                     "\n{}\n{}",
                     indent(&timestamp(), "    "),
                     indent(&body, "    ")
@@ -440,13 +437,13 @@ pub async fn monitor_deployment(
     if let Some(bar) = &live {
         bar.finish_and_clear();
         let body = format_deployment(&deployment, verbose, style);
-        println!(
+        say!(
             "{headline}\n\n{}\n{}",
             indent(&timestamp(), "    "),
             indent(&body, "    ")
         );
     } else {
-        println!("{headline}");
+        say!("{headline}");
     }
     Ok(if succeeded { 0 } else { EXIT_PLACEMENT_FAILED })
 }

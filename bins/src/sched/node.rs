@@ -18,7 +18,7 @@ use crate::api_client::{
 use crate::monitor::serde_name;
 use crate::output::{
     Style, format_bytes, format_kv, format_rfc3339, format_table, format_time, now_unix_nanos,
-    print_json, short_id,
+    print_json, say, short_id,
 };
 
 const NODE: Noun = Noun {
@@ -316,10 +316,10 @@ async fn status(args: StatusArgs) -> Outcome {
             .await
             .context("querying node status")?;
         if nodes.is_empty() {
-            println!("No nodes registered");
+            say!("No nodes registered");
         } else {
             let all: Vec<&NodeListStub> = nodes.iter().collect();
-            println!("{}", format_node_list(&all, args.verbose));
+            say!("{}", format_node_list(&all, args.verbose));
         }
         return Ok(0);
     };
@@ -336,7 +336,7 @@ async fn status(args: StatusArgs) -> Outcome {
     }
     let node: Node = client.get(&path, &[]).await.context("querying node info")?;
     let (stubs, allocs) = node_allocations(&client, &path).await?;
-    println!(
+    say!(
         "{}",
         format_node(
             &node,
@@ -445,18 +445,18 @@ async fn drain(args: DrainArgs) -> Outcome {
     let id = stub.id.clone();
     if id != args.id && !args.yes {
         let verb = if args.enable { "enable" } else { "disable" };
-        println!("Are you sure you want to {verb} drain mode for node {id:?}? [y/N]");
+        say!("Are you sure you want to {verb} drain mode for node {id:?}? [y/N]");
         let mut answer = String::new();
         // No answer (stdin closed) cancels, as an empty one does.
         let _ = std::io::stdin().read_line(&mut answer);
         match read_confirmation(&answer) {
             Confirmation::Yes => {}
             Confirmation::No => {
-                println!("Canceling drain toggle");
+                say!("Canceling drain toggle");
                 return Ok(0);
             }
             Confirmation::NotExact => {
-                println!("For confirmation, an exact 'y' is required.");
+                say!("For confirmation, an exact 'y' is required.");
                 return Ok(0);
             }
             Confirmation::Unrecognised => {
@@ -484,10 +484,10 @@ async fn drain(args: DrainArgs) -> Outcome {
         .await
         .context("updating drain specification")?;
     if args.disable {
-        println!("Node {id:?} drain strategy unset");
+        say!("Node {id:?} drain strategy unset");
         return Ok(0);
     }
-    println!("Node {id:?} drain strategy set");
+    say!("Node {id:?} drain strategy set");
     if args.detach {
         return Ok(0);
     }
@@ -498,7 +498,7 @@ async fn drain(args: DrainArgs) -> Outcome {
 /// allocations as they are marked for migration.
 async fn monitor_drain(client: &ApiClient, node_id: &str) -> Outcome {
     let stamp = || format_time(now_unix_nanos());
-    println!(
+    say!(
         "==> {}: Ctrl-C to stop monitoring: will not cancel the node drain",
         stamp()
     );
@@ -516,6 +516,11 @@ async fn monitor_drain(client: &ApiClient, node_id: &str) -> Outcome {
             .await
             .context("querying node allocations")?;
         for alloc in &allocs {
+            // Allocations that had finished before the drain are not news.
+            if index == 0 && alloc.client_terminal() {
+                announced.insert(alloc.id.as_str().to_owned());
+                continue;
+            }
             // Nomad's full allocations say a migration was asked for; list
             // stubs only show the stop it leads to.
             let what = if alloc.desired_transition.should_migrate() {
@@ -527,19 +532,19 @@ async fn monitor_drain(client: &ApiClient, node_id: &str) -> Outcome {
             };
             let id = alloc.id.as_str();
             if announced.insert(id.to_owned()) {
-                println!("    {}: Alloc {:?} {what}", stamp(), short_id(id, false));
+                say!("    {}: Alloc {:?} {what}", stamp(), short_id(id, false));
             }
         }
-        if !all_stopped && allocs.iter().all(Allocation::is_terminal) {
+        if !all_stopped && allocs.iter().all(Allocation::client_terminal) {
             all_stopped = true;
-            println!(
+            say!(
                 "    {}: All allocations on node {:?} have stopped",
                 stamp(),
                 short_id(node_id, false)
             );
         }
         if !answer.value.is_draining() {
-            println!("==> {}: Drain complete for node {node_id:?}", stamp());
+            say!("==> {}: Drain complete for node {node_id:?}", stamp());
             return Ok(0);
         }
         if answer.index <= index {
@@ -569,7 +574,7 @@ async fn eligibility(args: EligibilityArgs) -> Outcome {
         )
         .await
         .context("updating scheduling eligibility")?;
-    println!(
+    say!(
         "Node {:?} scheduling eligibility set: {eligibility} for scheduling",
         stub.id
     );

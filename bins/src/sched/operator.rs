@@ -8,7 +8,7 @@ use scheduler_core::model::serde_util::null_as_default;
 use serde::Deserialize;
 
 use crate::api_client::{ApiArgs, ApiClient, Context, Failure, Outcome, run_command};
-use crate::output::{format_table, print_json};
+use crate::output::{format_table, print_json, say};
 
 /// Operator commands.
 #[derive(Debug, Subcommand)]
@@ -162,7 +162,7 @@ async fn list_peers(args: ListPeersArgs) -> Outcome {
         .get(CONFIGURATION, &[])
         .await
         .context("getting peers")?;
-    println!("{}", format_peers(&configuration));
+    say!("{}", format_peers(&configuration));
     Ok(0)
 }
 
@@ -172,7 +172,7 @@ async fn remove_peer(args: RemovePeerArgs) -> Outcome {
         .delete("/v1/operator/raft/peer", &[("id", args.peer_id.clone())])
         .await
         .context("removing peer")?;
-    println!("Removed peer with id {:?}", args.peer_id);
+    say!("Removed peer with id {:?}", args.peer_id);
     Ok(0)
 }
 
@@ -215,7 +215,7 @@ async fn save(args: SnapshotArgs) -> Outcome {
             args.file.display()
         ))
     })?;
-    println!("State file written to {}", args.file.display());
+    say!("State file written to {}", args.file.display());
     Ok(0)
 }
 
@@ -240,7 +240,7 @@ async fn restore(args: SnapshotArgs) -> Outcome {
         .put_bytes("/v1/operator/snapshot", bytes)
         .await
         .context("restoring snapshot")?;
-    println!("Snapshot Restored");
+    say!("Snapshot Restored");
     Ok(0)
 }
 

@@ -267,12 +267,38 @@ impl Style {
     }
 }
 
+/// `println!` for command output that ends the process quietly when
+/// stdout is closed (`sched job status | head -1`) instead of panicking
+/// as `println!` does.
+macro_rules! say {
+    () => {
+        $crate::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// Writes one line to stdout; a closed stdout ends the process with
+/// status 0, as there is no one left to tell.
+pub fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
+}
+
 /// Prints a JSON answer pretty, as `-json` does.
 pub fn print_json(value: &serde_json::Value) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => say!("{text}"),
         // A `Value` always encodes; keep the raw form if it somehow does not.
-        Err(_) => println!("{value}"),
+        Err(_) => say!("{value}"),
     }
 }
 

@@ -23,7 +23,7 @@ use crate::job_status::format_job_list;
 use crate::monitor::{
     FollowDeployment, MonitorOptions, failed_group_heading, format_alloc_metrics, monitor_eval,
 };
-use crate::output::Style;
+use crate::output::{Style, say};
 
 /// `job plan`'s exit code on errors, as Nomad's.
 pub const PLAN_EXIT_ERROR: u8 = 255;
@@ -179,15 +179,15 @@ pub async fn run(args: RunArgs) -> Outcome {
         Err(err) => return Err(err).context("submitting job"),
     };
     if !answer.warnings.is_empty() {
-        println!("Job Warnings:\n{}\n", answer.warnings.trim_end());
+        say!("Job Warnings:\n{}\n", answer.warnings.trim_end());
     }
     if is_periodic_or_parameterized || answer.eval_id.is_empty() {
-        println!("Job registration successful");
+        say!("Job registration successful");
         return Ok(0);
     }
     if args.detach {
-        println!("Job registration successful");
-        println!("Evaluation ID: {}", answer.eval_id);
+        say!("Job registration successful");
+        say!("Evaluation ID: {}", answer.eval_id);
         return Ok(0);
     }
     monitor_eval(
@@ -274,17 +274,17 @@ pub async fn plan(args: PlanArgs) -> Outcome {
         .context("during plan")
         .map_err(|f| f.with_code(PLAN_EXIT_ERROR))?;
     if let Some(diff) = &answer.diff {
-        println!("{}\n", render_diff(diff, args.verbose).trim());
+        say!("{}\n", render_diff(diff, args.verbose).trim());
     }
-    println!("{}", style.bold("Scheduler dry-run:"));
-    println!("{}\n", format_dry_run(&answer, &job_type));
+    say!("{}", style.bold("Scheduler dry-run:"));
+    say!("{}\n", format_dry_run(&answer, &job_type));
     if !answer.warnings.is_empty() {
-        println!(
+        say!(
             "{}\n",
             style.yellow(&format!("Job Warnings:\n{}", answer.warnings.trim_end()))
         );
     }
-    println!(
+    say!(
         "{}",
         format_job_modify_index(answer.job_modify_index, &args.file.display().to_string())
     );
@@ -315,7 +315,7 @@ pub async fn stop(args: StopArgs) -> Outcome {
         return Ok(0);
     }
     if args.detach {
-        println!("{}", answer.eval_id);
+        say!("{}", answer.eval_id);
         return Ok(0);
     }
     monitor_eval(
@@ -344,7 +344,7 @@ pub async fn revert(args: RevertArgs) -> Outcome {
         return Ok(0);
     }
     if args.detach {
-        println!("Evaluation ID: {}", answer.eval_id);
+        say!("Evaluation ID: {}", answer.eval_id);
         return Ok(0);
     }
     monitor_eval(
@@ -400,9 +400,9 @@ pub async fn dispatch(args: DispatchArgs) -> Outcome {
         .post(&path, &[], &request)
         .await
         .context("dispatching job")?;
-    println!(
+    say!(
         "{}",
-        crate::output::format_kv(&[
+        format_kv(&[
             ("Dispatched Job ID", answer.dispatched_job_id.clone()),
             ("Evaluation ID", answer.eval_id.clone()),
         ])
@@ -410,7 +410,7 @@ pub async fn dispatch(args: DispatchArgs) -> Outcome {
     if args.detach || answer.eval_id.is_empty() {
         return Ok(0);
     }
-    println!();
+    say!();
     monitor_eval(
         &client,
         &answer.eval_id,

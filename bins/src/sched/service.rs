@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use scheduler_core::model::api::{ServiceRegistration, ServiceRegistrationListStub};
 
 use crate::api_client::{ApiArgs, ApiClient, Context, Failure, Outcome, path_segment, run_command};
-use crate::output::{format_kv, format_table, print_json, short_id};
+use crate::output::{format_kv, format_table, print_json, say, short_id};
 
 /// Commands on registered services.
 #[derive(Debug, Subcommand)]
@@ -137,9 +137,9 @@ async fn list(args: ListArgs) -> Outcome {
         .iter()
         .all(|namespace| namespace.services.is_empty())
     {
-        println!("No service registrations found");
+        say!("No service registrations found");
     } else {
-        println!("{}", format_service_list(&namespaces));
+        say!("{}", format_service_list(&namespaces));
     }
     Ok(0)
 }
@@ -163,7 +163,7 @@ async fn info(args: InfoArgs) -> Outcome {
     if instances.is_empty() {
         return Err(Failure::new("No service registrations found"));
     }
-    println!("{}", format_service_info(&instances, args.verbose));
+    say!("{}", format_service_info(&instances, args.verbose));
     Ok(0)
 }
 

@@ -20,6 +20,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 const DEFAULT_RPC_PORT: u16 = 4647;
 /// Nomad's HTTP port, where the API listens by default.
 const DEFAULT_HTTP_PORT: u16 = 4646;
+/// Consul's DNS port, where `-dev` answers `NAME.service.consul`.
+const DEFAULT_DNS_PORT: u16 = 8600;
 
 /// The scheduler's agent. Flags follow Nomad's `nomad agent` and take one
 /// dash or two.
@@ -81,6 +83,11 @@ struct Cli {
     /// The agent's region.
     #[arg(long, value_name = "REGION", default_value = "global")]
     region: String,
+    /// Serve the client's services over DNS (`NAME.service.consul`, A and
+    /// SRV, UDP and TCP) on this port of the -bind address; 0 picks a free
+    /// port. Default: 8600 with -dev, off otherwise.
+    #[arg(long, value_name = "PORT")]
+    dns_port: Option<u16>,
     /// Form a new cluster once this many servers (this one included) can
     /// reach each other through -retry-join; 0: never bootstrap, only join.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -332,6 +339,11 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
         bind: (cli.bind, cli.rpc_port).into(),
         http: (cli.bind, cli.http_port).into(),
         region: cli.region.clone(),
+        dns: cli
+            .dns_port
+            .or(cli.dev.then_some(DEFAULT_DNS_PORT))
+            .filter(|_| cli.client)
+            .map(|port| std::net::SocketAddr::from((cli.bind, port))),
         datacenter: cli.datacenter.clone(),
         name: cli.node_name.clone().unwrap_or_default(),
         bootstrap_expect: cli.bootstrap_expect,

@@ -27,6 +27,8 @@ pub struct ServerArgs {
     pub http: SocketAddr,
     /// The agent's region.
     pub region: String,
+    /// Where the client's services are served over DNS, if anywhere.
+    pub dns: Option<SocketAddr>,
     /// The agent's datacenter.
     pub datacenter: String,
     /// The agent's name (the hostname when empty).
@@ -168,9 +170,26 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
         }
         None => None,
     };
+    let dns = match (&client, args.dns) {
+        (Some(agent), Some(bind)) => {
+            let config = bins::agent::dns::DnsConfig {
+                bind,
+                ..bins::agent::dns::DnsConfig::default()
+            };
+            let dns =
+                bins::agent::dns::DnsServer::start(config, agent.context.catalog.clone()).await?;
+            eprintln!(
+                "schedd: DNS on {} (NAME.service.consul, A and SRV)",
+                dns.local_addr()
+            );
+            Some(dns)
+        }
+        _ => None,
+    };
     let local_client = client.as_ref().map(|agent| {
         Arc::new(bins::agent::local_client::AgentLocalClient::new(
             agent.context.clone(),
+            agent.allocations(),
         )) as Arc<dyn scheduler_raft::api::LocalClient>
     });
     let api = http.serve(ApiContext {
@@ -201,6 +220,9 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
     };
     tracing::info!(signal = received, "shutting down");
     api.shutdown().await;
+    if let Some(dns) = dns {
+        dns.shutdown().await;
+    }
     control.shutdown();
     drop(control);
     drop(client);

@@ -2,6 +2,8 @@
 //! and reading its announcements.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -103,16 +105,29 @@ pub fn line_starting(lines: &std::sync::mpsc::Receiver<String>, prefix: &str) ->
     panic!("no line starting {prefix:?} in 300 lines");
 }
 
-/// A `schedd -dev` agent on free ports in `data_dir`, once its HTTP API
-/// answers: the agent (which ends its tasks when dropped), its HTTP base
-/// URL and its client's node id.
-pub fn dev_agent(data_dir: &std::path::Path) -> (AgentWithTasks, String, String) {
+/// A `schedd -dev` agent started by [`dev_agent`].
+pub struct DevAgent {
+    /// The process (its tasks end with it).
+    pub agent: AgentWithTasks,
+    /// Its HTTP API, `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its client's node id.
+    pub node_id: String,
+    /// Its DNS server's address, `127.0.0.1:PORT`.
+    pub dns: String,
+}
+
+/// A `schedd -dev` agent on free ports (RPC, HTTP, DNS) in `data_dir`,
+/// once it announced its client, HTTP API and DNS server.
+pub fn dev_agent(data_dir: &std::path::Path) -> DevAgent {
     let rpc = free_port().to_string();
     let (agent, lines) = spawn_schedd(&[
         "-dev",
         "-rpc-port",
         &rpc,
         "-http-port",
+        "0",
+        "-dns-port",
         "0",
         "-data-dir",
         data_dir.to_str().unwrap(),
@@ -123,13 +138,23 @@ pub fn dev_agent(data_dir: &std::path::Path) -> (AgentWithTasks, String, String)
         .next()
         .expect("node id")
         .to_owned();
+    let dns = line_starting(&lines, "schedd: DNS on ");
+    let dns = dns["schedd: DNS on ".len()..]
+        .split_whitespace()
+        .next()
+        .expect("DNS address")
+        .to_owned();
     let http = line_starting(&lines, "schedd: HTTP API on ");
     let url = http["schedd: HTTP API on ".len()..].trim().to_owned();
     // Keep draining stderr so the agent never blocks on a full pipe.
     std::thread::spawn(move || while lines.recv().is_ok() {});
-    let agent = AgentWithTasks {
-        agent,
-        data_dir: data_dir.to_path_buf(),
-    };
-    (agent, url, node_id)
+    DevAgent {
+        agent: AgentWithTasks {
+            agent,
+            data_dir: data_dir.to_path_buf(),
+        },
+        url,
+        node_id,
+        dns,
+    }
 }
