@@ -108,6 +108,24 @@ fn write_job(dir: &Path, name: &str, source: &str) -> String {
     path.to_str().expect("utf-8 path").to_owned()
 }
 
+/// Waits (bounded) until `sched node status` lists a ready, eligible node:
+/// the agent announces its HTTP API before its client has registered.
+fn wait_for_ready_node(address: &str) {
+    for _ in 0..100 {
+        let nodes = sched(address, &["node", "status"]);
+        let listed = text(&nodes.stdout);
+        let ready = listed.lines().skip(1).any(|row| {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            fields.ends_with(&["eligible", "ready"])
+        });
+        if nodes.status.success() && ready {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no ready node within 10 s");
+}
+
 #[test]
 fn sched_runs_inspects_and_stops_a_job_on_a_dev_agent() {
     let data = tempfile::tempdir().expect("data dir");
@@ -115,13 +133,17 @@ fn sched_runs_inspects_and_stops_a_job_on_a_dev_agent() {
     let agent = dev_agent(data.path());
     let address = agent.url.clone();
     let job_file = write_job(files.path(), "remote.nomad.hcl", JOB);
+    wait_for_ready_node(&address);
 
     // A new job: the plan would create an allocation (exit 1).
     let plan = sched(&address, &["job", "plan", &job_file]);
     expect_code(&plan, 1, "plan of a new job");
     let plan_text = text(&plan.stdout);
     assert!(plan_text.contains("+ Job: \"remote\""), "{plan_text}");
-    assert!(plan_text.contains("Scheduler dry-run:\n- All tasks successfully allocated."));
+    assert!(
+        plan_text.contains("Scheduler dry-run:\n- All tasks successfully allocated."),
+        "{plan_text}"
+    );
     assert!(plan_text.contains(&format!(
         "Job Modify Index: 0\nTo submit the job with version verification run:\n\nsched job run -check-index 0 {job_file}\n"
     )));

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scheduler_core::model::api::AllocListStub;
-use scheduler_core::model::{AllocMetric, Deployment, Evaluation};
+use scheduler_core::model::{AllocMetric, Deployment, EvalStatus, Evaluation};
 
 use crate::api_client::{ApiClient, Context, Failure, Indexed, Outcome, path_segment};
 use crate::deployment::format_deployment;
@@ -269,7 +269,8 @@ pub async fn monitor_eval(client: &ApiClient, eval_id: &str, options: MonitorOpt
             index = new_index;
             continue;
         }
-        placement_failed |= report_finished(&eval, verbose);
+        // An evaluation the scheduler gave up on placed nothing either.
+        placement_failed |= report_finished(&eval, verbose) || eval.status == EvalStatus::Failed;
         if eval.next_eval.is_empty() {
             break eval;
         }

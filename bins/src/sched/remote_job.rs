@@ -23,7 +23,7 @@ use crate::job_status::format_job_list;
 use crate::monitor::{
     FollowDeployment, MonitorOptions, failed_group_heading, format_alloc_metrics, monitor_eval,
 };
-use crate::output::{Style, say};
+use crate::output::{Style, format_kv, say};
 
 /// `job plan`'s exit code on errors, as Nomad's.
 pub const PLAN_EXIT_ERROR: u8 = 255;
