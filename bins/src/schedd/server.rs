@@ -88,10 +88,10 @@ pub fn run_client(args: bins::agent::client::ClientAgentArgs, log_level: &str) -
 
 /// Logging at `level` on stderr, and the async runtime.
 fn runtime_with_logging(level: &str) -> Option<tokio::runtime::Runtime> {
-    // openraft narrates every step at info; at info and above the server
-    // shows openraft's warnings only.
+    // openraft narrates every step at info, and hickory logs every DNS
+    // query there; at info the agent shows only their warnings.
     let filter = match level {
-        "info" => "info,openraft=warn".to_owned(),
+        "info" => "info,openraft=warn,hickory_server=warn".to_owned(),
         level => level.to_owned(),
     };
     tracing_subscriber::fmt()
