@@ -191,3 +191,37 @@ fn a_client_agent_registers_with_a_server_agent_and_runs_its_work() {
         );
     }
 }
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let data = tempfile::tempdir().expect("dir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().unwrap().port().to_string();
+    let rpc = free_port().to_string();
+    let (mut agent, lines) = spawn_schedd(&[
+        "-dev",
+        "-rpc-port",
+        &rpc,
+        "-http-port",
+        &port,
+        "-dns-port",
+        "0",
+        "-data-dir",
+        data.path().to_str().unwrap(),
+    ]);
+    let error = line_starting(&lines, "schedd: cannot listen for HTTP");
+    assert!(
+        error.contains(&format!("127.0.0.1:{port}")) && error.contains("in use"),
+        "{error}"
+    );
+    let mut status = None;
+    for _ in 0..100 {
+        status = agent.0.try_wait().expect("wait");
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = status.expect("schedd exits when its HTTP port is taken");
+    assert!(!status.success(), "{status}");
+}

@@ -280,6 +280,17 @@ async fn a_dev_agent_serves_nomads_api() {
     let (status, _, _) = api.get("/v1/job/web").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Request bodies are size-limited (16 MiB). (A client of its own: the
+    // server closes that connection without reading the rest.)
+    let huge = format!("{{\"Job\": {{\"ID\": \"{}\"}}}}", "x".repeat(17 << 20));
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/jobs", api.base))
+        .body(huge)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
     // The agent and the cluster describe themselves.
     let (_, agent, _) = api.get("/v1/agent/self").await;
     assert_eq!(agent["config"]["Client"]["Enabled"], true);

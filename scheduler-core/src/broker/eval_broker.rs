@@ -73,6 +73,10 @@ pub enum Enqueued {
         /// When it becomes ready.
         until: i64,
     },
+    /// A worker holds this evaluation right now (a blocked evaluation woken
+    /// while being re-scheduled): it is enqueued again once that delivery
+    /// is acked, so the wake-up is not lost.
+    AfterAck,
     /// The broker already tracks an evaluation with this id; ignored.
     Duplicate,
     /// The broker is disabled (not the leader); ignored.
@@ -225,6 +229,11 @@ pub struct EvalBroker {
     /// Deliveries ever made; never reset, so tokens stay unique across
     /// flushes.
     delivery_counter: u64,
+    /// Evaluations enqueued again while a worker held them, with the `now`
+    /// of that enqueue: enqueued when the delivery is acked, dropped when
+    /// it is nacked (a nack delivers the evaluation again anyway). Nomad's
+    /// broker keeps the same `requeue` table.
+    requeue: BTreeMap<EvalId, (Evaluation, i64)>,
 }
 
 impl Default for EvalBroker {
@@ -248,6 +257,7 @@ impl EvalBroker {
             failed: Vec::new(),
             cancelable: Vec::new(),
             delivery_counter: 0,
+            requeue: BTreeMap::new(),
         }
     }
 
@@ -276,6 +286,7 @@ impl EvalBroker {
             self.deadlines.clear();
             self.failed.clear();
             self.cancelable.clear();
+            self.requeue.clear();
         }
     }
 
@@ -288,7 +299,11 @@ impl EvalBroker {
         if !self.enabled {
             return Enqueued::Disabled;
         }
-        if self.evals.contains_key(&eval.id) {
+        if let Some(tracked) = self.evals.get(&eval.id) {
+            if matches!(tracked.place, Place::Unacked { .. }) {
+                self.requeue.insert(eval.id.clone(), (eval, now));
+                return Enqueued::AfterAck;
+            }
             return Enqueued::Duplicate;
         }
         let id = eval.id.clone();
@@ -355,7 +370,11 @@ impl EvalBroker {
     pub fn ack(&mut self, eval_id: &EvalId, token: &str) -> Result<AckOutcome, BrokerError> {
         self.check_outstanding(eval_id, token)?;
         let tracked = self.remove_unacked(eval_id);
-        Ok(self.release_job(&job_key(&tracked.eval), eval_id))
+        let outcome = self.release_job(&job_key(&tracked.eval), eval_id);
+        if let Some((eval, at)) = self.requeue.remove(eval_id) {
+            self.enqueue(eval, at);
+        }
+        Ok(outcome)
     }
 
     /// Gives a delivery back (the worker could not finish it). Below the
@@ -540,6 +559,7 @@ impl EvalBroker {
     /// Sends a nacked (or timed-out) delivery back, with its delay counted
     /// from `from`, or to the failed queue at the delivery limit.
     fn requeue_nacked(&mut self, eval_id: &EvalId, from: i64) -> EvalLocation {
+        self.requeue.remove(eval_id);
         let Some(tracked) = self.evals.get_mut(eval_id) else {
             return EvalLocation::Failed;
         };

@@ -86,11 +86,44 @@ fn duplicate_enqueue_is_ignored() {
     );
     let delivery = broker.dequeue(&["service"], 0).unwrap();
     assert_eq!(delivery.eval.priority, 50);
+    assert_eq!(broker.len(), 1);
+}
+
+/// A blocked evaluation can be woken while a worker is re-scheduling it
+/// (capacity appeared meanwhile): the wake-up waits for the ack instead of
+/// being lost as a duplicate.
+#[test]
+fn an_evaluation_enqueued_while_delivered_comes_back_after_the_ack() {
+    let mut broker = EvalBroker::default();
+    broker.enqueue(ev("a", "web", 50, 1), 0);
+    let delivery = broker.dequeue(&["service"], 0).unwrap();
     assert_eq!(
         broker.enqueue(ev("a", "web", 50, 1), 0),
-        Enqueued::Duplicate
+        Enqueued::AfterAck
     );
-    assert_eq!(broker.len(), 1);
+    assert!(broker.dequeue(&["service"], 0).is_none(), "still held");
+    broker.ack(&id("a"), &delivery.token).unwrap();
+    let again = broker.dequeue(&["service"], 0).expect("delivered again");
+    assert_eq!(again.eval.id, id("a"));
+    broker.ack(&id("a"), &again.token).unwrap();
+    assert!(broker.dequeue(&["service"], 0).is_none(), "only once more");
+
+    // A nack delivers it again anyway: the held copy is dropped.
+    broker.enqueue(ev("b", "api", 50, 2), 0);
+    let delivery = broker.dequeue(&["service"], 0).unwrap();
+    assert_eq!(
+        broker.enqueue(ev("b", "api", 50, 2), 0),
+        Enqueued::AfterAck
+    );
+    broker.nack(&id("b"), &delivery.token, 0).unwrap();
+    let mut deliveries = 0;
+    for at in [0, 100, 10_000] {
+        while let Some(delivery) = broker.dequeue(&["service"], at * SEC) {
+            deliveries += 1;
+            broker.ack(&delivery.eval.id, &delivery.token).unwrap();
+        }
+    }
+    assert_eq!(deliveries, 1);
 }
 
 #[test]
