@@ -212,6 +212,50 @@ async fn a_dev_agent_serves_nomads_api() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
 
+    // The client's controls: usage, a signal, a restart in place.
+    let (status, stats, _) = api
+        .get(&format!("/v1/client/allocation/{first}/stats"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert!(
+        stats["ResourceUsage"]["MemoryStats"]["RSS"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{stats}"
+    );
+    let (status, body) = api
+        .post(
+            &format!("/v1/client/allocation/{first}/signal"),
+            &json!({"Task": "srv", "Signal": "SIGNOPE"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = api
+        .post(
+            &format!("/v1/client/allocation/{first}/restart"),
+            &json!({"TaskName": "srv"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let restarted = api
+        .wait_for(
+            &format!("/v1/allocation/{first}"),
+            "the restart recorded",
+            |a| {
+                a["TaskStates"]["srv"]["Restarts"] == 1
+                    && a["TaskStates"]["srv"]["State"] == "running"
+            },
+        )
+        .await;
+    let events: Vec<&str> = restarted["TaskStates"]["srv"]["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["Type"].as_str())
+        .collect();
+    assert!(events.contains(&"Restart Signaled"), "{events:?}");
+
     // Stopping one allocation replaces it.
     let victim = allocs[0]["ID"].as_str().unwrap().to_owned();
     let (status, stopped) = api

@@ -264,10 +264,7 @@ fn report_of(alloc: &Allocation, status: &AllocStatus) -> Allocation {
     report
 }
 
-async fn report_changes(
-    connection: Arc<dyn ServerConnection>,
-    running: RunningAllocs,
-) {
+async fn report_changes(connection: Arc<dyn ServerConnection>, running: RunningAllocs) {
     loop {
         tokio::time::sleep(REPORT_EVERY).await;
         let changed: Vec<(String, AllocStatus, Allocation)> = {

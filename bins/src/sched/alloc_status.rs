@@ -125,7 +125,7 @@ pub fn event_description(event: &TaskEvent) -> String {
             (signal, "") => format!("Task being sent signal {signal}"),
             (signal, reason) => format!("Task being sent signal {signal}: {reason}"),
         },
-        "Restart Signaled" => or(&event.task_signal_reason, "Task signaled to restart"),
+        "Restart Signaled" => or(&event.restart_reason, "Task signaled to restart"),
         "Driver" => event.driver_message.clone(),
         "Leader Task Dead" => "Leader Task in Group dead".to_owned(),
         _ => event.message.clone(),
