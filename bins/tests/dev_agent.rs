@@ -225,3 +225,31 @@ fn a_port_in_use_is_a_clear_error() {
     let status = status.expect("schedd exits when its HTTP port is taken");
     assert!(!status.success(), "{status}");
 }
+
+#[test]
+fn plugin_blocks_of_the_agent_config_reach_the_drivers() {
+    let data = tempfile::tempdir().expect("dir");
+    let config = data.path().join("agent.hcl");
+    std::fs::write(
+        &config,
+        "plugin \"raw_exec\" {\n  config {\n    enabled = false\n  }\n}\n",
+    )
+    .expect("config");
+    let rpc = free_port().to_string();
+    let (_agent, lines) = spawn_schedd(&[
+        "-dev",
+        "-config",
+        config.to_str().unwrap(),
+        "-rpc-port",
+        &rpc,
+        "-http-port",
+        "0",
+        "-dns-port",
+        "0",
+        "-data-dir",
+        data.path().join("agent").to_str().unwrap(),
+    ]);
+    let announced = line_starting(&lines, "schedd: client node ");
+    assert!(!announced.contains("raw_exec"), "{announced}");
+    assert!(announced.contains("exec="), "{announced}");
+}

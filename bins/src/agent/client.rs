@@ -45,6 +45,8 @@ pub struct ClientAgentArgs {
     /// The agent's HTTP API address, recorded on the node (Nomad's
     /// `HTTPAddr`), empty when the agent serves none.
     pub http_addr: String,
+    /// The agent configuration's `plugin "NAME" { config { ... } }` blocks.
+    pub plugins: BTreeMap<String, serde_json::Value>,
 }
 
 /// A running client agent.
@@ -79,8 +81,13 @@ fn node_id(data_dir: &Path) -> Result<String, String> {
 
 /// The drivers this machine offers: raw_exec always; exec, java and qemu
 /// when their fingerprint finds them usable; docker when a Docker API
-/// socket answers.
-async fn drivers() -> Result<Vec<Arc<dyn TaskDriver>>, String> {
+/// socket answers. `plugins` (the agent configuration's `plugin "NAME"
+/// { config { ... } }`) turns a driver off with `enabled = false` and gives
+/// docker its `endpoint`.
+async fn drivers(
+    plugins: &BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<Arc<dyn TaskDriver>>, String> {
+    let settings = PluginSettings::read(plugins)?;
     let executor = scheduler_drivers::executor::locate().ok_or(
         "sched-executor not found beside schedd, on PATH or in $SCHED_EXECUTOR (it is built with scheduler-drivers)",
     )?;
@@ -90,12 +97,75 @@ async fn drivers() -> Result<Vec<Arc<dyn TaskDriver>>, String> {
         Arc::new(JavaDriver::new(executor.clone())),
         Arc::new(QemuDriver::new(executor)),
     ];
-    if let Some(socket) = locate_socket()
-        && let Ok(docker) = DockerDriver::connect(&socket).await
-    {
-        drivers.push(Arc::new(docker));
+    if let Some(socket) = settings.docker_endpoint.clone().or_else(locate_socket) {
+        match DockerDriver::connect(&socket).await {
+            Ok(docker) => drivers.push(Arc::new(docker)),
+            Err(err) if settings.docker_endpoint.is_some() => {
+                tracing::warn!(%err, "plugin \"docker\": the configured endpoint does not answer");
+            }
+            Err(_) => {}
+        }
     }
+    drivers.retain(|driver| !settings.disabled.iter().any(|name| name == driver.name()));
     Ok(drivers)
+}
+
+/// What the `plugin` blocks say, checked.
+#[derive(Debug, Default)]
+struct PluginSettings {
+    /// Drivers with `enabled = false`.
+    disabled: Vec<String>,
+    /// docker's `endpoint`, as a socket path.
+    docker_endpoint: Option<String>,
+}
+
+impl PluginSettings {
+    const DRIVERS: [&'static str; 5] = ["raw_exec", "exec", "java", "qemu", "docker"];
+
+    fn read(plugins: &BTreeMap<String, serde_json::Value>) -> Result<PluginSettings, String> {
+        let mut settings = PluginSettings::default();
+        for (name, block) in plugins {
+            if !Self::DRIVERS.contains(&name.as_str()) {
+                return Err(format!(
+                    "plugin {name:?}: no such driver here (drivers: {})",
+                    Self::DRIVERS.join(", ")
+                ));
+            }
+            let config = block.get("config").unwrap_or(block);
+            let Some(options) = config.as_object() else {
+                continue;
+            };
+            for (key, value) in options {
+                match (name.as_str(), key.as_str()) {
+                    (_, "enabled") => match value.as_bool() {
+                        Some(false) => settings.disabled.push(name.clone()),
+                        Some(true) => {}
+                        None => {
+                            return Err(format!(
+                                "plugin {name:?}: config.enabled must be true or false, not {value}"
+                            ));
+                        }
+                    },
+                    ("docker", "endpoint") => {
+                        let endpoint = value.as_str().unwrap_or_default();
+                        let socket = endpoint.strip_prefix("unix://").ok_or_else(|| {
+                            format!(
+                                "plugin \"docker\": config.endpoint {endpoint:?} must be a unix:// socket (no TCP engines here)"
+                            )
+                        })?;
+                        settings.docker_endpoint = Some(socket.to_owned());
+                    }
+                    _ => {
+                        return Err(format!(
+                            "plugin {name:?}: unsupported option config.{key} (supported: enabled{})",
+                            if name == "docker" { ", endpoint" } else { "" }
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(settings)
+    }
 }
 
 impl ClientAgent {
@@ -104,7 +174,7 @@ impl ClientAgent {
     pub async fn start(args: ClientAgentArgs) -> Result<ClientAgent, String> {
         std::fs::create_dir_all(&args.data_dir)
             .map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
-        let drivers = drivers().await?;
+        let drivers = drivers(&args.plugins).await?;
         #[allow(clippy::disallowed_methods)]
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -168,5 +238,45 @@ impl ClientAgent {
     /// and read their usage on demand (the HTTP API's `/v1/client/...`).
     pub fn allocations(&self) -> ClientAllocations {
         self.client.allocations()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plugins(json: serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+        serde_json::from_value(json).expect("map")
+    }
+
+    #[test]
+    fn plugin_blocks_turn_drivers_off_and_point_docker_somewhere() {
+        let settings = PluginSettings::read(&plugins(serde_json::json!({
+            "raw_exec": {"config": {"enabled": false}},
+            "docker": {"config": {"endpoint": "unix:///run/podman/podman.sock"}},
+        })))
+        .expect("valid");
+        assert_eq!(settings.disabled, ["raw_exec"]);
+        assert_eq!(
+            settings.docker_endpoint.as_deref(),
+            Some("/run/podman/podman.sock")
+        );
+    }
+
+    #[test]
+    fn plugin_mistakes_are_named() {
+        let err =
+            PluginSettings::read(&plugins(serde_json::json!({"rkt": {"config": {}}}))).unwrap_err();
+        assert!(err.contains("\"rkt\""), "{err}");
+        let err = PluginSettings::read(&plugins(
+            serde_json::json!({"exec": {"config": {"no_pivot_root": true}}}),
+        ))
+        .unwrap_err();
+        assert!(err.contains("config.no_pivot_root"), "{err}");
+        let err = PluginSettings::read(&plugins(
+            serde_json::json!({"docker": {"config": {"endpoint": "tcp://1.2.3.4:2375"}}}),
+        ))
+        .unwrap_err();
+        assert!(err.contains("unix://"), "{err}");
     }
 }

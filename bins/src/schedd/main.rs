@@ -103,6 +103,10 @@ struct Cli {
     /// What the client keeps from tasks (config files only).
     #[arg(skip)]
     reserved: scheduler_core::model::NodeReservedResources,
+    /// Driver options: `plugin "NAME" { config { ... } }` (config files
+    /// only).
+    #[arg(skip)]
+    plugins: std::collections::BTreeMap<String, serde_json::Value>,
     /// Log level: trace, debug, info, warn or error.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -198,6 +202,7 @@ fn with_config_files(mut cli: Cli, matches: &clap::ArgMatches) -> Result<Cli, St
         cli.log_level = level;
     }
     cli.reserved = reserved_resources(&config.client.reserved)?;
+    cli.plugins = config.plugins;
     cli.node_name = cli.node_name.or(config.name);
     cli.node_pool = cli.node_pool.or(config.client.node_pool);
     let given: Vec<String> = std::mem::take(&mut cli.meta);
@@ -269,6 +274,7 @@ fn client_args(cli: Cli) -> Result<(bins::agent::client::ClientAgentArgs, &'stat
             network_interface: None,
             reserved: cli.reserved,
             http_addr: String::new(),
+            plugins: cli.plugins,
         },
         log_level,
     ))
@@ -309,6 +315,7 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
         network_interface: cli.dev.then(|| "lo".to_owned()),
         reserved: cli.reserved.clone(),
         http_addr: std::net::SocketAddr::from((cli.bind, cli.http_port)).to_string(),
+        plugins: cli.plugins.clone(),
     });
     let data_dir = if cli.client {
         data_dir.join("server")
