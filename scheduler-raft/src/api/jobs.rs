@@ -97,7 +97,7 @@ async fn job_route(
         ("deployment", true, ..) => latest_deployment(&ctx, &query, &id).await?.into_response(),
         ("summary", true, ..) => summary(&ctx, &query, &id).await?.into_response(),
         ("evaluate", _, true, _) => evaluate(&ctx, &query, &id, &body).await?.into_response(),
-        ("plan", _, true, _) => plan(&ctx, &query, &id, &body).await?.into_response(),
+        ("plan", _, true, _) => plan(&ctx, &id, &body).await?.into_response(),
         ("revert", _, true, _) => revert(&ctx, &query, &id, &body).await?.into_response(),
         ("dispatch", _, true, _) => dispatch(&ctx, &query, &id, &body).await?.into_response(),
         ("periodic/force", _, true, _) => force_periodic(&ctx, &query, &id).await?.into_response(),
@@ -344,7 +344,6 @@ async fn evaluate(
 /// `job plan`: the scheduler's answer for the job on a copy of the state.
 async fn plan(
     ctx: &Ctx,
-    query: &Query,
     id: &JobId,
     body: &[u8],
 ) -> Result<Answer<scheduler_core::model::api::JobPlanResponse>, ApiError> {
@@ -370,7 +369,6 @@ async fn plan(
         .map_err(|err| ApiError::Internal(err.to_string()))?;
     let mut response = dry_run.response;
     response.warnings = warnings.join("\n");
-    let _ = query;
     Ok(ctx.answer(response, index))
 }
 

@@ -5,11 +5,12 @@
 //! completes finished drains (the node stays ineligible, as Nomad leaves
 //! it).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_core::model::timestamp::format_rfc3339_nanos;
-use scheduler_core::model::{DrainStatus, EvalTrigger};
+use scheduler_core::model::{DrainStatus, EvalTrigger, NodeId};
 use scheduler_core::reconcile::drain::drain_step;
 use scheduler_core::state::StateSnapshot;
 
@@ -23,12 +24,40 @@ use crate::command::Command;
 const IDLE: Duration = Duration::from_secs(5);
 
 pub(crate) async fn run(leader: Arc<Leader>) {
+    // The draining nodes, kept up to date from the nodes changed since the
+    // last look: while none drains (nearly always), a change costs a walk
+    // over the changed nodes only, not a drain step over the cluster.
+    let mut draining: BTreeSet<NodeId> = BTreeSet::new();
+    let mut nodes_seen = 0;
     loop {
         let seen = leader
             .server
             .table_index(Table::Nodes)
             .max(leader.server.table_index(Table::Allocs));
         let snapshot = leader.server.read_stale();
+        for node in snapshot
+            .nodes()
+            .filter(|node| node.modify_index > nodes_seen)
+        {
+            if node.drain_strategy.is_some() {
+                draining.insert(node.id.clone());
+            } else {
+                draining.remove(&node.id);
+            }
+        }
+        draining.retain(|id| snapshot.node(id).is_some());
+        nodes_seen = leader
+            .server
+            .table_index(Table::Nodes)
+            .min(snapshot.index());
+        if draining.is_empty() {
+            drop(snapshot);
+            leader
+                .server
+                .wait_tables(&[Table::Nodes, Table::Allocs], seen, IDLE)
+                .await;
+            continue;
+        }
         let now = leader.now();
         let decision = drain_step(&snapshot, now);
         let mut commands = Vec::new();
