@@ -97,10 +97,7 @@ fn an_evaluation_enqueued_while_delivered_comes_back_after_the_ack() {
     let mut broker = EvalBroker::default();
     broker.enqueue(ev("a", "web", 50, 1), 0);
     let delivery = broker.dequeue(&["service"], 0).unwrap();
-    assert_eq!(
-        broker.enqueue(ev("a", "web", 50, 1), 0),
-        Enqueued::AfterAck
-    );
+    assert_eq!(broker.enqueue(ev("a", "web", 50, 1), 0), Enqueued::AfterAck);
     assert!(broker.dequeue(&["service"], 0).is_none(), "still held");
     broker.ack(&id("a"), &delivery.token).unwrap();
     let again = broker.dequeue(&["service"], 0).expect("delivered again");
@@ -111,10 +108,7 @@ fn an_evaluation_enqueued_while_delivered_comes_back_after_the_ack() {
     // A nack delivers it again anyway: the held copy is dropped.
     broker.enqueue(ev("b", "api", 50, 2), 0);
     let delivery = broker.dequeue(&["service"], 0).unwrap();
-    assert_eq!(
-        broker.enqueue(ev("b", "api", 50, 2), 0),
-        Enqueued::AfterAck
-    );
+    assert_eq!(broker.enqueue(ev("b", "api", 50, 2), 0), Enqueued::AfterAck);
     broker.nack(&id("b"), &delivery.token, 0).unwrap();
     let mut deliveries = 0;
     for at in [0, 100, 10_000] {
