@@ -67,19 +67,14 @@ pub(super) fn find_alloc<'a>(
     snapshot: &'a MemorySnapshot,
     id: &str,
 ) -> Result<&'a Allocation, ApiError> {
-    if let Some(alloc) = snapshot.alloc(&AllocId::new(id)) {
-        return Ok(alloc);
-    }
-    let mut matches = snapshot
-        .allocs()
-        .filter(|alloc| alloc.id.as_str().starts_with(id));
-    match (matches.next(), matches.next()) {
-        (Some(alloc), None) if !id.is_empty() => Ok(alloc),
-        (Some(_), Some(_)) => Err(ApiError::BadRequest(format!(
-            "allocation id prefix {id:?} matches several allocations"
-        ))),
-        _ => Err(ApiError::NotFound("alloc not found".to_owned())),
-    }
+    super::query::exact_or_prefix(
+        snapshot.alloc(&AllocId::new(id)),
+        snapshot.allocs(),
+        |item| item.id.as_str(),
+        id,
+        "allocation",
+        "alloc not found",
+    )
 }
 
 async fn get_alloc(

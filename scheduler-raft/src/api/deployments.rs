@@ -56,19 +56,14 @@ async fn list_deployments(
 }
 
 fn find_deployment<'a>(snapshot: &'a MemorySnapshot, id: &str) -> Result<&'a Deployment, ApiError> {
-    if let Some(deployment) = snapshot.deployment(&DeploymentId::new(id)) {
-        return Ok(deployment);
-    }
-    let mut matches = snapshot
-        .deployments()
-        .filter(|d| d.id.as_str().starts_with(id));
-    match (matches.next(), matches.next()) {
-        (Some(deployment), None) if !id.is_empty() => Ok(deployment),
-        (Some(_), Some(_)) => Err(ApiError::BadRequest(format!(
-            "deployment id prefix {id:?} matches several deployments"
-        ))),
-        _ => Err(ApiError::NotFound("deployment not found".to_owned())),
-    }
+    super::query::exact_or_prefix(
+        snapshot.deployment(&DeploymentId::new(id)),
+        snapshot.deployments(),
+        |item| item.id.as_str(),
+        id,
+        "deployment",
+        "deployment not found",
+    )
 }
 
 async fn get_deployment(

@@ -49,17 +49,14 @@ async fn list_evals(
 }
 
 fn find_eval<'a>(snapshot: &'a MemorySnapshot, id: &str) -> Result<&'a Evaluation, ApiError> {
-    if let Some(eval) = snapshot.evaluation(&EvalId::new(id)) {
-        return Ok(eval);
-    }
-    let mut matches = snapshot.evals().filter(|e| e.id.as_str().starts_with(id));
-    match (matches.next(), matches.next()) {
-        (Some(eval), None) if !id.is_empty() => Ok(eval),
-        (Some(_), Some(_)) => Err(ApiError::BadRequest(format!(
-            "evaluation id prefix {id:?} matches several evaluations"
-        ))),
-        _ => Err(ApiError::NotFound("eval not found".to_owned())),
-    }
+    super::query::exact_or_prefix(
+        snapshot.evaluation(&EvalId::new(id)),
+        snapshot.evals(),
+        |item| item.id.as_str(),
+        id,
+        "evaluation",
+        "eval not found",
+    )
 }
 
 async fn get_eval(

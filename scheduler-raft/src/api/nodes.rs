@@ -72,17 +72,14 @@ async fn list_nodes(
 
 /// The node with this id or unique id prefix.
 fn find_node<'a>(snapshot: &'a MemorySnapshot, id: &str) -> Result<&'a Node, ApiError> {
-    if let Some(node) = snapshot.node(&NodeId::new(id)) {
-        return Ok(node);
-    }
-    let mut matches = snapshot.nodes().filter(|n| n.id.as_str().starts_with(id));
-    match (matches.next(), matches.next()) {
-        (Some(node), None) if !id.is_empty() => Ok(node),
-        (Some(_), Some(_)) => Err(ApiError::BadRequest(format!(
-            "node id prefix {id:?} matches several nodes"
-        ))),
-        _ => Err(ApiError::NotFound("node not found".to_owned())),
-    }
+    super::query::exact_or_prefix(
+        snapshot.node(&NodeId::new(id)),
+        snapshot.nodes(),
+        |item| item.id.as_str(),
+        id,
+        "node",
+        "node not found",
+    )
 }
 
 async fn get_node(

@@ -193,6 +193,30 @@ pub fn paginate<T>(
     Ok((page, rest.first().map(&key)))
 }
 
+/// The object with exactly this id, or the only one whose id starts with
+/// it (the CLI's short ids): 400 when the prefix is ambiguous, 404 (with
+/// Nomad's wording, `not_found`) when nothing matches.
+pub fn exact_or_prefix<'a, T>(
+    exact: Option<&'a T>,
+    all: impl Iterator<Item = &'a T>,
+    id_of: impl Fn(&T) -> &str,
+    id: &str,
+    kind: &str,
+    not_found: &str,
+) -> Result<&'a T, ApiError> {
+    if let Some(found) = exact {
+        return Ok(found);
+    }
+    let mut matches = all.filter(|item| id_of(item).starts_with(id));
+    match (matches.next(), matches.next()) {
+        (Some(found), None) if !id.is_empty() => Ok(found),
+        (Some(_), Some(_)) => Err(ApiError::BadRequest(format!(
+            "{kind} id prefix {id:?} matches several {kind}s"
+        ))),
+        _ => Err(ApiError::NotFound(not_found.to_owned())),
+    }
+}
+
 /// Keeps the items the `filter` matches (each serialised as the API shows
 /// it).
 pub fn apply_filter<T: Serialize>(items: Vec<T>, filter: Option<&Filter>) -> Vec<T> {
