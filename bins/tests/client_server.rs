@@ -111,7 +111,7 @@ async fn a_job_is_placed_run_by_the_client_reported_and_stopped() {
         state: Arc::new(ClientState::open(client_dir.path()).expect("state")),
         catalog: Arc::new(ServiceCatalog::new()),
     });
-    let connection = RaftConnection::new(vec![address.clone()]);
+    let connection = RaftConnection::new(vec![address.clone()], "dc1");
     let client = start_client(Arc::new(connection.clone()), ctx, node);
 
     let api = RemoteClient::new(vec![address]);

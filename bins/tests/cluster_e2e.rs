@@ -1,8 +1,11 @@
 //! A whole cluster on loopback, as separate processes: three servers and
-//! two client agents. A job keeps running when a client is killed (its
-//! allocations are rescheduled on the other client once the node misses its
-//! heartbeats), and killing the leader does not stop the HTTP API: the other
-//! servers answer reads at once and take writes after the election.
+//! two client agents. Any agent answers any request (a server forwards a
+//! client endpoint to the agent that runs the allocation; a client agent
+//! forwards the rest to a server), and the servers list every client's
+//! services. A job keeps running when a client is killed (its allocations
+//! are rescheduled on the other client once the node misses its
+//! heartbeats), and killing the leader does not stop the HTTP API: the
+//! other servers answer reads at once and take writes after the election.
 
 // Failover is about time: the test polls with a bounded clock.
 #![allow(clippy::disallowed_methods)]
@@ -26,11 +29,19 @@ job "{id}" {{
   datacenters = ["dc1"]
   group "g" {{
     count = {count}
+    network {{
+      port "p" {{}}
+    }}
     task "t" {{
       driver = "raw_exec"
       config {{
         command = "/bin/sh"
-        args    = ["-c", "exec sleep 600"]
+        args    = ["-c", "echo started $NOMAD_ALLOC_ID; exec sleep 600"]
+      }}
+      service {{
+        name     = "{id}-svc"
+        port     = "p"
+        provider = "nomad"
       }}
       resources {{
         cpu    = 50
@@ -89,8 +100,10 @@ async fn a_cluster_survives_a_client_and_a_leader() {
         }));
     }
     let mut clients = Vec::new();
+    let mut client_apis = Vec::new();
     for i in 0..2 {
         let dir = data.path().join(format!("client-{i}"));
+        let http = free_port().to_string();
         let (agent, lines) = spawn_schedd(&[
             "-client",
             "-servers",
@@ -99,7 +112,10 @@ async fn a_cluster_survives_a_client_and_a_leader() {
             dir.to_str().unwrap(),
             "-node",
             &format!("client-{i}"),
+            "-http-port",
+            &http,
         ]);
+        client_apis.push(Api::new(format!("http://127.0.0.1:{http}")));
         let announced = line_starting(&lines, "schedd: client node ");
         std::thread::spawn(move || while lines.recv().is_ok() {});
         let node_id = announced["schedd: client node ".len()..]
@@ -132,6 +148,67 @@ async fn a_cluster_survives_a_client_and_a_leader() {
             running(a) == 4
         })
         .await;
+    let node_of = |alloc: &Value| alloc["NodeID"].as_str().unwrap().to_owned();
+    let client_nodes: Vec<String> = clients
+        .iter()
+        .map(|c| c.as_ref().unwrap().1.clone())
+        .collect();
+
+    // Any server lists every client's service instances.
+    let services = first
+        .wait_for("/v1/service/steady-svc", "four instances", |s| {
+            s.as_array().is_some_and(|s| s.len() == 4)
+        })
+        .await;
+    for service in services.as_array().unwrap() {
+        assert_eq!(service["JobID"], "steady", "{service}");
+        assert!(client_nodes.contains(&node_of(service)), "{service}");
+        let alloc = service["AllocID"].as_str().unwrap();
+        assert!(
+            allocs.as_array().unwrap().iter().any(|a| a["ID"] == alloc),
+            "{service}"
+        );
+    }
+
+    // A server with no client of its own forwards a client endpoint to the
+    // agent that runs the allocation (short ids too).
+    for alloc in allocs.as_array().unwrap() {
+        let id = alloc["ID"].as_str().unwrap();
+        let logs = format!(
+            "/v1/client/fs/logs/{}?task=t&type=stdout&plain=true",
+            &id[..8]
+        );
+        let (status, text, _) = first.get(&logs).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert_eq!(text, Value::String(format!("started {id}\n")));
+    }
+    // A client agent answers for the cluster: its own allocations here, the
+    // other client's through a server, everything else from a server.
+    let on_other = allocs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| node_of(a) == client_nodes[1])
+        .expect("an allocation on client-1");
+    let path = format!(
+        "/v1/client/allocation/{}/stats",
+        on_other["ID"].as_str().unwrap()
+    );
+    let (status, stats, _) = client_apis[0].get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert!(stats["Tasks"]["t"].is_object(), "{stats}");
+    let (status, jobs, index) = client_apis[0].get("/v1/jobs").await;
+    assert_eq!(status, StatusCode::OK, "{jobs}");
+    assert_eq!(jobs[0]["ID"], "steady", "{jobs}");
+    assert!(index > 0, "the server's X-Nomad-Index comes through");
+    let (status, agent, _) = client_apis[0].get("/v1/agent/self").await;
+    assert_eq!(status, StatusCode::OK, "{agent}");
+    assert_eq!(agent["config"]["Client"]["Enabled"], true, "{agent}");
+    assert_eq!(
+        agent["stats"]["client"]["node_id"],
+        client_nodes[0].as_str()
+    );
+
     // Kill the client that runs the most of them (its tasks go with it:
     // the machine is gone).
     let on = |node: &str| {
@@ -179,6 +256,19 @@ async fn a_cluster_survives_a_client_and_a_leader() {
     );
     let (_, node, _) = first.get(&format!("/v1/node/{victim_node}")).await;
     assert_eq!(node["Status"], "down");
+    // The services of a down node are no longer listed: only the
+    // replacements' are.
+    first
+        .wait_for(
+            "/v1/service/steady-svc",
+            "four instances on the survivor",
+            |s| {
+                s.as_array().is_some_and(|s| {
+                    s.len() == 4 && s.iter().all(|s| s["NodeID"] == survivor_node.as_str())
+                })
+            },
+        )
+        .await;
 
     // Kill the leader: the others answer reads at once, writes after the
     // election.

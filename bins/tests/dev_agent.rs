@@ -109,7 +109,7 @@ fn run_job_until_running(port: impl std::fmt::Display, node_id: &NodeId) -> Stri
         api.register_job(job, None, Duration::from_secs(20))
             .await
             .expect("register");
-        let connection = RaftConnection::new(vec![address]);
+        let connection = RaftConnection::new(vec![address], "dc1");
         for _ in 0..200 {
             if let Ok((allocs, _)) = connection.node_allocs(node_id, 0, Duration::ZERO).await
                 && let Some(alloc) = allocs
@@ -163,6 +163,8 @@ fn a_client_agent_registers_with_a_server_agent_and_runs_its_work() {
         "-client",
         "-servers",
         &format!("127.0.0.1:{port}"),
+        "-http-port",
+        "0",
         "-data-dir",
         client_dir.to_str().unwrap(),
     ]);

@@ -343,3 +343,209 @@ async fn a_dev_agent_serves_nomads_api() {
     let (_, metrics, _) = api.get("/v1/metrics").await;
     assert!(metrics["Gauges"].as_array().is_some_and(|g| !g.is_empty()));
 }
+
+/// `job_body(count)` as a batch job for a datacenter no node is in: it is
+/// stored and versioned, and nothing runs or deploys (no watcher marks a
+/// version stable behind the test's back).
+fn idle_job_body(count: u32) -> Value {
+    let source = JOB
+        .replace("count = 2", &format!("count = {count}"))
+        .replace(
+            "datacenters = [\"dc1\"]",
+            "type        = \"batch\"\n  datacenters = [\"nowhere\"]",
+        );
+    let job = parse(&source, &ParseOptions::new("idle.nomad.hcl"))
+        .expect("job")
+        .job;
+    serde_json::to_value(JobWrapper { job }).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_versions_are_marked_stable_and_unstable() {
+    let data = tempfile::tempdir().expect("dir");
+    let agent = common::dev_agent(data.path());
+    let api = Api::new(agent.url.clone());
+    api.wait_for("/v1/status/leader", "a leader", |leader| {
+        leader.as_str().is_some_and(|l| l.starts_with("127.0.0.1:"))
+    })
+    .await;
+    for count in [1, 2] {
+        let (status, body) = api.post("/v1/jobs", &idle_job_body(count)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, job, _) = api.get("/v1/job/web").await;
+    assert_eq!(job["Version"], 1, "{job}");
+    let job_modify_index = job["JobModifyIndex"].clone();
+
+    // Version 0 (not the current one) stable: its entry changes, the job
+    // does not. `JobID` may be left out: the path names the job.
+    let (status, marked) = api
+        .post(
+            "/v1/job/web/stable",
+            &json!({"JobVersion": 0, "Stable": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{marked}");
+    let index = marked["Index"].as_u64().expect("Index");
+    let (_, versions, _) = api.get("/v1/job/web/versions").await;
+    let flags: Vec<(u64, bool)> = versions["Versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| (v["Version"].as_u64().unwrap(), v["Stable"] == true))
+        .collect();
+    assert_eq!(flags, [(1, false), (0, true)]);
+    assert_eq!(versions["Versions"][1]["ModifyIndex"], index);
+    let (_, unchanged, _) = api.get("/v1/job/web").await;
+    assert_eq!(unchanged["ModifyIndex"], job["ModifyIndex"]);
+
+    // The current version, stable then unstable again (PUT works too): the
+    // job's ModifyIndex is the answer's index; Version and JobModifyIndex
+    // stay.
+    for stable in [true, false] {
+        let (status, marked) = api
+            .send(
+                reqwest::Method::PUT,
+                "/v1/job/web/stable",
+                Some(&json!({"JobID": "web", "JobVersion": 1, "Stable": stable})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{marked}");
+        let (_, job, header_index) = api.get("/v1/job/web").await;
+        assert_eq!(job["Stable"], stable, "{job}");
+        assert_eq!(job["ModifyIndex"], marked["Index"], "{job} {marked}");
+        assert!(header_index >= marked["Index"].as_u64().unwrap());
+        assert_eq!(job["Version"], 1);
+        assert_eq!(job["JobModifyIndex"], job_modify_index);
+    }
+    let (_, versions, _) = api.get("/v1/job/web/versions").await;
+    assert_eq!(versions["Versions"][0]["Stable"], false);
+    assert_eq!(versions["Versions"][1]["Stable"], true);
+
+    // Unknown version and job: 404; a body naming another job or with a
+    // mistyped field: 400 naming it; GET: 405.
+    let (status, text) = api
+        .post(
+            "/v1/job/web/stable",
+            &json!({"JobVersion": 7, "Stable": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    assert!(text.as_str().unwrap_or("").contains("version 7"), "{text}");
+    let (status, _) = api
+        .post(
+            "/v1/job/nope/stable",
+            &json!({"JobVersion": 0, "Stable": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, text) = api
+        .post(
+            "/v1/job/web/stable",
+            &json!({"JobID": "other", "JobVersion": 0, "Stable": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    let (status, text) = api
+        .post(
+            "/v1/job/web/stable",
+            &json!({"JobVersion": "one", "Stable": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.as_str().unwrap_or("").contains("JobVersion"), "{text}");
+    let (status, _, _) = api.get("/v1/job/web/stable").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_namespace_query_parameter_places_a_submitted_job() {
+    let data = tempfile::tempdir().expect("dir");
+    let agent = common::dev_agent(data.path());
+    let api = Api::new(agent.url.clone());
+    api.wait_for("/v1/status/leader", "a leader", |leader| {
+        leader.as_str().is_some_and(|l| l.starts_with("127.0.0.1:"))
+    })
+    .await;
+
+    // A job that names no namespace (it reads "default") goes where
+    // `?namespace=` says, by either registration path.
+    let (status, body) = api.post("/v1/jobs?namespace=prod", &idle_job_body(1)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, job, _) = api.get("/v1/job/web?namespace=prod").await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["Namespace"], "prod");
+    let (status, _, _) = api.get("/v1/job/web").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing in default");
+    let (_, evals, _) = api.get("/v1/job/web/evaluations?namespace=prod").await;
+    assert_eq!(evals[0]["Namespace"], "prod", "{evals}");
+    let (status, body) = api
+        .post("/v1/job/web?namespace=prod", &idle_job_body(2))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, job, _) = api.get("/v1/job/web?namespace=prod").await;
+    assert_eq!(job["Version"], 1, "{job}");
+    // A plan sees the job where the registration put it.
+    let mut plan = idle_job_body(2);
+    plan["Diff"] = json!(true);
+    let (status, planned) = api.post("/v1/job/web/plan?namespace=prod", &plan).await;
+    assert_eq!(status, StatusCode::OK, "{planned}");
+    assert_eq!(planned["JobModifyIndex"], job["JobModifyIndex"]);
+
+    // As in Nomad's API, the query parameter wins over the job's own
+    // namespace; without one, the job's own is used.
+    let mut named = idle_job_body(1);
+    named["Job"]["ID"] = json!("named");
+    named["Job"]["Namespace"] = json!("team-a");
+    let (status, body) = api.post("/v1/jobs", &named).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, _) = api.get("/v1/job/named?namespace=team-a").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = api.post("/v1/jobs?namespace=team-b", &named).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, job, _) = api.get("/v1/job/named?namespace=team-b").await;
+    assert_eq!(job["Namespace"], "team-b", "{job}");
+    // Not the wildcard.
+    let (status, text) = api.post("/v1/jobs?namespace=*", &named).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+
+    // `sched job run -namespace`: the flag places a job whose spec names
+    // no namespace; a spec's own namespace wins over the flag, as with
+    // Nomad's CLI.
+    let files = tempfile::tempdir().expect("dir");
+    let unnamed = files.path().join("cli.nomad.hcl");
+    let source = JOB
+        .replace("job \"web\"", "job \"cli\"")
+        .replace("[\"dc1\"]", "[\"nowhere\"]");
+    std::fs::write(&unnamed, &source).expect("write");
+    let spec_named = files.path().join("spec.nomad.hcl");
+    std::fs::write(
+        &spec_named,
+        source.replace(
+            "job \"cli\" {",
+            "job \"spec\" {\n  namespace = \"from-spec\"",
+        ),
+    )
+    .expect("write");
+    for (file, flag) in [(&unnamed, "from-flag"), (&spec_named, "ignored")] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_sched"))
+            .args(["job", "run", "-detach", "-namespace", flag])
+            .arg(file)
+            .env("SCHED_ADDR", &agent.url)
+            .env_remove("NOMAD_ADDR")
+            .env_remove("NOMAD_NAMESPACE")
+            .output()
+            .expect("sched runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let (status, job, _) = api.get("/v1/job/cli?namespace=from-flag").await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let (status, job, _) = api.get("/v1/job/spec?namespace=from-spec").await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let (status, _, _) = api.get("/v1/job/spec?namespace=ignored").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

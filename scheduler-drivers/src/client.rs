@@ -22,6 +22,7 @@ use crate::alloc_control::AllocControl;
 use crate::alloc_runner::{
     AllocRunnerHandle, AllocStatus, ClientContext, restore_alloc, run_alloc,
 };
+use crate::catalog::{ServiceCatalog, ServiceInstance};
 
 /// A future a connection returns.
 pub type ConnectionFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
@@ -44,10 +45,21 @@ pub trait ServerConnection: Send + Sync {
     /// What the client observed of these allocations (client status, task
     /// states, deployment status).
     fn update_allocs(&self, allocs: Vec<Allocation>) -> ConnectionFuture<'_, ()>;
+    /// The service instances the node's allocations registered now, with
+    /// their checks' status: the node's whole set, replacing the one
+    /// reported before.
+    fn update_services<'a>(
+        &'a self,
+        node: &'a NodeId,
+        services: Vec<ServiceInstance>,
+    ) -> ConnectionFuture<'a, ()>;
 }
 
 /// How often the client checks its allocations for changes to report.
 const REPORT_EVERY: Duration = Duration::from_millis(200);
+/// How often the service set is reported even when it did not change
+/// (heals a report the servers lost, or a restored snapshot).
+const SERVICES_RESYNC: Duration = Duration::from_secs(30);
 /// The longest blocking query.
 const POLL_WAIT: Duration = Duration::from_secs(5);
 /// Wait before retrying an unreachable server.
@@ -90,6 +102,35 @@ impl ClientAllocations {
             .unwrap_or_else(|e| e.into_inner())
             .get(alloc_id)
             .map(|running| running.runner.control())
+    }
+
+    /// The allocation with this id, or the only one whose id starts with
+    /// it, as this client runs it: the servers' allocation with the
+    /// client status and task states the client sees now.
+    pub fn allocation(&self, id: &str) -> Option<Allocation> {
+        if id.is_empty() {
+            return None;
+        }
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let found = match running.get(id) {
+            Some(found) => found,
+            None => {
+                let mut matching = running
+                    .iter()
+                    .filter(|(known, _)| known.starts_with(id))
+                    .map(|(_, found)| found);
+                let first = matching.next()?;
+                if matching.next().is_some() {
+                    return None;
+                }
+                first
+            }
+        };
+        let status = found.runner.status.borrow().clone();
+        let mut alloc = found.alloc.clone();
+        alloc.client_status = status.client_status;
+        alloc.task_states = status.task_states;
+        Some(alloc)
     }
 }
 
@@ -190,9 +231,10 @@ pub fn start_client(
             }
         }
     });
-    let reporter = tokio::spawn(report_changes(connection, running.clone()));
+    let reporter = tokio::spawn(report_changes(connection.clone(), running.clone()));
+    let services = tokio::spawn(report_services(connection, ctx.catalog.clone(), node_id));
     ClientHandle {
-        tasks: vec![watcher, heartbeats, reporter],
+        tasks: vec![watcher, heartbeats, reporter, services],
         allocations: ClientAllocations { running },
     }
 }
@@ -288,6 +330,35 @@ async fn report_changes(connection: Arc<dyn ServerConnection>, running: RunningA
                 if let Some(r) = running.get_mut(&id) {
                     r.reported = Some(status);
                 }
+            }
+        }
+    }
+}
+
+/// Reports the node's service instances whenever they (or their checks'
+/// status) change, and every [`SERVICES_RESYNC`] regardless.
+async fn report_services(
+    connection: Arc<dyn ServerConnection>,
+    catalog: Arc<ServiceCatalog>,
+    node_id: NodeId,
+) {
+    let mut reported: Option<Vec<ServiceInstance>> = None;
+    let mut since_report = Duration::ZERO;
+    loop {
+        tokio::time::sleep(REPORT_EVERY).await;
+        since_report += REPORT_EVERY;
+        let now = catalog.instances();
+        if reported.as_ref() == Some(&now) && since_report < SERVICES_RESYNC {
+            continue;
+        }
+        match connection.update_services(&node_id, now.clone()).await {
+            Ok(()) => {
+                reported = Some(now);
+                since_report = Duration::ZERO;
+            }
+            Err(err) => {
+                eprintln!("client: services of node {node_id}: {err}");
+                tokio::time::sleep(RETRY).await;
             }
         }
     }

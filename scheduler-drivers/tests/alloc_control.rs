@@ -419,6 +419,14 @@ impl ServerConnection for FakeServers {
         Box::pin(async { Ok(Duration::from_secs(10)) })
     }
 
+    fn update_services<'a>(
+        &'a self,
+        _node: &'a NodeId,
+        _services: Vec<scheduler_drivers::catalog::ServiceInstance>,
+    ) -> ConnectionFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
     fn heartbeat<'a>(&'a self, _node: &'a NodeId) -> ConnectionFuture<'a, ()> {
         Box::pin(async { Ok(()) })
     }

@@ -9,10 +9,16 @@
 //! time); a `-check-index` register retried that way reports a mismatch,
 //! which the caller can recognise by reading the job back.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use scheduler_core::model::{Allocation, Job, Node, NodeId};
+use scheduler_core::model::api::DrainSpec;
+use scheduler_core::model::timestamp::format_rfc3339_nanos;
+use scheduler_core::model::{
+    Allocation, DrainMetadata, DrainStatus, DrainStrategy, Duration as GoDuration, Job, Node,
+    NodeId, SchedulingEligibility,
+};
 
 use crate::cluster_state::ClusterDump;
 use crate::command::{Command, CommandResponse};
@@ -214,6 +220,48 @@ impl RemoteClient {
         Ok(RegisterAnswer { eval, response })
     }
 
+    /// Replaces the service instances `node`'s client registered (its
+    /// whole set).
+    pub async fn set_node_services(
+        &self,
+        node: NodeId,
+        services: Vec<crate::services::RegisteredService>,
+        deadline: Duration,
+    ) -> Result<CommandResponse, ClientError> {
+        let command = Command::SetNodeServices {
+            node_id: node,
+            services,
+        };
+        self.write(&command, deadline).await
+    }
+
+    /// The public HTTP API address (`host:port`) of the first server that
+    /// answers and serves one, trying each in turn: where a client-only
+    /// agent forwards the API requests it does not answer itself.
+    pub async fn http_api_addr(&self) -> Result<String, ClientError> {
+        let mut last = "no servers configured".to_owned();
+        for server in &self.servers {
+            let asked = self
+                .http
+                .get(format!("http://{server}/v1/internal/http-addr"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            match asked {
+                Ok(response) => match response.json::<String>().await {
+                    Ok(addr) if !addr.is_empty() => return Ok(addr),
+                    Ok(_) => last = format!("{server}: serves no HTTP API"),
+                    Err(err) => last = format!("{server}: {err}"),
+                },
+                Err(err) => last = format!("{server}: {err}"),
+            }
+        }
+        Err(ClientError::Unavailable {
+            deadline: Duration::from_secs(2),
+            last,
+        })
+    }
+
     /// Reports allocations as a client sees them.
     pub async fn update_allocs(
         &self,
@@ -372,4 +420,51 @@ impl RemoteClient {
             .map_err(|e| error(e.to_string()))?
             .map_err(error)
     }
+
+    /// Starts draining `node` (given whole, as its client registered it:
+    /// the write replaces the stored node, whose server-owned drain and
+    /// eligibility fields [`begin_drain`] sets), through whichever server
+    /// answers, until `deadline`. The leader's drainer then migrates its
+    /// allocations. A refusal is in the answer's `result`.
+    pub async fn drain_node(
+        &self,
+        node: Node,
+        spec: &DrainSpec,
+        meta: BTreeMap<String, String>,
+        deadline: Duration,
+    ) -> Result<CommandResponse, ClientError> {
+        let mut node = node;
+        begin_drain(&mut node, spec, meta, crate::clock::now_unix_nanos());
+        self.write(&Command::UpsertNodes { nodes: vec![node] }, deadline)
+            .await
+    }
+}
+
+/// Marks `node` draining as `spec` says, from `now` (Unix ns): the drain
+/// strategy (its force deadline `now + deadline` when the deadline is
+/// positive), ineligible for new placements, and a new `LastDrain` record
+/// carrying `meta`. What `POST /v1/node/:id/drain` and a client draining
+/// itself on shutdown both write.
+pub fn begin_drain(node: &mut Node, spec: &DrainSpec, meta: BTreeMap<String, String>, now: i64) {
+    let stamp = format_rfc3339_nanos(now);
+    let force_deadline = if spec.deadline > 0 {
+        format_rfc3339_nanos(now.saturating_add(spec.deadline))
+    } else {
+        String::new()
+    };
+    node.drain = true;
+    node.drain_strategy = Some(DrainStrategy {
+        deadline: GoDuration::from_nanos(spec.deadline),
+        ignore_system_jobs: spec.ignore_system_jobs,
+        force_deadline,
+        started_at: stamp.clone(),
+    });
+    node.scheduling_eligibility = SchedulingEligibility::Ineligible;
+    node.last_drain = Some(DrainMetadata {
+        started_at: stamp.clone(),
+        updated_at: stamp,
+        status: DrainStatus::Draining,
+        meta,
+        ..DrainMetadata::default()
+    });
 }

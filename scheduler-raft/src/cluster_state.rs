@@ -11,6 +11,7 @@ use scheduler_core::plan::{PlanResult, commit_plan};
 use scheduler_core::state::{JobChange, MemorySnapshot, MemoryState, StateDump, StateSnapshot};
 
 use crate::command::{Applied, Command, PlanApply, Refusal};
+use crate::services::ServiceTable;
 
 /// A table of the state, for blocking queries ("changes to allocations
 /// after index N").
@@ -29,17 +30,20 @@ pub enum Table {
     Deployments,
     /// Scheduler configuration and node pools.
     SchedulerConfig,
+    /// The service instances clients registered.
+    Services,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Nodes,
         Table::Jobs,
         Table::Allocs,
         Table::Evals,
         Table::Deployments,
         Table::SchedulerConfig,
+        Table::Services,
     ];
 }
 
@@ -48,6 +52,7 @@ impl Table {
 pub struct ClusterState {
     store: MemoryState,
     tables: BTreeMap<Table, u64>,
+    services: ServiceTable,
 }
 
 /// A [`ClusterState`] as plain data: what snapshots carry.
@@ -57,6 +62,10 @@ pub struct ClusterDump {
     pub tables: BTreeMap<Table, u64>,
     /// The objects.
     pub state: StateDump,
+    /// The service instances clients registered (absent from dumps made
+    /// before the servers kept them).
+    #[serde(default)]
+    pub services: ServiceTable,
 }
 
 impl ClusterState {
@@ -80,6 +89,11 @@ impl ClusterState {
         self.tables.get(&table).copied().unwrap_or(0)
     }
 
+    /// The service instances clients registered.
+    pub fn services(&self) -> &ServiceTable {
+        &self.services
+    }
+
     /// Every table's last change.
     pub fn table_indexes(&self) -> &BTreeMap<Table, u64> {
         &self.tables
@@ -90,6 +104,7 @@ impl ClusterState {
         ClusterDump {
             tables: self.tables.clone(),
             state: self.store.dump(),
+            services: self.services.clone(),
         }
     }
 
@@ -98,6 +113,7 @@ impl ClusterState {
         Self {
             store: MemoryState::restore(dump.state),
             tables: dump.tables,
+            services: dump.services,
         }
     }
 
@@ -146,6 +162,7 @@ impl ClusterState {
                 let mut store = MemoryState::restore(state);
                 store.advance_index(index).map_err(store_error)?;
                 self.store = store;
+                self.services = dump.services;
                 self.tables = Table::ALL.iter().map(|table| (*table, index)).collect();
                 Ok(Applied::Done)
             }
@@ -177,6 +194,15 @@ impl ClusterState {
                     .delete_node(index, &node_id)
                     .map_err(store_error)?;
                 self.touch(index, &[Table::Nodes]);
+                if self.services.remove_node(&node_id) {
+                    self.touch(index, &[Table::Services]);
+                }
+                Ok(Applied::Done)
+            }
+            Command::SetNodeServices { node_id, services } => {
+                if self.services.set_node(index, &node_id, services) {
+                    self.touch(index, &[Table::Services]);
+                }
                 Ok(Applied::Done)
             }
             Command::RegisterJob {
@@ -241,6 +267,25 @@ impl ClusterState {
                     self.touch(index, &[Table::Evals]);
                 }
                 Ok(Applied::JobDeregistered { existed })
+            }
+            Command::SetJobStability {
+                namespace,
+                job_id,
+                version,
+                stable,
+            } => {
+                let found = self
+                    .store
+                    .set_job_stability(index, &namespace, &job_id, version, stable)
+                    .map_err(store_error)?;
+                if !found {
+                    return Err(Refusal::NotFound(format!(
+                        "job {:?} in namespace {namespace:?} at version {version}",
+                        job_id.as_str()
+                    )));
+                }
+                self.touch(index, &[Table::Jobs]);
+                Ok(Applied::Done)
             }
             Command::UpsertEvals { evals } => {
                 for eval in evals {

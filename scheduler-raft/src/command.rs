@@ -16,6 +16,7 @@ use scheduler_core::model::{
 use scheduler_core::scheduler::config::{NodePool, SchedulerConfiguration};
 
 use crate::cluster_state::ClusterDump;
+use crate::services::RegisteredService;
 
 /// One state change, as a log entry carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +64,19 @@ pub enum Command {
         /// The evaluation to create along with it.
         eval: Option<Box<Evaluation>>,
     },
+    /// Marks a kept job version stable or not (`job stable`): the
+    /// version's `Stable` and `ModifyIndex` change, never its `Version`
+    /// or `JobModifyIndex`. An unknown job or version is refused.
+    SetJobStability {
+        /// The job's namespace.
+        namespace: String,
+        /// The job.
+        job_id: JobId,
+        /// The version to mark.
+        version: u64,
+        /// Stable or not.
+        stable: bool,
+    },
     /// Creates or updates evaluations.
     UpsertEvals {
         /// The evaluations.
@@ -99,6 +113,14 @@ pub enum Command {
         /// The pool.
         pool: Box<NodePool>,
     },
+    /// Replaces the service instances a node's client registered (its
+    /// whole set, as the client reports it).
+    SetNodeServices {
+        /// The node.
+        node_id: NodeId,
+        /// Its instances now.
+        services: Vec<RegisteredService>,
+    },
     /// Garbage collection: removes old objects.
     GarbageCollect {
         /// Evaluations to remove.
@@ -134,10 +156,12 @@ impl Command {
             | Command::DeleteNode { .. }
             | Command::RegisterJob { .. }
             | Command::DeregisterJob { .. }
+            | Command::SetJobStability { .. }
             | Command::UpsertDeployment { .. }
             | Command::SetSchedulerConfig { .. }
             | Command::UpsertNodePool { .. } => 1,
             Command::UpsertNodes { nodes } => nodes.len().max(1),
+            Command::SetNodeServices { services, .. } => services.len().max(1),
             Command::UpsertEvals { evals } => evals.len().max(1),
             Command::UpsertAllocs { allocs } | Command::UpdateAllocsFromClient { allocs } => {
                 allocs.len().max(1)

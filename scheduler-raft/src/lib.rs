@@ -24,6 +24,7 @@ pub mod log_store;
 pub mod network;
 pub mod operator;
 pub mod server;
+pub mod services;
 pub mod state_machine;
 pub mod types;
 

@@ -159,6 +159,10 @@ pub struct ServerStatus {
     pub is_leader: bool,
 }
 
+/// Where the agent serves the public HTTP API: set once, after the
+/// server started (the agent binds the API after it).
+pub(crate) type HttpApiAddr = Arc<std::sync::OnceLock<String>>;
+
 /// A running server.
 pub struct Server {
     id: ServerId,
@@ -169,6 +173,8 @@ pub struct Server {
     http: reqwest::Client,
     proposer: Proposer,
     leader_service: ServiceSlot,
+    /// Where the agent serves the public HTTP API, once it does.
+    http_api_addr: HttpApiAddr,
     serving: tokio::task::JoinHandle<()>,
     /// Raised once the database file is closed: openraft's tasks and the
     /// log's writer thread let go of it a moment after Raft stops, and
@@ -247,6 +253,7 @@ impl Server {
         let http = reqwest::Client::new();
         let proposer = Proposer::start(raft.clone(), tuning.proposals_in_flight, LEADER_WAIT);
         let leader_service = ServiceSlot::default();
+        let http_api_addr = HttpApiAddr::default();
         let internal = InternalApi {
             raft: raft.clone(),
             shared: shared.clone(),
@@ -254,6 +261,7 @@ impl Server {
             proposer: proposer.clone(),
             leader_service: leader_service.clone(),
             applied: applied.clone(),
+            http_api_addr: http_api_addr.clone(),
         };
         let router = raft_routes(raft.clone()).merge(internal_routes(internal));
         let serving = tokio::spawn(async move {
@@ -272,6 +280,7 @@ impl Server {
             http,
             proposer,
             leader_service,
+            http_api_addr,
             serving,
             database_closed,
         })
@@ -379,6 +388,24 @@ impl Server {
     /// This server's proposer of writes (for [`crate::operator`]).
     pub(crate) fn proposer(&self) -> &Proposer {
         &self.proposer
+    }
+
+    /// The service instances clients registered, as this server applied
+    /// them (pair with a snapshot read at the same time or before).
+    pub fn services_stale(&self) -> crate::services::ServiceTable {
+        self.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .state
+            .services()
+            .clone()
+    }
+
+    /// Records where the agent serves the public HTTP API, so that clients
+    /// can forward to it (`/v1/internal/http-addr`). Set once; later calls
+    /// are ignored.
+    pub fn set_http_api_addr(&self, addr: String) {
+        let _ = self.http_api_addr.set(addr);
     }
 
     /// This server's state as plain data (tests compare servers with it).

@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use scheduler_core::driver::{DriverHealth, TaskDriver};
-use scheduler_core::model::Node;
+use scheduler_core::model::{Allocation, JobType, Node};
 use scheduler_drivers::alloc_runner::ClientContext;
 use scheduler_drivers::catalog::ServiceCatalog;
-use scheduler_drivers::client::{ClientAllocations, ClientHandle, start_client};
+use scheduler_drivers::client::{ClientAllocations, ClientHandle, ServerConnection, start_client};
 use scheduler_drivers::client_state::ClientState;
 use scheduler_drivers::docker::{DockerDriver, locate_socket};
 use scheduler_drivers::exec::ExecDriver;
@@ -18,6 +20,7 @@ use scheduler_drivers::java::JavaDriver;
 use scheduler_drivers::qemu::QemuDriver;
 use scheduler_drivers::raw_exec::RawExecDriver;
 
+use super::config::DrainOnShutdown;
 use super::connection::RaftConnection;
 
 /// How a client agent runs.
@@ -47,6 +50,9 @@ pub struct ClientAgentArgs {
     pub http_addr: String,
     /// The agent configuration's `plugin "NAME" { config { ... } }` blocks.
     pub plugins: BTreeMap<String, serde_json::Value>,
+    /// The agent configuration's `client { drain_on_shutdown { ... } }`:
+    /// drain the node before stopping ([`ClientAgent::drain_before_shutdown`]).
+    pub drain_on_shutdown: Option<DrainOnShutdown>,
 }
 
 /// A running client agent.
@@ -61,6 +67,10 @@ pub struct ClientAgent {
     pub context: Arc<ClientContext>,
     /// The client loops; dropping the agent stops them.
     client: ClientHandle,
+    /// The servers, as the client loops reach them.
+    connection: Arc<RaftConnection>,
+    /// Drain the node before stopping.
+    drain_on_shutdown: Option<DrainOnShutdown>,
 }
 
 /// The node's id: random on first start, then kept in `DATA_DIR/node-id`
@@ -224,13 +234,15 @@ impl ClientAgent {
             ),
             catalog: Arc::new(ServiceCatalog::new()),
         });
-        let connection = Arc::new(RaftConnection::new(args.servers.clone()));
-        let client = start_client(connection, ctx.clone(), node.clone());
+        let connection = Arc::new(RaftConnection::new(args.servers.clone(), &args.datacenter));
+        let client = start_client(connection.clone(), ctx.clone(), node.clone());
         Ok(ClientAgent {
             node,
             drivers: health,
             context: ctx,
             client,
+            connection,
+            drain_on_shutdown: args.drain_on_shutdown.clone(),
         })
     }
 
@@ -238,6 +250,165 @@ impl ClientAgent {
     /// and read their usage on demand (the HTTP API's `/v1/client/...`).
     pub fn allocations(&self) -> ClientAllocations {
         self.client.allocations()
+    }
+
+    /// The servers it registered with (where a client-only agent's API
+    /// forwards what it does not answer itself).
+    pub fn servers(&self) -> Arc<scheduler_raft::client::RemoteClient> {
+        self.connection.servers()
+    }
+}
+
+/// How draining the node on shutdown ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShutdownDrain {
+    /// No `drain_on_shutdown`: nothing drained, the tasks keep running.
+    NotConfigured,
+    /// Every allocation that had to leave is terminal on the servers (its
+    /// tasks stopped; services were replaced elsewhere).
+    Drained,
+    /// The deadline (and [`DRAIN_MARGIN`]) passed with this many
+    /// allocations still running on the node.
+    DeadlinePassed {
+        /// Allocations still running.
+        left: usize,
+    },
+    /// Another SIGINT or SIGTERM cut the wait short.
+    Interrupted {
+        /// That signal.
+        signal: &'static str,
+        /// Allocations still running, when the servers said.
+        left: Option<usize>,
+    },
+    /// The servers could not be asked to drain the node.
+    Failed(String),
+}
+
+/// How long past the drain's deadline the client waits for the servers to
+/// stop what is left and for its tasks to end (their kill timeouts).
+pub const DRAIN_MARGIN: Duration = Duration::from_secs(10);
+
+/// How long one look at the node's allocations blocks on the servers.
+const DRAIN_POLL: Duration = Duration::from_secs(5);
+
+/// Whether `alloc` still has to stop before the node counts as drained:
+/// not terminal on the client, and not a system job's when those stay.
+/// The servers' drainer completes a drain on the same condition.
+fn still_draining(alloc: &Allocation, ignore_system_jobs: bool) -> bool {
+    let system = alloc
+        .job
+        .as_ref()
+        .is_some_and(|job| job.job_type == JobType::System);
+    !alloc.client_terminal() && (!ignore_system_jobs || !system)
+}
+
+/// "1 allocation", "3 allocations".
+fn allocations(n: usize) -> String {
+    if n == 1 {
+        "1 allocation".to_owned()
+    } else {
+        format!("{n} allocations")
+    }
+}
+
+impl ClientAgent {
+    /// Nomad's `drain_on_shutdown`: asks the servers to drain this node
+    /// (ineligible, its allocations migrated elsewhere with the configured
+    /// deadline) and waits, while the client loops keep running and stop
+    /// what the servers stop, until none of its allocations runs any more,
+    /// the deadline plus [`DRAIN_MARGIN`] passes, or `interrupt` (a second
+    /// signal) resolves. Says what happens on stderr. Without the block it
+    /// does nothing.
+    pub async fn drain_before_shutdown(
+        &self,
+        interrupt: impl Future<Output = &'static str>,
+    ) -> ShutdownDrain {
+        let Some(config) = &self.drain_on_shutdown else {
+            return ShutdownDrain::NotConfigured;
+        };
+        let node = &self.node.id;
+        let spec = config.spec();
+        let deadline = if spec.deadline < 0 {
+            "forced: every allocation stops now".to_owned()
+        } else {
+            format!("deadline {}", config.deadline())
+        };
+        let system = if spec.ignore_system_jobs {
+            "; system jobs stay"
+        } else {
+            ""
+        };
+        eprintln!("schedd: draining node {node} before stopping ({deadline}{system})");
+        // usize::MAX: the servers have not said yet.
+        let left = AtomicUsize::new(usize::MAX);
+        let draining = async {
+            let meta = BTreeMap::from([("message".to_owned(), "node shutting down".to_owned())]);
+            self.connection
+                .drain_node(self.node.clone(), &spec, meta)
+                .await?;
+            let bound = Duration::from_nanos(u64::try_from(spec.deadline).unwrap_or(0))
+                .saturating_add(DRAIN_MARGIN);
+            let drained =
+                tokio::time::timeout(bound, self.wait_drained(spec.ignore_system_jobs, &left))
+                    .await;
+            Ok::<_, String>(match drained {
+                Ok(()) => ShutdownDrain::Drained,
+                Err(_) => ShutdownDrain::DeadlinePassed {
+                    left: left.load(Ordering::Relaxed),
+                },
+            })
+        };
+        let outcome = tokio::select! {
+            outcome = draining => outcome.unwrap_or_else(ShutdownDrain::Failed),
+            signal = interrupt => ShutdownDrain::Interrupted {
+                signal,
+                left: Some(left.load(Ordering::Relaxed)).filter(|&n| n != usize::MAX),
+            },
+        };
+        match &outcome {
+            ShutdownDrain::NotConfigured => {}
+            ShutdownDrain::Drained => {
+                eprintln!("schedd: node {node} drained; its allocations moved or stopped");
+            }
+            ShutdownDrain::DeadlinePassed { left } => eprintln!(
+                "schedd: node {node}: the drain deadline passed with {} left; stopping anyway, their tasks keep running",
+                allocations(*left)
+            ),
+            ShutdownDrain::Interrupted { signal, left } => eprintln!(
+                "schedd: {signal} again: stopping before node {node} finished draining ({} left; their tasks keep running)",
+                left.map_or_else(|| "allocations".to_owned(), allocations)
+            ),
+            ShutdownDrain::Failed(err) => {
+                eprintln!("schedd: could not drain node {node}: {err}; stopping without draining");
+            }
+        }
+        outcome
+    }
+
+    /// Returns once none of the node's allocations (as the servers see
+    /// them) still has to stop; keeps `left` up to date.
+    async fn wait_drained(&self, ignore_system_jobs: bool, left: &AtomicUsize) {
+        let node = &self.node.id;
+        let mut index = 0;
+        loop {
+            match self.connection.node_allocs(node, index, DRAIN_POLL).await {
+                Ok((allocs, seen)) => {
+                    let running = allocs
+                        .iter()
+                        .filter(|alloc| still_draining(alloc, ignore_system_jobs))
+                        .count();
+                    left.store(running, Ordering::Relaxed);
+                    if running == 0 {
+                        return;
+                    }
+                    index = seen;
+                }
+                Err(err) => {
+                    tracing::warn!(%err, %node, "drain on shutdown: reading the node's allocations");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
     }
 }
 

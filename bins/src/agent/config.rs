@@ -3,7 +3,8 @@
 //! `datacenter`, `region`, `log_level`, `ports { http rpc serf }`,
 //! `server { enabled bootstrap_expect server_join { retry_join } }`,
 //! `client { enabled servers node_class node_pool meta options
-//! reserved { cpu memory disk reserved_ports } }` and
+//! reserved { cpu memory disk reserved_ports }
+//! drain_on_shutdown { deadline force ignore_system_jobs } }` and
 //! `plugin "NAME" { config { ... } }`.
 //!
 //! Several files (or a directory's `*.hcl`, in name order) merge as
@@ -17,7 +18,8 @@ use scheduler_core::jobspec::Diagnostics;
 use scheduler_core::jobspec::config_file::parse_config_file;
 use scheduler_core::jobspec::decode::reader::{BlockReader, Decoder};
 use scheduler_core::jobspec::diagnostic::Severity;
-use scheduler_core::model::FieldPath;
+use scheduler_core::model::api::DrainSpec;
+use scheduler_core::model::{Duration, FieldPath};
 
 /// `ports { ... }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,6 +56,56 @@ pub struct Reserved {
     pub reserved_ports: Option<String>,
 }
 
+/// `client { drain_on_shutdown { ... } }`: on SIGINT or SIGTERM the
+/// client drains its own node (its allocations migrate to other nodes) and
+/// waits for that before it stops, instead of leaving its tasks running.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainOnShutdown {
+    /// How long allocations may take to migrate before the servers stop
+    /// them ([`DrainOnShutdown::DEFAULT_DEADLINE`] when unset).
+    pub deadline: Option<Duration>,
+    /// Stop every allocation at once, ignoring the deadline.
+    pub force: Option<bool>,
+    /// Leave system jobs' allocations running.
+    pub ignore_system_jobs: Option<bool>,
+}
+
+impl DrainOnShutdown {
+    /// Nomad's default deadline: one hour.
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_hours(1);
+
+    /// The deadline in effect: as set, else the default; zero when
+    /// `force` (allocations are stopped at once).
+    pub fn deadline(&self) -> Duration {
+        if self.force == Some(true) {
+            Duration::ZERO
+        } else {
+            self.deadline.unwrap_or(Self::DEFAULT_DEADLINE)
+        }
+    }
+
+    /// The drain the servers are asked for: the deadline in nanoseconds,
+    /// -1 when `force` (Nomad's "stop now").
+    pub fn spec(&self) -> DrainSpec {
+        DrainSpec {
+            deadline: if self.force == Some(true) {
+                -1
+            } else {
+                self.deadline().as_nanos()
+            },
+            ignore_system_jobs: self.ignore_system_jobs == Some(true),
+        }
+    }
+
+    fn merge(self, other: DrainOnShutdown) -> DrainOnShutdown {
+        DrainOnShutdown {
+            deadline: later(self.deadline, other.deadline),
+            force: later(self.force, other.force),
+            ignore_system_jobs: later(self.ignore_system_jobs, other.ignore_system_jobs),
+        }
+    }
+}
+
 /// `client { ... }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientBlock {
@@ -71,6 +123,8 @@ pub struct ClientBlock {
     pub options: BTreeMap<String, String>,
     /// Resources kept from tasks.
     pub reserved: Reserved,
+    /// Drain the node before stopping (absent: leave the tasks running).
+    pub drain_on_shutdown: Option<DrainOnShutdown>,
 }
 
 /// A whole agent configuration (one file, or several merged).
@@ -184,6 +238,26 @@ pub fn parse_agent_config(source: &str, file_name: &str) -> Result<AgentConfig, 
             };
             reserved.finish(&["cpu", "memory", "disk", "reserved_ports"]);
         }
+        if let Some(drain) = client.block("drain_on_shutdown", "drain_on_shutdown") {
+            let deadline = drain.duration("deadline", "deadline");
+            if let Some(value) = deadline.filter(|d| d.as_nanos() <= 0)
+                && let Some((attribute, path)) = drain.attribute("deadline", "deadline")
+            {
+                drain.decoder().error(
+                    attribute.value_span.clone(),
+                    &path,
+                    format!(
+                        "deadline = {value}: must be positive (force = true stops allocations at once)"
+                    ),
+                );
+            }
+            config.client.drain_on_shutdown = Some(DrainOnShutdown {
+                deadline,
+                force: drain.bool("force", "force"),
+                ignore_system_jobs: drain.bool("ignore_system_jobs", "ignore_system_jobs"),
+            });
+            drain.finish(&["deadline", "force", "ignore_system_jobs"]);
+        }
         if let Some(join) = client.block("server_join", "server_join") {
             config.client.servers.extend(
                 join.string_list("retry_join", "retry_join")
@@ -202,6 +276,7 @@ pub fn parse_agent_config(source: &str, file_name: &str) -> Result<AgentConfig, 
             "meta",
             "options",
             "reserved",
+            "drain_on_shutdown",
             "server_join",
             "network_interface",
             "cpu_total_compute",
@@ -305,6 +380,13 @@ impl AgentConfig {
                         other.client.reserved.reserved_ports,
                     ),
                 },
+                drain_on_shutdown: match (
+                    self.client.drain_on_shutdown,
+                    other.client.drain_on_shutdown,
+                ) {
+                    (Some(earlier), Some(later)) => Some(earlier.merge(later)),
+                    (earlier, later) => later.or(earlier),
+                },
             },
             plugins,
         }
@@ -346,4 +428,84 @@ pub fn load_agent_config(paths: &[PathBuf]) -> Result<AgentConfig, String> {
 
 fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client_block(body: &str) -> Result<AgentConfig, String> {
+        parse_agent_config(&format!("client {{\n{body}\n}}\n"), "agent.hcl")
+            .map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn drain_on_shutdown_reads_with_nomads_defaults() {
+        let config = client_block(
+            "  drain_on_shutdown {\n    deadline = \"1m30s\"\n    ignore_system_jobs = true\n  }",
+        )
+        .expect("valid");
+        let drain = config.client.drain_on_shutdown.expect("the block");
+        assert_eq!(drain.deadline(), Duration::from_secs(90));
+        assert_eq!(
+            drain.spec(),
+            DrainSpec {
+                deadline: 90_000_000_000,
+                ignore_system_jobs: true,
+            }
+        );
+        // An empty block: Nomad's one hour; force: stop at once.
+        let empty = client_block("  drain_on_shutdown {}")
+            .expect("valid")
+            .client
+            .drain_on_shutdown
+            .expect("the block");
+        assert_eq!(empty.deadline(), Duration::from_hours(1));
+        assert!(!empty.spec().ignore_system_jobs);
+        let forced = client_block("  drain_on_shutdown {\n    force = true\n  }")
+            .expect("valid")
+            .client
+            .drain_on_shutdown
+            .expect("the block");
+        assert_eq!(forced.spec().deadline, -1);
+        // No block: nothing drains.
+        let none = client_block("  enabled = true").expect("valid");
+        assert_eq!(none.client.drain_on_shutdown, None);
+    }
+
+    #[test]
+    fn drain_on_shutdown_mistakes_name_their_place() {
+        let err = client_block("  drain_on_shutdown {\n    deadline = \"soon\"\n  }").unwrap_err();
+        assert!(err.contains("agent.hcl:3:16"), "{err}");
+        assert!(err.contains("soon"), "{err}");
+        let err = client_block("  drain_on_shutdown {\n    deadline = \"0s\"\n  }").unwrap_err();
+        assert!(
+            err.contains("agent.hcl:3:16") && err.contains("must be positive"),
+            "{err}"
+        );
+        let err = client_block("  drain_on_shutdown {\n    forced = true\n  }").unwrap_err();
+        assert!(
+            err.contains("agent.hcl:3:5") && err.contains("forced"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn drain_on_shutdown_merges_setting_by_setting() {
+        let first =
+            client_block("  drain_on_shutdown {\n    deadline = \"5m\"\n  }").expect("valid");
+        let second = client_block("  drain_on_shutdown {\n    ignore_system_jobs = true\n  }")
+            .expect("valid");
+        let merged = first.clone().merge(second).client.drain_on_shutdown;
+        assert_eq!(
+            merged,
+            Some(DrainOnShutdown {
+                deadline: Some(Duration::from_mins(5)),
+                force: None,
+                ignore_system_jobs: Some(true),
+            })
+        );
+        let kept = first.merge(AgentConfig::default()).client.drain_on_shutdown;
+        assert_eq!(kept.and_then(|d| d.deadline), Some(Duration::from_mins(5)));
+    }
 }

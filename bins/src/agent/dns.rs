@@ -1,5 +1,7 @@
-//! DNS service discovery: the client's service catalog served over DNS,
-//! the way Consul serves `redis.service.consul`.
+//! DNS service discovery: a service catalog served over DNS, the way
+//! Consul serves `redis.service.consul`. A server agent answers from the
+//! cluster's catalog (every client's instances, as the servers store
+//! them); any [`ServiceDirectory`] will do, a client's own catalog too.
 //!
 //! Names answered (case-insensitively), under the configured domain:
 //! - `NAME.service.DOMAIN` and `TAG.NAME.service.DOMAIN`;
@@ -51,6 +53,47 @@ const SOA_REFRESH: i32 = 3600;
 const SOA_RETRY: i32 = 600;
 const SOA_EXPIRE: i32 = 86400;
 
+/// Where the DNS server finds service instances.
+pub trait ServiceDirectory: fmt::Debug + Send + Sync + 'static {
+    /// Every instance whose checks all pass.
+    fn passing_instances(&self) -> Vec<ServiceInstance>;
+}
+
+impl ServiceDirectory for ServiceCatalog {
+    fn passing_instances(&self) -> Vec<ServiceInstance> {
+        self.instances()
+            .into_iter()
+            .filter(ServiceInstance::passing)
+            .collect()
+    }
+}
+
+/// The cluster's catalog as this server applied it: live instances
+/// (running allocations on nodes that are up) whose checks pass.
+impl ServiceDirectory for scheduler_raft::Server {
+    fn passing_instances(&self) -> Vec<ServiceInstance> {
+        let snapshot = self.read_stale();
+        self.services_stale()
+            .live(&snapshot)
+            .into_iter()
+            .filter(|service| service.passing)
+            .map(|service| {
+                let registration = service.registration;
+                ServiceInstance {
+                    id: registration.id,
+                    service_name: registration.service_name,
+                    tags: registration.tags,
+                    alloc_id: registration.alloc_id,
+                    node_id: registration.node_id,
+                    address: registration.address,
+                    port: registration.port,
+                    checks: Default::default(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// How the DNS server runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsConfig {
@@ -95,7 +138,7 @@ impl DnsServer {
     /// afresh on every query. Must be called within a Tokio runtime.
     pub async fn start(
         config: DnsConfig,
-        catalog: Arc<ServiceCatalog>,
+        catalog: Arc<dyn ServiceDirectory>,
     ) -> Result<DnsServer, String> {
         let responder = CatalogResponder::new(&config, catalog)?;
         let (udp, tcp) = bind_udp_and_tcp(config.bind).await?;
@@ -253,7 +296,7 @@ enum Outcome {
 /// Answers queries from the catalog.
 #[derive(Debug)]
 struct CatalogResponder {
-    catalog: Arc<ServiceCatalog>,
+    catalog: Arc<dyn ServiceDirectory>,
     /// Fully qualified, lowercase.
     domain: Name,
     ttl: u32,
@@ -261,7 +304,7 @@ struct CatalogResponder {
 }
 
 impl CatalogResponder {
-    fn new(config: &DnsConfig, catalog: Arc<ServiceCatalog>) -> Result<Self, String> {
+    fn new(config: &DnsConfig, catalog: Arc<dyn ServiceDirectory>) -> Result<Self, String> {
         let domain_text = config.domain.trim().trim_end_matches('.');
         if domain_text.is_empty() {
             return Err("the DNS domain is empty".to_owned());
@@ -339,10 +382,9 @@ impl CatalogResponder {
     /// case as DNS names are.
     fn passing_instances(&self, name: &str, tag: Option<&str>) -> Vec<ServiceInstance> {
         self.catalog
-            .services()
-            .into_keys()
-            .filter(|service| service.eq_ignore_ascii_case(name))
-            .flat_map(|service| self.catalog.query(&service, None, true))
+            .passing_instances()
+            .into_iter()
+            .filter(|instance| instance.service_name.eq_ignore_ascii_case(name))
             .filter(|instance| {
                 tag.is_none_or(|tag| {
                     instance

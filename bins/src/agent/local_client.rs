@@ -1,11 +1,11 @@
 //! The agent's client as the HTTP API sees it: the allocations it runs
 //! (their directories, for logs; restarting and signalling their tasks;
-//! their resource usage) and the services they registered.
+//! their resource usage).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use scheduler_core::model::api::ServiceRegistration;
+use scheduler_core::model::Allocation;
 use scheduler_drivers::alloc_control::AllocControl;
 use scheduler_drivers::alloc_runner::ClientContext;
 use scheduler_drivers::client::ClientAllocations;
@@ -41,6 +41,10 @@ impl LocalClient for AgentLocalClient {
         self.context.node.id.as_str().to_owned()
     }
 
+    fn allocation(&self, id: &str) -> Option<Allocation> {
+        self.allocations.allocation(id)
+    }
+
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf> {
         // Ids are UUIDs; anything else cannot name a directory of ours.
         if alloc_id.is_empty() || !alloc_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
@@ -48,33 +52,6 @@ impl LocalClient for AgentLocalClient {
         }
         let dir = self.context.data_dir.join("allocs").join(alloc_id);
         dir.is_dir().then_some(dir)
-    }
-
-    fn services(&self) -> Vec<(ServiceRegistration, bool)> {
-        let node = &self.context.node;
-        self.context
-            .catalog
-            .instances()
-            .into_iter()
-            .map(|instance| {
-                let passing = instance.passing();
-                let registration = ServiceRegistration {
-                    id: instance.id,
-                    service_name: instance.service_name,
-                    namespace: "default".to_owned(),
-                    node_id: instance.node_id,
-                    datacenter: node.datacenter.clone(),
-                    job_id: String::new(),
-                    alloc_id: instance.alloc_id,
-                    tags: instance.tags,
-                    address: instance.address,
-                    port: instance.port,
-                    create_index: 0,
-                    modify_index: 0,
-                };
-                (registration, passing)
-            })
-            .collect()
     }
 
     fn restart(&self, alloc_id: &str, task: Option<&str>) -> ClientFuture<'_, ()> {

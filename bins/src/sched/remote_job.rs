@@ -150,6 +150,25 @@ fn load_job(variables: &VariableArgs, file: &Path) -> Result<Job, Failure> {
     }
 }
 
+/// The client `job run` and `job plan` talk through. As Nomad's CLI does,
+/// a job whose spec names a namespace is sent to that namespace whatever
+/// `-namespace` or `NOMAD_NAMESPACE` say; otherwise those choose it and the
+/// agent files the job there. A parsed spec reads `default` whether it
+/// wrote it or not, so `default` counts as not named.
+fn client_for_job(api: &ApiArgs, job: &Job) -> Result<ApiClient, Failure> {
+    let mut api = api.clone();
+    if let Some(namespace) = spec_namespace(job) {
+        api.namespace = Some(namespace.to_owned());
+    }
+    ApiClient::new(&api)
+}
+
+/// The namespace a job's spec names, if any other than the default.
+fn spec_namespace(job: &Job) -> Option<&str> {
+    Some(job.namespace.as_str())
+        .filter(|namespace| !namespace.is_empty() && *namespace != "default")
+}
+
 fn monitor_options(verbose: bool, follow: FollowDeployment) -> MonitorOptions {
     MonitorOptions {
         verbose,
@@ -161,7 +180,7 @@ fn monitor_options(verbose: bool, follow: FollowDeployment) -> MonitorOptions {
 /// `job run`: register the job, then follow what the cluster does with it.
 pub async fn run(args: RunArgs) -> Outcome {
     let job = load_job(&args.variables, &args.file)?;
-    let client = ApiClient::new(&args.api)?;
+    let client = client_for_job(&args.api, &job)?;
     let is_periodic_or_parameterized = job.is_periodic() || job.is_parameterized();
     let request = JobRegisterRequest {
         job: Some(job),
@@ -259,7 +278,7 @@ pub fn format_job_modify_index(index: u64, file: &str) -> String {
 /// `job plan`: what registering the file would do, without doing it.
 pub async fn plan(args: PlanArgs) -> Outcome {
     let job = load_job(&args.variables, &args.file).map_err(|f| f.with_code(PLAN_EXIT_ERROR))?;
-    let client = ApiClient::new(&args.api).map_err(|f| f.with_code(PLAN_EXIT_ERROR))?;
+    let client = client_for_job(&args.api, &job).map_err(|f| f.with_code(PLAN_EXIT_ERROR))?;
     let style = Style::for_stdout(false);
     let job_type = job.job_type.clone();
     let path = format!("/v1/job/{}/plan", path_segment(job.id.as_str()));
@@ -511,6 +530,21 @@ mod tests {
              check-index flag, the job will only be run if the\n"
         ));
         assert!(hint.ends_with("potentially invalid."));
+    }
+
+    #[test]
+    fn a_spec_names_a_namespace_only_when_it_is_not_the_default() {
+        let named = Job {
+            namespace: "team-a".to_owned(),
+            ..Job::default()
+        };
+        let unnamed = Job {
+            namespace: "default".to_owned(),
+            ..Job::default()
+        };
+        assert_eq!(spec_namespace(&named), Some("team-a"));
+        assert_eq!(spec_namespace(&unnamed), None);
+        assert_eq!(spec_namespace(&Job::default()), None);
     }
 
     #[test]

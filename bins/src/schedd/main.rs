@@ -107,6 +107,10 @@ struct Cli {
     /// only).
     #[arg(skip)]
     plugins: std::collections::BTreeMap<String, serde_json::Value>,
+    /// `client { drain_on_shutdown { ... } }`: drain the node before
+    /// stopping (config files only).
+    #[arg(skip)]
+    drain_on_shutdown: Option<bins::agent::config::DrainOnShutdown>,
     /// Log level: trace, debug, info, warn or error.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -126,7 +130,7 @@ fn main() -> ExitCode {
     };
     if cli.client && !cli.server && !cli.dev {
         return match client_args(cli) {
-            Ok((args, level)) => server::run_client(args, level),
+            Ok((args, http, level)) => server::run_client(args, http, level),
             Err(message) => {
                 eprintln!("schedd: {message}");
                 ExitCode::FAILURE
@@ -203,6 +207,7 @@ fn with_config_files(mut cli: Cli, matches: &clap::ArgMatches) -> Result<Cli, St
     }
     cli.reserved = reserved_resources(&config.client.reserved)?;
     cli.plugins = config.plugins;
+    cli.drain_on_shutdown = config.client.drain_on_shutdown;
     cli.node_name = cli.node_name.or(config.name);
     cli.node_pool = cli.node_pool.or(config.client.node_pool);
     let given: Vec<String> = std::mem::take(&mut cli.meta);
@@ -254,7 +259,16 @@ fn meta_map(meta: &[String]) -> Result<std::collections::BTreeMap<String, String
 }
 
 /// A client-only agent's arguments.
-fn client_args(cli: Cli) -> Result<(bins::agent::client::ClientAgentArgs, &'static str), String> {
+fn client_args(
+    cli: Cli,
+) -> Result<
+    (
+        bins::agent::client::ClientAgentArgs,
+        std::net::SocketAddr,
+        &'static str,
+    ),
+    String,
+> {
     let log_level = log_level(&cli.log_level)?;
     let Some(data_dir) = cli.data_dir else {
         return Err("-client needs -data-dir DIR".to_owned());
@@ -262,6 +276,7 @@ fn client_args(cli: Cli) -> Result<(bins::agent::client::ClientAgentArgs, &'stat
     if cli.servers.is_empty() {
         return Err("-client needs -servers HOST:PORT[,HOST:PORT...]".to_owned());
     }
+    let http = std::net::SocketAddr::from((cli.bind, cli.http_port));
     Ok((
         bins::agent::client::ClientAgentArgs {
             data_dir,
@@ -273,9 +288,12 @@ fn client_args(cli: Cli) -> Result<(bins::agent::client::ClientAgentArgs, &'stat
             node_pool: cli.node_pool.unwrap_or_default(),
             network_interface: None,
             reserved: cli.reserved,
+            // Set once the API is bound (port 0 picks one).
             http_addr: String::new(),
             plugins: cli.plugins,
+            drain_on_shutdown: cli.drain_on_shutdown,
         },
+        http,
         log_level,
     ))
 }
@@ -316,6 +334,7 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
         reserved: cli.reserved.clone(),
         http_addr: std::net::SocketAddr::from((cli.bind, cli.http_port)).to_string(),
         plugins: cli.plugins.clone(),
+        drain_on_shutdown: cli.drain_on_shutdown.clone(),
     });
     let data_dir = if cli.client {
         data_dir.join("server")
@@ -349,7 +368,6 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
         dns: cli
             .dns_port
             .or(cli.dev.then_some(DEFAULT_DNS_PORT))
-            .filter(|_| cli.client)
             .map(|port| std::net::SocketAddr::from((cli.bind, port))),
         datacenter: cli.datacenter.clone(),
         name: cli.node_name.clone().unwrap_or_default(),
@@ -453,7 +471,7 @@ mod tests {
             Cli::try_parse_from(args::normalize(args.iter().map(std::ffi::OsString::from)))
                 .expect("flags")
         };
-        let (args, _) = client_args(cli(&[
+        let (args, _, _) = client_args(cli(&[
             "schedd",
             "-client",
             "-data-dir",

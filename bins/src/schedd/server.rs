@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scheduler_raft::Server;
-use scheduler_raft::api::{AgentInfo, ApiContext, HttpApi};
+use scheduler_raft::api::{AgentInfo, ApiContext, ClientAgentApi, HttpApi};
 use scheduler_raft::control::{ControlConfig, ControlPlane};
 use scheduler_raft::server::{RaftTuning, ServerConfig};
 
@@ -64,17 +64,58 @@ pub fn run(args: ServerArgs) -> ExitCode {
 }
 
 /// Runs a client-only agent (`-client -servers ...`) until a signal stops
-/// it; its tasks keep running.
-pub fn run_client(args: bins::agent::client::ClientAgentArgs, log_level: &str) -> ExitCode {
+/// it; its tasks keep running unless `drain_on_shutdown` says otherwise.
+/// Its HTTP API on `http` answers the client endpoints of its own
+/// allocations and forwards every other request to a server.
+pub fn run_client(
+    mut args: bins::agent::client::ClientAgentArgs,
+    http: SocketAddr,
+    log_level: &str,
+) -> ExitCode {
     let Some(runtime) = runtime_with_logging(log_level) else {
         return ExitCode::FAILURE;
     };
     let served = runtime.block_on(async {
         let signal = shutdown_signal().map_err(|e| format!("cannot watch signals: {e}"))?;
+        // Bound first: a port in use fails before anything runs, and the
+        // node records the real address.
+        let http = HttpApi::bind(http).await?;
+        args.http_addr = http.addr().to_string();
+        let agent_info = AgentInfo {
+            name: agent_name(&args.node_name),
+            region: String::new(),
+            datacenter: args.datacenter.clone(),
+            http_addr: args.http_addr.clone(),
+            client: true,
+        };
         let agent = bins::agent::client::ClientAgent::start(args).await?;
         announce(&agent);
+        let api = http.serve_router(scheduler_raft::api::client_agent_router(ClientAgentApi {
+            client: Arc::new(bins::agent::local_client::AgentLocalClient::new(
+                agent.context.clone(),
+                agent.allocations(),
+            )),
+            servers: agent.servers(),
+            agent: agent_info,
+        }));
+        eprintln!("schedd: HTTP API on http://{}", api.addr());
         let received = signal.await;
-        eprintln!("schedd: client stopped ({received}); its tasks keep running");
+        api.shutdown().await;
+        // `client { drain_on_shutdown }`: drain the node first (a second
+        // signal cuts that short).
+        let again = shutdown_signal();
+        let again = async {
+            match again {
+                Ok(signal) => signal.await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        match agent.drain_before_shutdown(again).await {
+            bins::agent::client::ShutdownDrain::NotConfigured => {
+                eprintln!("schedd: client stopped ({received}); its tasks keep running");
+            }
+            _ => eprintln!("schedd: client stopped ({received})"),
+        }
         Ok::<(), String>(())
     });
     match served {
@@ -160,6 +201,7 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
     // and the client records the real address on its node.
     let http = HttpApi::bind(args.http).await?;
     let http_addr = http.addr();
+    server.set_http_api_addr(http_addr.to_string());
     let client = match &args.client {
         Some(client_args) => {
             let mut client_args = client_args.clone();
@@ -170,21 +212,21 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let dns = match (&client, args.dns) {
-        (Some(agent), Some(bind)) => {
+    // The cluster's catalog, as this server applies it.
+    let dns = match args.dns {
+        Some(bind) => {
             let config = bins::agent::dns::DnsConfig {
                 bind,
                 ..bins::agent::dns::DnsConfig::default()
             };
-            let dns =
-                bins::agent::dns::DnsServer::start(config, agent.context.catalog.clone()).await?;
+            let dns = bins::agent::dns::DnsServer::start(config, server.clone()).await?;
             eprintln!(
                 "schedd: DNS on {} (NAME.service.consul, A and SRV)",
                 dns.local_addr()
             );
             Some(dns)
         }
-        _ => None,
+        None => None,
     };
     let local_client = client.as_ref().map(|agent| {
         Arc::new(bins::agent::local_client::AgentLocalClient::new(
@@ -219,6 +261,18 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
         }
     };
     tracing::info!(signal = received, "shutting down");
+    // `client { drain_on_shutdown }`: drain this agent's node while the
+    // server, its control loops and the HTTP API still run.
+    if let Some(agent) = &client {
+        let again = shutdown_signal();
+        let again = async {
+            match again {
+                Ok(signal) => signal.await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        agent.drain_before_shutdown(again).await;
+    }
     api.shutdown().await;
     if let Some(dns) = dns {
         dns.shutdown().await;

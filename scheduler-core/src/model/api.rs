@@ -411,6 +411,15 @@ pub struct JobStabilityRequest {
     pub stable: bool,
 }
 
+/// The answer to `POST /v1/job/:id/stable`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub struct JobStabilityResponse {
+    /// Raft index of the write: the marked version's `ModifyIndex`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub index: u64,
+}
+
 /// `POST /v1/job/:id/evaluate`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "PascalCase")]

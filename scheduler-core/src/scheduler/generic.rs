@@ -60,6 +60,7 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
     run.followups.extend(reconciliation.followup_evals);
     run.plan.deployment_updates = reconciliation.deployment_updates;
     let deployment_id = reconciliation.deployment.as_ref().map(|d| d.id.clone());
+    run.deployment_id.clone_from(&deployment_id);
     run.plan.deployment = reconciliation.deployment;
     run.plan.annotations = Some(PlanAnnotations {
         desired_tg_updates: reconciliation.desired,
@@ -73,6 +74,7 @@ pub fn schedule_generic<'s>(run: &mut Run<'s>, job: Option<&'s Job>) {
             .filter(|d| d.is_active() && d.job_version == job.version)
             .map(|d| d.id.clone())
     });
+    run.deployment_id.clone_from(&deployment_id);
     // One shared copy of the new version for every in-place update.
     let shared = (!reconciliation.inplace.is_empty()).then(|| std::sync::Arc::new(job.clone()));
     for alloc in reconciliation.inplace {
@@ -212,5 +214,95 @@ mod tests {
         assert_eq!(name_index("a.b[c][12]"), Some(12));
         assert_eq!(name_index("web.api"), None);
         assert_eq!(name_index("web.api[x]"), None);
+    }
+
+    /// Job `web`: a service group of `count` running `image`, replaced one
+    /// allocation at a time; `job_type` "batch" drops the update block.
+    fn web(job_type: &str, count: u32, image: &str) -> Job {
+        let update = if job_type == "service" {
+            "update {\n max_parallel = 1\n }"
+        } else {
+            ""
+        };
+        let source = format!(
+            r#"job "web" {{
+  type = "{job_type}"
+  group "web" {{
+    count = {count}
+    {update}
+    task "app" {{
+      driver = "docker"
+      config {{
+        image = "{image}"
+      }}
+    }}
+  }}
+}}
+"#
+        );
+        crate::jobspec::parse(&source, &crate::jobspec::ParseOptions::new("web.nomad.hcl"))
+            .expect("job parses")
+            .job
+    }
+
+    fn cluster() -> crate::simulate::Simulation {
+        let nodes = (0..3)
+            .map(|i| {
+                let mut node = crate::simulate::NodeBuilder::new(&format!("n{i}"), i).build();
+                node.compute_class();
+                node
+            })
+            .collect();
+        crate::simulate::Simulation::new(nodes, 7, 1_700_000_000_000_000_000).expect("nodes")
+    }
+
+    #[test]
+    fn a_finished_evaluation_names_the_deployment_it_created_or_continued() {
+        use crate::model::{DeploymentId, EvalTrigger};
+        use crate::state::StateSnapshot;
+
+        let mut sim = cluster();
+        let first = sim.register(web("service", 2, "nginx:1")).expect("v0");
+        let created = first
+            .result
+            .plan
+            .deployment
+            .as_ref()
+            .map(|d| d.id.clone())
+            .expect("a new service job deploys");
+        assert_eq!(first.result.eval_update.deployment_id, created);
+
+        // A destructive update: a new deployment, one replacement at a time.
+        let second = sim.register(web("service", 2, "nginx:2")).expect("v1");
+        let rollout = second
+            .result
+            .plan
+            .deployment
+            .as_ref()
+            .map(|d| d.id.clone())
+            .expect("a new version deploys");
+        assert_ne!(rollout, created);
+        assert_eq!(second.result.eval_update.deployment_id, rollout);
+
+        // Another evaluation of the same version continues that deployment
+        // (nothing healthy yet, so it creates none) and names it.
+        let job = sim
+            .state()
+            .view()
+            .job("default", &crate::model::JobId::new("web"))
+            .cloned()
+            .expect("job");
+        let eval = sim.evaluation(&job, EvalTrigger::DeploymentWatcher);
+        let third = sim.process(eval, job.id.clone()).expect("continues");
+        assert!(third.result.plan.deployment.is_none(), "no new deployment");
+        assert_eq!(third.result.eval_update.deployment_id, rollout);
+
+        // Batch jobs have no deployments.
+        let batch = sim.register(web("batch", 1, "busybox")).expect("batch");
+        assert!(batch.result.plan.deployment.is_none());
+        assert_eq!(
+            batch.result.eval_update.deployment_id,
+            DeploymentId::default()
+        );
     }
 }

@@ -14,8 +14,8 @@ use super::select::{Choice, GroupPlacer};
 use crate::model::{
     AllocClientStatus, AllocDesiredStatus, AllocId, AllocMetric, AllocTaskLifecycle,
     AllocatedCpuResources, AllocatedMemoryResources, AllocatedResources, AllocatedSharedResources,
-    AllocatedTaskResources, Allocation, EvalId, EvalStatus, EvalTrigger, Evaluation, Job,
-    Namespace, TaskGroup,
+    AllocatedTaskResources, Allocation, DeploymentId, EvalId, EvalStatus, EvalTrigger, Evaluation,
+    Job, Namespace, TaskGroup,
 };
 use crate::state::StateSnapshot;
 
@@ -44,6 +44,9 @@ pub struct Run<'s> {
     pub escaped: bool,
     /// Follow-up evaluations the reconciler asked for.
     pub followups: Vec<Evaluation>,
+    /// The deployment this evaluation created or continued, recorded on
+    /// the finished evaluation (`DeploymentID`) as Nomad does.
+    pub deployment_id: Option<DeploymentId>,
     pub port_rng: ChaCha8Rng,
     id_rng: ChaCha8Rng,
     seed: [u8; 32],
@@ -80,6 +83,7 @@ impl<'s> Run<'s> {
             class_eligibility: BTreeMap::new(),
             escaped: false,
             followups: Vec::new(),
+            deployment_id: None,
             port_rng: stream(seed, Stream::Ports),
             id_rng: stream(seed, Stream::Ids),
             seed,
@@ -277,6 +281,9 @@ impl<'s> Run<'s> {
         eval_update.modify_time = now;
         eval_update.status = EvalStatus::Complete;
         eval_update.status_description.clear();
+        if let Some(id) = &self.deployment_id {
+            eval_update.deployment_id = id.clone();
+        }
         eval_update.failed_tg_allocs = self
             .failures
             .iter()

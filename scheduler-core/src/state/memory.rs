@@ -15,6 +15,7 @@ use crate::model::{
 use crate::scheduler::config::{NodePool, SchedulerConfiguration};
 
 mod dump;
+mod stability;
 pub use dump::{DumpedAlloc, StateDump};
 
 /// A job's key: namespace (as stored on the object) and id.

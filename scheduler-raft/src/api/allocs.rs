@@ -1,23 +1,16 @@
-//! Allocations: `/v1/allocations`, `/v1/allocation/:id` (and `/stop`), and
-//! the client endpoints served by the agent whose client runs the
-//! allocation: `/v1/client/allocation/:id/{stats,restart,signal}` and
-//! `/v1/client/fs/logs/:id`.
+//! Allocations: `/v1/allocations`, `/v1/allocation/:id` (and `/stop`). The
+//! client endpoints (`/v1/client/...`) are in [`super::client_endpoints`].
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
-use serde::Deserialize;
 
 use scheduler_core::model::api::{AllocListStub, AllocStopResponse};
-use scheduler_core::model::serde_util::null_as_default;
 use scheduler_core::model::{AllocId, Allocation, EvalTrigger};
 use scheduler_core::state::{MemorySnapshot, StateSnapshot};
 
 use super::Ctx;
-use super::body::decode;
 use super::error::ApiError;
-use super::logs;
 use super::query::{Answer, Query, apply_filter, paginate};
 use crate::cluster_state::Table;
 use crate::command::Command;
@@ -28,16 +21,6 @@ pub(super) fn routes() -> Router<Ctx> {
         .route("/v1/allocations", get(list_allocs))
         .route("/v1/allocation/{id}", get(get_alloc))
         .route("/v1/allocation/{id}/stop", post(stop_alloc).put(stop_alloc))
-        .route("/v1/client/allocation/{id}/stats", get(alloc_stats))
-        .route(
-            "/v1/client/allocation/{id}/restart",
-            post(restart_alloc).put(restart_alloc),
-        )
-        .route(
-            "/v1/client/allocation/{id}/signal",
-            post(signal_alloc).put(signal_alloc),
-        )
-        .route("/v1/client/fs/logs/{id}", get(logs::alloc_logs))
 }
 
 async fn list_allocs(
@@ -128,95 +111,4 @@ async fn stop_alloc(
         },
         response.index,
     ))
-}
-
-/// The allocation, checked to run on this agent's client.
-pub(super) async fn alloc_on_this_client(ctx: &Ctx, id: &str) -> Result<Allocation, ApiError> {
-    let client = ctx.client()?;
-    let snapshot = ctx.server.read_stale();
-    let alloc = find_alloc(&snapshot, id)?;
-    if alloc.node_id.as_str() != client.node_id() {
-        return Err(ApiError::BadRequest(format!(
-            "allocation {} runs on node {} ({}), not on this agent's client",
-            alloc.id, alloc.node_id, alloc.node_name
-        )));
-    }
-    Ok(alloc.clone())
-}
-
-async fn alloc_stats(
-    State(ctx): State<Ctx>,
-    Path(id): Path<String>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let alloc = alloc_on_this_client(&ctx, &id).await?;
-    let stats = ctx
-        .client()?
-        .stats(alloc.id.as_str())
-        .await
-        .map_err(ApiError::Internal)?;
-    Ok(axum::Json(stats))
-}
-
-/// `alloc restart`'s body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-struct RestartRequest {
-    #[serde(deserialize_with = "null_as_default")]
-    task_name: String,
-    #[serde(deserialize_with = "null_as_default")]
-    all_tasks: bool,
-}
-
-async fn restart_alloc(
-    State(ctx): State<Ctx>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let request: RestartRequest = if body.is_empty() {
-        RestartRequest::default()
-    } else {
-        decode(&body)?
-    };
-    let alloc = alloc_on_this_client(&ctx, &id).await?;
-    let task =
-        (!request.all_tasks && !request.task_name.is_empty()).then_some(request.task_name.as_str());
-    ctx.client()?
-        .restart(alloc.id.as_str(), task)
-        .await
-        .map_err(ApiError::BadRequest)?;
-    Ok(axum::Json(serde_json::json!({})))
-}
-
-/// `alloc signal`'s body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "PascalCase")]
-struct SignalRequest {
-    #[serde(deserialize_with = "null_as_default")]
-    task: String,
-    #[serde(deserialize_with = "null_as_default")]
-    signal: String,
-}
-
-async fn signal_alloc(
-    State(ctx): State<Ctx>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let request: SignalRequest = if body.is_empty() {
-        SignalRequest::default()
-    } else {
-        decode(&body)?
-    };
-    let alloc = alloc_on_this_client(&ctx, &id).await?;
-    let signal = if request.signal.is_empty() {
-        "SIGKILL"
-    } else {
-        request.signal.as_str()
-    };
-    let task = (!request.task.is_empty()).then_some(request.task.as_str());
-    ctx.client()?
-        .signal(alloc.id.as_str(), task, signal)
-        .await
-        .map_err(ApiError::BadRequest)?;
-    Ok(axum::Json(serde_json::json!({})))
 }

@@ -356,25 +356,25 @@ async fn snapshot_restore(
     Ok(axum::Json(json!({"Index": outcome.applied_at})))
 }
 
-/// Every service instance the agent's client knows, passing or not, with
-/// the job and namespace of the allocation that registered it.
-fn registrations(ctx: &Ctx) -> Vec<(ServiceRegistration, bool)> {
-    let Some(client) = ctx.local_client.as_ref() else {
-        return Vec::new();
-    };
-    let snapshot = ctx.server.read_stale();
-    let mut services = client.services();
-    for (service, _) in &mut services {
-        if let Some(alloc) = snapshot.alloc(&scheduler_core::model::AllocId::new(
-            service.alloc_id.as_str(),
-        )) {
-            service.job_id = alloc.job_id.as_str().to_owned();
-            service.namespace = alloc.namespace.as_str().to_owned();
-            service.create_index = alloc.create_index;
-            service.modify_index = alloc.modify_index;
-        }
-    }
-    services
+/// The cluster's live service instances (those of running allocations
+/// on nodes that are up), with whether their checks pass, after a
+/// blocking wait and a read as [`super::ApiContext::read`] does them; and
+/// the index for `X-Nomad-Index`.
+async fn registrations(
+    ctx: &Ctx,
+    query: &Query,
+) -> Result<(Vec<(ServiceRegistration, bool)>, u64), ApiError> {
+    let (snapshot, index) = ctx
+        .read(query, &[Table::Services, Table::Allocs, Table::Nodes])
+        .await?;
+    let live = ctx
+        .server
+        .services_stale()
+        .live(&snapshot)
+        .into_iter()
+        .map(|service| (service.registration, service.passing))
+        .collect();
+    Ok((live, index))
 }
 
 async fn services(
@@ -382,8 +382,9 @@ async fn services(
     RawQuery(raw): RawQuery,
 ) -> Result<Answer<Vec<ServiceRegistrationListStub>>, ApiError> {
     let query = Query::parse(raw.as_deref());
+    let (registrations, index) = registrations(&ctx, &query).await?;
     let mut by_namespace: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
-    for (service, _) in registrations(&ctx) {
+    for (service, _) in registrations {
         if !query.selects_namespace(&service.namespace) {
             continue;
         }
@@ -411,7 +412,7 @@ async fn services(
                 .collect(),
         })
         .collect();
-    Ok(ctx.answer(list, ctx.server.table_index(Table::Allocs)))
+    Ok(ctx.answer(list, index))
 }
 
 /// One service's instances; `?tag=` keeps those with the tag, and
@@ -424,7 +425,8 @@ async fn service(
     let query = Query::parse(raw.as_deref());
     let tag = query.text("tag");
     let healthy_only = query.flag("healthy")?;
-    let instances: Vec<ServiceRegistration> = registrations(&ctx)
+    let (registrations, index) = registrations(&ctx, &query).await?;
+    let instances: Vec<ServiceRegistration> = registrations
         .into_iter()
         .filter(|(service, passing)| {
             service.service_name == name
@@ -435,5 +437,5 @@ async fn service(
         .map(|(service, _)| service)
         .collect();
     let instances = apply_filter(instances, query.filter()?.as_ref());
-    Ok(ctx.answer(instances, ctx.server.table_index(Table::Allocs)))
+    Ok(ctx.answer(instances, index))
 }

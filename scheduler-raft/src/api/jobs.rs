@@ -1,6 +1,6 @@
 //! Jobs: `/v1/jobs`, `/v1/jobs/parse`, `/v1/validate/job` and everything
 //! under `/v1/job/:id` (versions, allocations, evaluations, deployments,
-//! summary, plan, evaluate, revert, dispatch, periodic force).
+//! summary, plan, evaluate, revert, stable, dispatch, periodic force).
 //!
 //! Job ids may contain `/` (a dispatched child is `parent/dispatch-...`),
 //! so `/v1/job/*` is one route that peels known suffixes off the path, as
@@ -20,7 +20,8 @@ use scheduler_core::jobspec::{self, Diagnostics, ParseOptions, VariableInputs};
 use scheduler_core::model::api::{
     AllocListStub, JobDeregisterResponse, JobDispatchRequest, JobDispatchResponse,
     JobEvaluateRequest, JobListStub, JobPlanRequest, JobRegisterRequest, JobRegisterResponse,
-    JobRevertRequest, JobSummary, JobValidateResponse, JobVersionsResponse, JobsParseRequest,
+    JobRevertRequest, JobStabilityRequest, JobStabilityResponse, JobSummary, JobValidateResponse,
+    JobVersionsResponse, JobsParseRequest,
 };
 use scheduler_core::model::{EvalTrigger, Job, JobId};
 use scheduler_core::plan::diff::job_diff;
@@ -88,7 +89,9 @@ async fn job_route(
     let write = method == Method::POST || method == Method::PUT;
     Ok(match (what, read, write, method == Method::DELETE) {
         ("", true, _, _) => get_job(&ctx, &query, &id).await?.into_response(),
-        ("", _, true, _) => register(&ctx, &body, Some(&id)).await?.into_response(),
+        ("", _, true, _) => register(&ctx, &query, &body, Some(&id))
+            .await?
+            .into_response(),
         ("", _, _, true) => deregister(&ctx, &query, &id).await?.into_response(),
         ("versions", true, ..) => versions(&ctx, &query, &id).await?.into_response(),
         ("allocations", true, ..) => job_allocs(&ctx, &query, &id).await?.into_response(),
@@ -97,8 +100,9 @@ async fn job_route(
         ("deployment", true, ..) => latest_deployment(&ctx, &query, &id).await?.into_response(),
         ("summary", true, ..) => summary(&ctx, &query, &id).await?.into_response(),
         ("evaluate", _, true, _) => evaluate(&ctx, &query, &id, &body).await?.into_response(),
-        ("plan", _, true, _) => plan(&ctx, &id, &body).await?.into_response(),
+        ("plan", _, true, _) => plan(&ctx, &query, &id, &body).await?.into_response(),
         ("revert", _, true, _) => revert(&ctx, &query, &id, &body).await?.into_response(),
+        ("stable", _, true, _) => stable(&ctx, &query, &id, &body).await?.into_response(),
         ("dispatch", _, true, _) => dispatch(&ctx, &query, &id, &body).await?.into_response(),
         ("periodic/force", _, true, _) => force_periodic(&ctx, &query, &id).await?.into_response(),
         _ => return Err(ApiError::MethodNotAllowed),
@@ -139,20 +143,42 @@ async fn list_jobs(
 
 async fn register_new(
     State(ctx): State<Ctx>,
+    RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Result<Answer<JobRegisterResponse>, ApiError> {
-    register(&ctx, &body, None).await
+    register(&ctx, &Query::parse(raw.as_deref()), &body, None).await
+}
+
+/// The namespace a submitted job goes to, as Nomad's HTTP API decides it:
+/// `?namespace=` (what `-namespace` and `NOMAD_NAMESPACE` send) wins over
+/// the job's own `Namespace`, which is kept only when the query names
+/// none. (Nomad's CLI sends the job's namespace as `?namespace=` when the
+/// spec names one, so from the CLI the spec wins; `sched` does the same.)
+fn place_in_namespace(job: &mut Job, query: &Query) -> Result<(), ApiError> {
+    match query.text("namespace") {
+        "" => Ok(()),
+        "*" => Err(ApiError::BadRequest(
+            "a job can't be registered in the wildcard namespace \"*\": name one namespace"
+                .to_owned(),
+        )),
+        namespace => {
+            namespace.clone_into(&mut job.namespace);
+            Ok(())
+        }
+    }
 }
 
 /// `job run`: registers the job with an evaluation; `EnforceIndex` makes it
 /// a compare-and-set on the job's `JobModifyIndex`.
 async fn register(
     ctx: &Ctx,
+    query: &Query,
     body: &[u8],
     path_id: Option<&JobId>,
 ) -> Result<Answer<JobRegisterResponse>, ApiError> {
     let request: JobRegisterRequest = decode(body)?;
     let (mut job, warnings) = decode_job(body)?;
+    place_in_namespace(&mut job, query)?;
     // The server stamps the submission, as Nomad's does.
     job.submit_time = crate::clock::now_unix_nanos();
     if let Some(id) = path_id
@@ -344,11 +370,13 @@ async fn evaluate(
 /// `job plan`: the scheduler's answer for the job on a copy of the state.
 async fn plan(
     ctx: &Ctx,
+    query: &Query,
     id: &JobId,
     body: &[u8],
 ) -> Result<Answer<scheduler_core::model::api::JobPlanResponse>, ApiError> {
     let request: JobPlanRequest = decode(body)?;
-    let (job, warnings) = decode_job(body)?;
+    let (mut job, warnings) = decode_job(body)?;
+    place_in_namespace(&mut job, query)?;
     if job.id != *id {
         return Err(ApiError::BadRequest(format!(
             "Job ID does not match: the path names {id:?}, the job is {:?}",
@@ -423,6 +451,43 @@ async fn revert(
             eval_create_index: response.index,
             job_modify_index,
             warnings: String::new(),
+            index: response.index,
+        },
+        response.index,
+    ))
+}
+
+/// `job stable` (`POST /v1/job/:id/stable`): marks a kept version stable
+/// or not. Answers the write's index, which becomes that version's
+/// `ModifyIndex` (and the job's, when it is the current version).
+async fn stable(
+    ctx: &Ctx,
+    query: &Query,
+    id: &JobId,
+    body: &[u8],
+) -> Result<Answer<JobStabilityResponse>, ApiError> {
+    let request: JobStabilityRequest = decode(body)?;
+    if !request.job_id.is_empty() && request.job_id != id.as_str() {
+        return Err(ApiError::BadRequest(format!(
+            "Job ID does not match: the path names {:?}, JobID is {:?}",
+            id.as_str(),
+            request.job_id
+        )));
+    }
+    let snapshot = ctx.server.read_consistent().await?;
+    let job = stored_job(&snapshot, query, id)?;
+    let response = ctx
+        .server
+        .write(Command::SetJobStability {
+            namespace: job.namespace.clone(),
+            job_id: id.clone(),
+            version: request.job_version,
+            stable: request.stable,
+        })
+        .await?;
+    response.result.clone().map_err(ApiError::from)?;
+    Ok(ctx.answer(
+        JobStabilityResponse {
             index: response.index,
         },
         response.index,

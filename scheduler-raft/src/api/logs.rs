@@ -16,10 +16,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use scheduler_core::state::StateSnapshot;
-
-use super::Ctx;
-use super::allocs::alloc_on_this_client;
+use super::client_endpoints::ClientCtx;
 use super::error::ApiError;
 use super::query::Query;
 
@@ -29,12 +26,12 @@ const CHUNK: usize = 64 * 1024;
 const POLL: Duration = Duration::from_millis(200);
 
 pub(super) async fn alloc_logs(
-    State(ctx): State<Ctx>,
+    State(ctx): State<ClientCtx>,
     UrlPath(id): UrlPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(raw.as_deref());
-    let alloc = alloc_on_this_client(&ctx, &id).await?;
+    let alloc = ctx.alloc(&id)?;
     let tasks: Vec<String> = alloc
         .job
         .as_ref()
@@ -165,7 +162,7 @@ struct LogReader {
     position: u64,
     follow: bool,
     plain: bool,
-    ctx: Ctx,
+    ctx: ClientCtx,
     alloc_id: scheduler_core::model::AllocId,
     idle_polls: u32,
 }
@@ -225,9 +222,11 @@ impl LogReader {
         if self.idle_polls < 3 {
             return false;
         }
-        let snapshot = self.ctx.server.read_stale();
-        snapshot
-            .alloc(&self.alloc_id)
+        let Ok(client) = self.ctx.client() else {
+            return true;
+        };
+        client
+            .allocation(self.alloc_id.as_str())
             .is_none_or(|alloc| alloc.client_terminal())
     }
 

@@ -9,9 +9,14 @@
 //!                          │         then a consistent (or ?stale) snapshot
 //!                          ├─ writes: one Raft command, or a leader-only
 //!                          │          request through the control plane
-//!                          └─ client endpoints: this agent's own client
-//!                                     (logs, services) via [`LocalClient`]
+//!                          └─ client endpoints (`/v1/client/...`): this
+//!                                     agent's own client via [`LocalClient`],
+//!                                     or forwarded to the agent of the node
+//!                                     that runs the allocation
 //! ```
+//!
+//! A client-only agent serves [`client_agent_router`]: its own client's
+//! endpoints, and everything else forwarded to a server.
 //!
 //! Errors are plain text with a status, as Nomad's: 400 for bad input (a
 //! request body's error names its JSON field path, a job's problems name
@@ -19,11 +24,13 @@
 
 mod allocs;
 mod body;
+mod client_endpoints;
 mod cluster;
 mod deployments;
 mod error;
 mod evals;
 pub mod filter;
+mod forward;
 mod jobs;
 mod logs;
 mod nodes;
@@ -38,7 +45,7 @@ use std::sync::Arc;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
-use scheduler_core::model::api::ServiceRegistration;
+use scheduler_core::model::Allocation;
 use scheduler_core::state::MemorySnapshot;
 
 use crate::cluster_state::Table;
@@ -46,6 +53,7 @@ use crate::control::ControlPlane;
 use crate::server::Server;
 
 pub use error::ApiError;
+pub use forward::{ClientAgentApi, client_agent_router};
 pub use query::{Answer, Query};
 
 /// The largest request body read (a job with many groups is well below).
@@ -55,18 +63,17 @@ const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub type ClientFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
 
 /// The client half of an agent, for the endpoints Nomad serves from the
-/// node that runs an allocation (`/v1/client/...`) and for the services
-/// its allocations registered. The agent's wiring implements it over the
-/// client runtime.
+/// node that runs an allocation (`/v1/client/...`). The agent's wiring
+/// implements it over the client runtime.
 pub trait LocalClient: Send + Sync + 'static {
     /// The node id the client registered as.
     fn node_id(&self) -> String;
+    /// The allocation with this id (or unique id prefix) as the client
+    /// runs it (its client status as the client sees it), if it runs here.
+    fn allocation(&self, id: &str) -> Option<Allocation>;
     /// The allocation's directory on this machine (Nomad's layout: `alloc/`
     /// with `logs/`, and one directory per task), if it ran here.
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf>;
-    /// Every service instance the client's allocations registered, with
-    /// whether all its checks pass.
-    fn services(&self) -> Vec<(ServiceRegistration, bool)>;
     /// Restarts one task of an allocation, or all of them.
     fn restart(&self, alloc_id: &str, task: Option<&str>) -> ClientFuture<'_, ()>;
     /// Sends a signal (`SIGHUP`, ...) to one task, or to all of them.
@@ -148,18 +155,24 @@ impl ApiContext {
             next_token: None,
         }
     }
-
-    /// The agent's client, or the error Nomad gives a server-only agent.
-    pub(crate) fn client(&self) -> Result<&Arc<dyn LocalClient>, ApiError> {
-        self.local_client
-            .as_ref()
-            .ok_or_else(|| ApiError::BadRequest("this agent does not run a client".to_owned()))
-    }
 }
 
-/// The whole `/v1` router.
+/// The whole `/v1` router of a server agent.
 pub fn router(context: ApiContext) -> Router {
     let context: Ctx = Arc::new(context);
+    let client_side = Arc::new(client_endpoints::ClientSide {
+        client: context.local_client.clone(),
+    });
+    let to_nodes = forward::ToNodes {
+        ctx: context.clone(),
+        http: forward::forwarding_client(),
+    };
+    let client_routes = client_endpoints::routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            to_nodes,
+            forward::to_the_allocs_node,
+        ))
+        .with_state(client_side);
     Router::new()
         .merge(jobs::routes())
         .merge(allocs::routes())
@@ -167,8 +180,9 @@ pub fn router(context: ApiContext) -> Router {
         .merge(evals::routes())
         .merge(deployments::routes())
         .merge(cluster::routes())
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(context)
+        .merge(client_routes)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 /// A running HTTP API.
@@ -194,10 +208,15 @@ impl BoundHttp {
         self.addr
     }
 
-    /// Serves the API on the socket.
+    /// Serves a server agent's API on the socket.
     pub fn serve(self, context: ApiContext) -> HttpApi {
+        self.serve_router(router(context))
+    }
+
+    /// Serves `app` ([`router`], or [`client_agent_router`]) on the
+    /// socket.
+    pub fn serve_router(self, app: Router) -> HttpApi {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = router(context);
         let listener = self.listener;
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)

@@ -14,10 +14,7 @@ use scheduler_core::model::api::{
     AllocListStub, NodeDrainRequest, NodeEligibilityRequest, NodeListStub, NodeUpdateResponse,
 };
 use scheduler_core::model::timestamp::format_rfc3339_nanos;
-use scheduler_core::model::{
-    DrainMetadata, DrainStatus, DrainStrategy, Duration as GoDuration, Node, NodeId,
-    SchedulingEligibility,
-};
+use scheduler_core::model::{DrainStatus, Node, NodeId, SchedulingEligibility};
 use scheduler_core::state::{MemorySnapshot, StateSnapshot};
 
 use super::Ctx;
@@ -149,31 +146,10 @@ async fn drain_node(
     let snapshot = ctx.server.read_consistent().await?;
     let mut node = find_node(&snapshot, &id)?.clone();
     let now = crate::clock::now_unix_nanos();
-    let stamp = format_rfc3339_nanos(now);
     match request.drain_spec {
-        Some(spec) => {
-            let force_deadline = if spec.deadline > 0 {
-                format_rfc3339_nanos(now.saturating_add(spec.deadline))
-            } else {
-                String::new()
-            };
-            node.drain = true;
-            node.drain_strategy = Some(DrainStrategy {
-                deadline: GoDuration::from_nanos(spec.deadline),
-                ignore_system_jobs: spec.ignore_system_jobs,
-                force_deadline,
-                started_at: stamp.clone(),
-            });
-            node.scheduling_eligibility = SchedulingEligibility::Ineligible;
-            node.last_drain = Some(DrainMetadata {
-                started_at: stamp.clone(),
-                updated_at: stamp,
-                status: DrainStatus::Draining,
-                meta: request.meta,
-                ..DrainMetadata::default()
-            });
-        }
+        Some(spec) => crate::client::begin_drain(&mut node, &spec, request.meta, now),
         None => {
+            let stamp = format_rfc3339_nanos(now);
             node.drain = false;
             node.drain_strategy = None;
             if request.mark_eligible {

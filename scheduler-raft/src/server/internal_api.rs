@@ -35,6 +35,8 @@ pub(super) struct InternalApi {
     pub(super) leader_service: super::ServiceSlot,
     /// The index this server has applied (blocking queries wait on it).
     pub(super) applied: tokio::sync::watch::Receiver<u64>,
+    /// The agent's public HTTP API address, once set.
+    pub(super) http_api_addr: super::HttpApiAddr,
 }
 
 /// A client's blocking query for its node's allocations.
@@ -67,6 +69,7 @@ pub(super) fn internal_routes(api: InternalApi) -> Router {
         .route("/v1/internal/peers", get(internal_peers))
         .route("/v1/internal/read-index", get(leader_read_index))
         .route("/v1/internal/status", get(internal_status))
+        .route("/v1/internal/http-addr", get(internal_http_addr))
         .route("/v1/internal/state", get(internal_state))
         .route("/v1/internal/node-allocs", get(node_allocs))
         .route(
@@ -146,6 +149,11 @@ async fn leader_read_index(State(api): State<InternalApi>) -> Json<Result<u64, S
 
 async fn internal_status(State(api): State<InternalApi>) -> Json<ServerStatus> {
     Json(status_of(&api.raft))
+}
+
+/// The agent's public HTTP API address (empty while it serves none).
+async fn internal_http_addr(State(api): State<InternalApi>) -> Json<String> {
+    Json(api.http_api_addr.get().cloned().unwrap_or_default())
 }
 
 /// A node's allocations as this server has applied them, once the
