@@ -22,11 +22,10 @@ use serde_json::Value;
 use scheduler_core::jobspec::{ParseOptions, parse};
 use scheduler_core::model::JobWrapper;
 
-/// Two allocations, healthy one second after they start. `max_parallel =
-/// 2` lets the drainer migrate both at once: with the default 1 it would
-/// wait for the first replacement to report healthy, and a replacement
-/// placed outside a deployment never reports its health here, so the
-/// second allocation would only go at the deadline.
+/// Two allocations, healthy one second after they start. The drainer
+/// migrates them one at a time (`migrate`'s default `max_parallel = 1`):
+/// the second goes once the first one's replacement, placed outside any
+/// deployment, reports healthy by the `migrate` block.
 const JOB: &str = r#"
 job "web" {
   datacenters = ["dc1"]
@@ -36,7 +35,6 @@ job "web" {
       min_healthy_time = "1s"
     }
     migrate {
-      max_parallel     = 2
       min_healthy_time = "1s"
     }
     task "t" {

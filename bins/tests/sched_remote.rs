@@ -2,7 +2,8 @@
 //! against a real `schedd -dev` agent on free ports. A raw_exec job is
 //! planned, run (evaluation and deployment followed to success), listed,
 //! inspected, its allocation and logs read, refused with a stale
-//! `-check-index`, planned again after a change, and stopped.
+//! `-check-index`, planned again after a change, run again and inspected
+//! with `job inspect` at each version, and stopped.
 
 mod common;
 
@@ -245,6 +246,8 @@ fn sched_runs_inspects_and_stops_a_job_on_a_dev_agent() {
         text(&change_plan.stdout)
     );
 
+    job_inspect_reads_the_registered_job(&address, &changed);
+
     let stop = sched(&address, &["job", "stop", "remote"]);
     expect_code(&stop, 0, "job stop");
     let stop_text = text(&stop.stdout);
@@ -261,6 +264,55 @@ fn sched_runs_inspects_and_stops_a_job_on_a_dev_agent() {
         text(&after.stdout).contains("(stopped)"),
         "{}",
         text(&after.stdout)
+    );
+}
+
+/// `sched job inspect`, called with the agent running version 0 of
+/// "remote": it prints `{"Job": ...}` read from the cluster, at the latest
+/// version or at `-version N`; registering `changed` makes version 1.
+fn job_inspect_reads_the_registered_job(address: &str, changed: &str) {
+    let inspect = |args: &[&str]| -> serde_json::Value {
+        let mut line = vec!["job", "inspect"];
+        line.extend_from_slice(args);
+        let output = sched(address, &line);
+        expect_code(&output, 0, &format!("sched {line:?}"));
+        serde_json::from_slice(&output.stdout).expect("JSON")
+    };
+    let latest = inspect(&["remote"]);
+    assert_eq!(latest["Job"]["ID"], "remote", "{latest}");
+    assert_eq!(latest["Job"]["Version"], 0, "{latest}");
+    let by_prefix = inspect(&["-json", "rem"]);
+    assert_eq!(by_prefix["Job"]["ID"], "remote", "{by_prefix}");
+    assert_eq!(by_prefix["Job"]["Version"], 0, "{by_prefix}");
+
+    let rerun = sched(address, &["job", "run", "-detach", changed]);
+    expect_code(&rerun, 0, "job run of the changed job");
+    let first = inspect(&["-version", "0", "remote"]);
+    assert_eq!(first["Job"]["ID"], "remote", "{first}");
+    assert_eq!(first["Job"]["Version"], 0, "{first}");
+    let first_args = &first["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["args"];
+    assert_eq!(first_args[1], "echo hello from sched; sleep 600", "{first}");
+    let latest = inspect(&["remote"]);
+    assert_eq!(latest["Job"]["Version"], 1, "{latest}");
+    let latest_args = &latest["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["args"];
+    assert_eq!(
+        latest_args[1], "echo hello from sched; sleep 601",
+        "{latest}"
+    );
+
+    let unknown = sched(address, &["job", "inspect", "no-such-job"]);
+    expect_code(&unknown, 1, "inspect of an unknown job");
+    assert!(
+        text(&unknown.stderr).contains("no-such-job"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let no_version = sched(address, &["job", "inspect", "-version", "9", "remote"]);
+    expect_code(&no_version, 1, "inspect of an unknown version");
+    assert!(
+        text(&no_version.stderr).contains("no version 9"),
+        "{}",
+        text(&no_version.stderr)
     );
 }
 

@@ -339,9 +339,8 @@ fn start(
     let _ = ctx.state.update(&alloc, |_| {});
     let (status_tx, status) = watch::channel(AllocStatus::default());
     let (stop, stop_rx) = watch::channel(false);
-    let update = matches!(job.job_type, JobType::Service)
-        .then(|| group.update.clone().or_else(|| job.update.clone()))
-        .flatten();
+    let update =
+        matches!(job.job_type, JobType::Service).then(|| health_strategy(&alloc, &job, &group));
     let health = HealthPlan {
         group_services: group.services.clone(),
         update,
@@ -656,4 +655,27 @@ async fn drive(
         AllocClientStatus::Complete
     });
     status.borrow().clone()
+}
+
+/// How a service allocation's health is judged, as Nomad's clients do: by
+/// its group's `update` strategy when it belongs to a deployment, else (a
+/// drain's replacement, a job without `update`) by the group's `migrate`
+/// strategy, which the drainer paces migrations on.
+fn health_strategy(
+    alloc: &Allocation,
+    job: &scheduler_core::model::Job,
+    group: &scheduler_core::model::TaskGroup,
+) -> scheduler_core::model::UpdateStrategy {
+    let deployed = group.update.clone().or_else(|| job.update.clone());
+    if let Some(update) = deployed.filter(|_| !alloc.deployment_id.is_empty()) {
+        return update;
+    }
+    let defaults = scheduler_core::model::MigrateStrategy::defaults();
+    let migrate = group.migrate.clone().unwrap_or_else(|| defaults.clone());
+    scheduler_core::model::UpdateStrategy {
+        health_check: migrate.health_check.or(defaults.health_check),
+        min_healthy_time: migrate.min_healthy_time.or(defaults.min_healthy_time),
+        healthy_deadline: migrate.healthy_deadline.or(defaults.healthy_deadline),
+        ..scheduler_core::model::UpdateStrategy::defaults()
+    }
 }

@@ -293,9 +293,9 @@ fn report_of(alloc: &Allocation, status: &AllocStatus) -> Allocation {
     report.job = None;
     report.client_status = status.client_status;
     report.task_states = status.task_states.clone();
-    if let Some(healthy) = status.health.healthy
-        && !alloc.deployment_id.is_empty()
-    {
+    // Reported with or without a deployment: the drainer paces migrations
+    // on the health of the replacements too.
+    if let Some(healthy) = status.health.healthy {
         report.deployment_status = Some(AllocDeploymentStatus {
             healthy: Some(healthy),
             timestamp: format_rfc3339_nanos(crate::clock::unix_nanos()),

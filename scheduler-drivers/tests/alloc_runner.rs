@@ -274,6 +274,10 @@ job "myapp" {{
       min_healthy_time = "1s"
       healthy_deadline = "4s"
     }}
+    migrate {{
+      min_healthy_time = "1s"
+      healthy_deadline = "30s"
+    }}
     network {{
       port "http" {{}}
     }}
@@ -316,8 +320,9 @@ async fn a_service_is_registered_checked_and_the_allocation_becomes_healthy() {
     let ctx = context(data.path());
     let catalog = ctx.catalog.clone();
     let port = free_port();
-    let runner =
-        run_alloc(ctx, allocation(&service_job("/health.txt"), "a-api", port)).expect("runs");
+    let mut alloc = allocation(&service_job("/health.txt"), "a-api", port);
+    alloc.deployment_id = "d1".into();
+    let runner = run_alloc(ctx, alloc).expect("runs");
     let mut status = runner.status.clone();
     let healthy = tokio::time::timeout(
         Duration::from_secs(20),
@@ -340,16 +345,57 @@ async fn a_service_is_registered_checked_and_the_allocation_becomes_healthy() {
     );
 }
 
+/// A service allocation outside any deployment (a drain's replacement) is
+/// judged by its group's `migrate` block, which the drainer waits on.
+#[tokio::test]
+async fn an_allocation_outside_a_deployment_is_judged_by_its_migrate_block() {
+    let data = tempfile::tempdir().expect("dir");
+    let ctx = context(data.path());
+    let alloc = allocation(&service_job("/missing.txt"), "a-moved", free_port());
+    assert!(alloc.deployment_id.is_empty());
+    let runner = run_alloc(ctx, alloc).expect("runs");
+    let mut status = runner.status.clone();
+    // The update block's 4 s deadline would have given its verdict by now;
+    // migrate's 30 s has not.
+    let early = tokio::time::timeout(
+        Duration::from_secs(6),
+        status.wait_for(|s| s.health.healthy.is_some()),
+    )
+    .await;
+    assert!(early.is_err(), "judged by the update block: {early:?}");
+    runner.stop();
+    runner.finished().await;
+
+    let data = tempfile::tempdir().expect("dir");
+    let ctx = context(data.path());
+    let port = free_port();
+    let runner = run_alloc(
+        ctx,
+        allocation(&service_job("/health.txt"), "a-moved-ok", port),
+    )
+    .expect("runs");
+    let mut status = runner.status.clone();
+    let verdict = tokio::time::timeout(
+        Duration::from_secs(20),
+        status.wait_for(|s| s.health.healthy.is_some()),
+    )
+    .await
+    .expect("a verdict without a deployment")
+    .expect("status")
+    .clone();
+    assert_eq!(verdict.health.healthy, Some(true), "{:?}", verdict.health);
+    runner.stop();
+    runner.finished().await;
+}
+
 #[tokio::test]
 async fn a_failing_check_makes_the_allocation_unhealthy_at_the_deadline() {
     let data = tempfile::tempdir().expect("dir");
     let ctx = context(data.path());
     let catalog = ctx.catalog.clone();
-    let runner = run_alloc(
-        ctx,
-        allocation(&service_job("/missing.txt"), "a-sick", free_port()),
-    )
-    .expect("runs");
+    let mut alloc = allocation(&service_job("/missing.txt"), "a-sick", free_port());
+    alloc.deployment_id = "d1".into();
+    let runner = run_alloc(ctx, alloc).expect("runs");
     let mut status = runner.status.clone();
     let started = tokio::time::Instant::now();
     let verdict = tokio::time::timeout(

@@ -41,7 +41,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Work with jobs: validate and inspect files offline; run, plan,
+    /// Work with jobs: validate files offline; run, plan, inspect,
     /// status, stop, history, revert and dispatch on a cluster.
     #[command(subcommand)]
     Job(job::JobCommand),

@@ -313,7 +313,8 @@ pub async fn plan(args: PlanArgs) -> Outcome {
     ))
 }
 
-async fn find_job(client: &ApiClient, prefix: &str) -> Result<JobListStub, Failure> {
+/// The registered job `prefix` names (its id, or a unique prefix of one).
+pub async fn find_job(client: &ApiClient, prefix: &str) -> Result<JobListStub, Failure> {
     find_by_prefix(client, "/v1/jobs", prefix, JOB, |matches| {
         format_job_list(matches, false)
     })
