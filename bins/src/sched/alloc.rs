@@ -9,17 +9,10 @@ use scheduler_core::model::api::{AllocListStub, AllocStopResponse};
 
 use crate::alloc_status::{AllocResourceUsage, format_alloc_status};
 use crate::api_client::{
-    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment, run_command,
+    ApiArgs, ApiClient, Context, Failure, Outcome, find_by_prefix, path_segment, run_command,
 };
 use crate::monitor::{FollowDeployment, MonitorOptions, monitor_eval};
-use crate::output::{
-    Style, format_table, format_time_or_relative, now_unix_nanos, print_json, say, short_id,
-};
-
-const ALLOCATION: Noun = Noun {
-    singular: "allocation",
-    plural: "allocations",
-};
+use crate::output::{Columns, Style, format_time_or_relative, now_unix_nanos, say, short_id};
 
 /// Commands on allocations.
 #[derive(Debug, Subcommand)]
@@ -141,78 +134,28 @@ pub fn format_alloc_list(allocs: &[&AllocListStub], verbose: bool, now: i64) -> 
     if allocs.is_empty() {
         return "No allocations placed".to_owned();
     }
-    let times = |alloc: &AllocListStub| {
-        [
-            format_time_or_relative(alloc.create_time, now, verbose),
-            format_time_or_relative(alloc.modify_time, now, verbose),
-        ]
-    };
-    if verbose {
-        let rows: Vec<Vec<String>> = allocs
-            .iter()
-            .map(|alloc| {
-                let mut row = vec![
-                    alloc.id.clone(),
-                    alloc.eval_id.clone(),
-                    alloc.node_id.clone(),
-                    alloc.node_name.clone(),
-                    alloc.task_group.clone(),
-                    alloc.job_version.to_string(),
-                    alloc.desired_status.clone(),
-                    alloc.client_status.clone(),
-                ];
-                row.extend(times(alloc));
-                row
-            })
-            .collect();
-        return format_table(
-            &[
-                "ID",
-                "Eval ID",
-                "Node ID",
-                "Node Name",
-                "Task Group",
-                "Version",
-                "Desired",
-                "Status",
-                "Created",
-                "Modified",
-            ],
-            &rows,
-        );
-    }
-    let rows: Vec<Vec<String>> = allocs
-        .iter()
-        .map(|alloc| {
-            let mut row = vec![
-                short_id(&alloc.id, false).to_owned(),
-                short_id(&alloc.node_id, false).to_owned(),
-                alloc.task_group.clone(),
-                alloc.job_version.to_string(),
-                alloc.desired_status.clone(),
-                alloc.client_status.clone(),
-            ];
-            row.extend(times(alloc));
-            row
+    Columns::<AllocListStub>::new()
+        .column("ID", |alloc| short_id(&alloc.id, verbose).to_owned())
+        .column_if(verbose, "Eval ID", |alloc| alloc.eval_id.clone())
+        .column("Node ID", |alloc| {
+            short_id(&alloc.node_id, verbose).to_owned()
         })
-        .collect();
-    format_table(
-        &[
-            "ID",
-            "Node ID",
-            "Task Group",
-            "Version",
-            "Desired",
-            "Status",
-            "Created",
-            "Modified",
-        ],
-        &rows,
-    )
+        .column_if(verbose, "Node Name", |alloc| alloc.node_name.clone())
+        .column("Task Group", |alloc| alloc.task_group.clone())
+        .column("Version", |alloc| alloc.job_version.to_string())
+        .column("Desired", |alloc| alloc.desired_status.clone())
+        .column("Status", |alloc| alloc.client_status.clone())
+        .column("Created", |alloc| {
+            format_time_or_relative(alloc.create_time, now, verbose)
+        })
+        .column("Modified", |alloc| {
+            format_time_or_relative(alloc.modify_time, now, verbose)
+        })
+        .format(allocs.iter().copied())
 }
 
 async fn find(client: &ApiClient, prefix: &str, verbose: bool) -> Result<AllocListStub, Failure> {
-    find_by_prefix(client, "/v1/allocations", prefix, ALLOCATION, |matches| {
+    find_by_prefix(client, prefix, |matches| {
         format_alloc_list(matches, verbose, now_unix_nanos())
     })
     .await
@@ -230,19 +173,12 @@ async fn status(args: StatusArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let stub = find(&client, &args.id, args.verbose).await?;
     let path = format!("/v1/allocation/{}", path_segment(&stub.id));
-    if args.json {
-        print_json(
-            &client
-                .get_json(&path, &[])
-                .await
-                .context("querying allocation")?,
-        );
+    let Some(alloc) = client
+        .get_or_print_json::<Allocation>(&path, &[], args.json, "querying allocation")
+        .await?
+    else {
         return Ok(0);
-    }
-    let alloc: Allocation = client
-        .get(&path, &[])
-        .await
-        .context("querying allocation")?;
+    };
     // Usage comes from the client running the allocation; without it the
     // reserved figures are shown alone, as Nomad does.
     let stats: Option<AllocResourceUsage> = if alloc.is_terminal() {
@@ -357,6 +293,35 @@ async fn logs(args: LogsArgs) -> Outcome {
 }
 
 async fn restart(args: TaskArgs) -> Outcome {
+    post_to_task(
+        &args,
+        "restart",
+        "restarting allocation",
+        |task| serde_json::json!({ "TaskName": task, "AllTasks": task.is_empty() }),
+    )
+    .await
+}
+
+async fn signal(args: SignalArgs) -> Outcome {
+    let signal = args.signal.clone().unwrap_or_default();
+    post_to_task(
+        &args.task,
+        "signal",
+        "signalling allocation",
+        |task| serde_json::json!({ "Task": task, "Signal": signal }),
+    )
+    .await
+}
+
+/// `alloc restart` and `alloc signal`: one request to the client that
+/// runs the allocation, `/v1/client/allocation/<id>/<action>`, about the
+/// task named (which must exist) or, given "", about all of them.
+async fn post_to_task(
+    args: &TaskArgs,
+    action: &str,
+    doing: &str,
+    body: impl FnOnce(&str) -> serde_json::Value,
+) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let alloc = fetch(&client, &args.id, false).await?;
     let named = args.task.as_deref().or(args.task_argument.as_deref());
@@ -364,42 +329,11 @@ async fn restart(args: TaskArgs) -> Outcome {
         Some(name) => choose_task(alloc.id.as_str(), &task_names(&alloc), Some(name))?,
         None => String::new(),
     };
-    let body = serde_json::json!({ "TaskName": task, "AllTasks": task.is_empty() });
     let path = format!(
-        "/v1/client/allocation/{}/restart",
+        "/v1/client/allocation/{}/{action}",
         path_segment(alloc.id.as_str())
     );
-    let _: serde_json::Value = client
-        .post(&path, &[], &body)
-        .await
-        .context("restarting allocation")?;
-    Ok(0)
-}
-
-async fn signal(args: SignalArgs) -> Outcome {
-    let client = ApiClient::new(&args.task.api)?;
-    let alloc = fetch(&client, &args.task.id, false).await?;
-    let named = args
-        .task
-        .task
-        .as_deref()
-        .or(args.task.task_argument.as_deref());
-    let task = match named {
-        Some(name) => choose_task(alloc.id.as_str(), &task_names(&alloc), Some(name))?,
-        None => String::new(),
-    };
-    let body = serde_json::json!({
-        "Task": task,
-        "Signal": args.signal.clone().unwrap_or_default(),
-    });
-    let path = format!(
-        "/v1/client/allocation/{}/signal",
-        path_segment(alloc.id.as_str())
-    );
-    let _: serde_json::Value = client
-        .post(&path, &[], &body)
-        .await
-        .context("signalling allocation")?;
+    let _: serde_json::Value = client.post(&path, &[], &body(&task)).await.context(doing)?;
     Ok(0)
 }
 
@@ -411,15 +345,14 @@ async fn stop(args: StopArgs) -> Outcome {
         .post(&path, &[], &serde_json::json!({}))
         .await
         .context("stopping allocation")?;
+    // Without an evaluation this prints the (empty) id, as `-detach` does,
+    // where the writes `finish_with_eval` ends print nothing: so `alloc
+    // stop` keeps its own ending, and its output.
     if args.detach || answer.eval_id.is_empty() {
         say!("{}", answer.eval_id);
         return Ok(0);
     }
-    let options = MonitorOptions {
-        verbose: args.verbose,
-        style: Style::for_stdout(false),
-        follow: FollowDeployment::Never,
-    };
+    let options = MonitorOptions::new(args.verbose, FollowDeployment::Never);
     monitor_eval(&client, &answer.eval_id, options).await
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::monitor::serde_name;
 use crate::output::{
-    Style, format_bytes, format_kv, format_rfc3339, format_table, format_time,
+    Columns, Style, format_bytes, format_kv, format_rfc3339, format_table, format_time,
     format_time_or_relative, short_id,
 };
 
@@ -195,23 +195,15 @@ fn format_task(
         ("Total Restarts", state.restarts.to_string()),
         ("Last Restart", task_time(&state.last_restart)),
     ]);
-    let events: Vec<Vec<String>> = state
-        .events
-        .iter()
-        .rev()
-        .map(|event| {
-            vec![
-                format_time(event.time),
-                event.event_type.clone(),
-                event_description(event),
-            ]
-        })
-        .collect();
+    let events = Columns::<TaskEvent>::new()
+        .column("Time", |event| format_time(event.time))
+        .column("Type", |event| event.event_type.clone())
+        .column("Description", event_description)
+        .format(state.events.iter().rev());
     let task_state = serde_name(&state.state);
     format!(
-        "{}\nTask Resources:\n{resources_table}\n\nTask Events:\n{status}\n\nRecent Events:\n{}",
+        "{}\nTask Resources:\n{resources_table}\n\nTask Events:\n{status}\n\nRecent Events:\n{events}",
         style.bold(&format!("Task {name:?} is {task_state:?}")),
-        format_table(&["Time", "Type", "Description"], &events)
     )
 }
 

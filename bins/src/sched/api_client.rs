@@ -19,6 +19,8 @@ use serde::de::DeserializeOwned;
 use scheduler_core::model::api::{AllocListStub, JobListStub, NodeListStub};
 use scheduler_core::model::{Deployment, Evaluation};
 
+use crate::output::{print_json, say};
+
 /// Where an agent listens when nothing says otherwise (Nomad's default).
 pub const DEFAULT_ADDRESS: &str = "http://127.0.0.1:4646";
 
@@ -311,6 +313,24 @@ impl ApiClient {
         self.get(path, query).await
     }
 
+    /// `GET path?query` for a read command's `-json` flag: with `json` the
+    /// answer is printed as the agent sent it (fields this CLI does not
+    /// model included) and `None` returned, as the command is done;
+    /// otherwise it is decoded for the command to lay out.
+    pub async fn get_or_print_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        json: bool,
+        doing: &str,
+    ) -> Result<Option<T>, Failure> {
+        if json {
+            print_json(&self.get_json(path, query).await.context(doing)?);
+            return Ok(None);
+        }
+        self.get(path, query).await.context(doing).map(Some)
+    }
+
     /// `POST path?query` with a JSON body, decoded.
     pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
@@ -386,39 +406,33 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 
 /// An object a list endpoint returns, found by id prefix.
 pub trait Listed: DeserializeOwned {
+    /// The endpoint that lists them all (and takes `?prefix=`).
+    const LIST_PATH: &'static str;
+    /// What messages call them.
+    const NOUN: Noun;
     /// Its id.
     fn id(&self) -> &str;
 }
 
-impl Listed for JobListStub {
-    fn id(&self) -> &str {
-        &self.id
-    }
+/// `Listed` for an API type whose `id` field is its id, from its list
+/// endpoint and its noun (every one of them takes an -s plural).
+macro_rules! listed {
+    ($type:ty, $list_path:literal, $noun:literal) => {
+        impl Listed for $type {
+            const LIST_PATH: &'static str = $list_path;
+            const NOUN: Noun = Noun::new($noun, concat!($noun, "s"));
+            fn id(&self) -> &str {
+                self.id.as_str()
+            }
+        }
+    };
 }
 
-impl Listed for AllocListStub {
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl Listed for NodeListStub {
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl Listed for Evaluation {
-    fn id(&self) -> &str {
-        self.id.as_str()
-    }
-}
-
-impl Listed for Deployment {
-    fn id(&self) -> &str {
-        self.id.as_str()
-    }
-}
+listed!(JobListStub, "/v1/jobs", "job");
+listed!(AllocListStub, "/v1/allocations", "allocation");
+listed!(NodeListStub, "/v1/nodes", "node");
+listed!(Evaluation, "/v1/evaluations", "evaluation");
+listed!(Deployment, "/v1/deployments", "deployment");
 
 /// Which ids a prefix selects.
 #[derive(Debug, PartialEq, Eq)]
@@ -459,16 +473,22 @@ pub struct Noun {
     pub plural: &'static str,
 }
 
-/// Finds the one object of `list_path` (`/v1/jobs`, ...) whose id starts
-/// with `prefix`. Several matches fail with their table (`describe` draws
-/// it), as Nomad's "Prefix matched multiple ..." does.
+impl Noun {
+    /// A noun and its plural.
+    pub const fn new(singular: &'static str, plural: &'static str) -> Noun {
+        Noun { singular, plural }
+    }
+}
+
+/// Finds the one object of its list endpoint whose id starts with
+/// `prefix`. Several matches fail with their table (`describe` draws it),
+/// as Nomad's "Prefix matched multiple ..." does.
 pub async fn find_by_prefix<T: Listed>(
     client: &ApiClient,
-    list_path: &str,
     prefix: &str,
-    noun: Noun,
     describe: impl FnOnce(&[&T]) -> String,
 ) -> Result<T, Failure> {
+    let noun = T::NOUN;
     if prefix.is_empty() {
         return Err(Failure::new(format!(
             "The {} id must not be empty",
@@ -476,7 +496,7 @@ pub async fn find_by_prefix<T: Listed>(
         )));
     }
     let mut listed: Vec<T> = client
-        .get(list_path, &[("prefix", prefix.to_owned())])
+        .get(T::LIST_PATH, &[("prefix", prefix.to_owned())])
         .await
         .context(&format!("querying {}", noun.plural))?;
     match match_prefix(listed.iter().map(Listed::id), prefix) {
@@ -494,6 +514,31 @@ pub async fn find_by_prefix<T: Listed>(
             )))
         }
     }
+}
+
+/// `list` and `status` without an id: every object of the list endpoint,
+/// as the API's JSON with `-json`, else as the table `format` draws, or
+/// `none` when there are none.
+pub async fn print_list<T: Listed>(
+    client: &ApiClient,
+    json: bool,
+    doing: &str,
+    none: &str,
+    format: impl FnOnce(&[&T]) -> String,
+) -> Outcome {
+    let Some(listed) = client
+        .get_or_print_json::<Vec<T>>(T::LIST_PATH, &[], json, doing)
+        .await?
+    else {
+        return Ok(0);
+    };
+    if listed.is_empty() {
+        say!("{none}");
+    } else {
+        let all: Vec<&T> = listed.iter().collect();
+        say!("{}", format(&all));
+    }
+    Ok(0)
 }
 
 /// A path segment with `/`, `?`, `#`, `%` and spaces escaped, for ids and

@@ -2,23 +2,21 @@
 //! operator's levers on them (promote canaries, fail, pause, resume).
 
 use clap::{Args, Subcommand};
-use scheduler_core::model::Deployment;
 use scheduler_core::model::api::{
     DeploymentPauseRequest, DeploymentPromoteRequest, DeploymentUpdateResponse,
 };
+use scheduler_core::model::{Deployment, DeploymentState};
+use serde::Serialize;
 
 use crate::api_client::{
-    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment, run_command,
+    ApiArgs, ApiClient, Context, Failure, Outcome, find_by_prefix, path_segment, print_list,
+    run_command,
 };
 use crate::monitor::{
-    FollowDeployment, MonitorOptions, monitor_deployment, monitor_eval, serde_name,
+    FollowDeployment, MonitorOptions, finish_after_summary, monitor_deployment, monitor_eval,
+    serde_name,
 };
-use crate::output::{Style, format_kv, format_rfc3339, format_table, print_json, say, short_id};
-
-const DEPLOYMENT: Noun = Noun {
-    singular: "deployment",
-    plural: "deployments",
-};
+use crate::output::{Columns, Style, format_kv, format_rfc3339, say, short_id};
 
 /// Commands on deployments.
 #[derive(Debug, Subcommand)]
@@ -86,22 +84,19 @@ pub fn run(command: DeploymentCommand) -> std::process::ExitCode {
 
 /// The list table: `ID  Job ID  Job Version  Status  Description`.
 pub fn format_deployment_list(deployments: &[&Deployment], verbose: bool) -> String {
-    let rows: Vec<Vec<String>> = deployments
-        .iter()
-        .map(|deployment| {
-            vec![
-                short_id(deployment.id.as_str(), verbose).to_owned(),
-                deployment.job_id.as_str().to_owned(),
-                deployment.job_version.to_string(),
-                serde_name(&deployment.status),
-                deployment.status_description.clone(),
-            ]
+    Columns::<Deployment>::new()
+        .column("ID", |deployment| {
+            short_id(deployment.id.as_str(), verbose).to_owned()
         })
-        .collect();
-    format_table(
-        &["ID", "Job ID", "Job Version", "Status", "Description"],
-        &rows,
-    )
+        .column("Job ID", |deployment| deployment.job_id.as_str().to_owned())
+        .column("Job Version", |deployment| {
+            deployment.job_version.to_string()
+        })
+        .column("Status", |deployment| serde_name(&deployment.status))
+        .column("Description", |deployment| {
+            deployment.status_description.clone()
+        })
+        .format(deployments.iter().copied())
 }
 
 /// One deployment as Nomad's `formatDeployment` prints it: its fields,
@@ -134,57 +129,33 @@ pub fn format_deployment_groups(deployment: &Deployment) -> String {
     let deadline = states
         .values()
         .any(|state| !state.progress_deadline.is_zero());
-    let mut header = vec!["Task Group"];
-    if auto_revert {
-        header.push("Auto Revert");
-    }
-    if canaries {
-        header.push("Promoted");
-    }
-    header.push("Desired");
-    if canaries {
-        header.push("Canaries");
-    }
-    header.extend(["Placed", "Healthy", "Unhealthy"]);
-    if deadline {
-        header.push("Progress Deadline");
-    }
-    let rows: Vec<Vec<String>> = states
-        .iter()
-        .map(|(group, state)| {
-            let mut row = vec![group.clone()];
-            if auto_revert {
-                row.push(state.auto_revert.to_string());
-            }
-            if canaries {
-                row.push(if state.desired_canaries > 0 {
-                    state.promoted.to_string()
-                } else {
-                    "N/A".to_owned()
-                });
-            }
-            row.push(state.desired_total.to_string());
-            if canaries {
-                row.push(state.desired_canaries.to_string());
-            }
-            row.extend([
-                state.placed_allocs.to_string(),
-                state.healthy_allocs.to_string(),
-                state.unhealthy_allocs.to_string(),
-            ]);
-            if deadline {
-                row.push(
-                    format_rfc3339(&state.require_progress_by).unwrap_or_else(|| "N/A".to_owned()),
-                );
-            }
-            row
+    Columns::<(&String, &DeploymentState)>::new()
+        .column("Task Group", |(group, _)| (*group).clone())
+        .column_if(auto_revert, "Auto Revert", |(_, state)| {
+            state.auto_revert.to_string()
         })
-        .collect();
-    format_table(&header, &rows)
+        .column_if(canaries, "Promoted", |(_, state)| {
+            if state.desired_canaries > 0 {
+                state.promoted.to_string()
+            } else {
+                "N/A".to_owned()
+            }
+        })
+        .column("Desired", |(_, state)| state.desired_total.to_string())
+        .column_if(canaries, "Canaries", |(_, state)| {
+            state.desired_canaries.to_string()
+        })
+        .column("Placed", |(_, state)| state.placed_allocs.to_string())
+        .column("Healthy", |(_, state)| state.healthy_allocs.to_string())
+        .column("Unhealthy", |(_, state)| state.unhealthy_allocs.to_string())
+        .column_if(deadline, "Progress Deadline", |(_, state)| {
+            format_rfc3339(&state.require_progress_by).unwrap_or_else(|| "N/A".to_owned())
+        })
+        .format(states)
 }
 
 async fn find(client: &ApiClient, prefix: &str, verbose: bool) -> Result<Deployment, Failure> {
-    find_by_prefix(client, "/v1/deployments", prefix, DEPLOYMENT, |matches| {
+    find_by_prefix(client, prefix, |matches| {
         format_deployment_list(matches, verbose)
     })
     .await
@@ -194,52 +165,38 @@ async fn status(args: StatusArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let style = Style::for_stdout(args.json);
     let Some(prefix) = &args.id else {
-        if args.json {
-            print_json(
-                &client
-                    .get_json("/v1/deployments", &[])
-                    .await
-                    .context("retrieving deployments")?,
-            );
-            return Ok(0);
-        }
-        let deployments: Vec<Deployment> = client
-            .get("/v1/deployments", &[])
-            .await
-            .context("retrieving deployments")?;
-        if deployments.is_empty() {
-            say!("No deployments found");
-        } else {
-            let all: Vec<&Deployment> = deployments.iter().collect();
-            say!("{}", format_deployment_list(&all, args.verbose));
-        }
-        return Ok(0);
+        return print_list::<Deployment>(
+            &client,
+            args.json,
+            "retrieving deployments",
+            "No deployments found",
+            |all| format_deployment_list(all, args.verbose),
+        )
+        .await;
     };
     let found = find(&client, prefix, args.verbose).await?;
     let path = format!("/v1/deployment/{}", path_segment(found.id.as_str()));
-    if args.json {
-        print_json(
-            &client
-                .get_json(&path, &[])
-                .await
-                .context("retrieving deployment")?,
-        );
+    let Some(deployment) = client
+        .get_or_print_json::<Deployment>(&path, &[], args.json, "retrieving deployment")
+        .await?
+    else {
         return Ok(0);
-    }
-    let deployment: Deployment = client
-        .get(&path, &[])
-        .await
-        .context("retrieving deployment")?;
+    };
     say!("{}", format_deployment(&deployment, args.verbose, style));
     Ok(0)
 }
 
-fn monitor_options(verbose: bool) -> MonitorOptions {
-    MonitorOptions {
-        verbose,
-        style: Style::for_stdout(false),
-        follow: FollowDeployment::Never,
-    }
+/// Pulls one of the levers on deployment `id`: `POST
+/// /v1/deployment/<lever>/<id>` (promote, fail, pause).
+async fn pull_lever(
+    client: &ApiClient,
+    lever: &str,
+    id: &str,
+    request: &impl Serialize,
+    doing: &str,
+) -> Result<DeploymentUpdateResponse, Failure> {
+    let path = format!("/v1/deployment/{lever}/{}", path_segment(id));
+    client.post(&path, &[], request).await.context(doing)
 }
 
 async fn promote(args: ChangeArgs) -> Outcome {
@@ -251,14 +208,10 @@ async fn promote(args: ChangeArgs) -> Outcome {
         all: args.groups.is_empty(),
         groups: args.groups.clone(),
     };
-    let answer: DeploymentUpdateResponse = client
-        .post(
-            &format!("/v1/deployment/promote/{}", path_segment(&id)),
-            &[],
-            &request,
-        )
-        .await
-        .context("promoting deployment")?;
+    let answer = pull_lever(&client, "promote", &id, &request, "promoting deployment").await?;
+    // Unlike the other writes (`finish_with_eval`), promote prints its line
+    // with or without an evaluation, and follows the deployment after the
+    // evaluation.
     if args.detach || answer.eval_id.is_empty() {
         say!(
             "Deployment {:?} promoted; evaluation ID: {}",
@@ -267,9 +220,9 @@ async fn promote(args: ChangeArgs) -> Outcome {
         );
         return Ok(0);
     }
-    let code = monitor_eval(&client, &answer.eval_id, monitor_options(args.verbose)).await?;
-    let style = Style::for_stdout(false);
-    let deployment_code = monitor_deployment(&client, &id, args.verbose, style).await?;
+    let options = MonitorOptions::new(args.verbose, FollowDeployment::Never);
+    let code = monitor_eval(&client, &answer.eval_id, options).await?;
+    let deployment_code = monitor_deployment(&client, &id, args.verbose, options.style).await?;
     Ok(code.max(deployment_code))
 }
 
@@ -277,14 +230,8 @@ async fn fail(args: ChangeArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let found = find(&client, &args.id, args.verbose).await?;
     let id = found.id.as_str().to_owned();
-    let answer: DeploymentUpdateResponse = client
-        .post(
-            &format!("/v1/deployment/fail/{}", path_segment(&id)),
-            &[],
-            &serde_json::json!({ "DeploymentID": id }),
-        )
-        .await
-        .context("failing deployment")?;
+    let request = serde_json::json!({ "DeploymentID": id });
+    let answer = pull_lever(&client, "fail", &id, &request, "failing deployment").await?;
     let short = short_id(&id, args.verbose);
     match answer.reverted_job_version {
         Some(version) => {
@@ -292,11 +239,8 @@ async fn fail(args: ChangeArgs) -> Outcome {
         }
         None => say!("Deployment {short:?} failed"),
     }
-    if args.detach || answer.eval_id.is_empty() {
-        return Ok(0);
-    }
-    say!();
-    monitor_eval(&client, &answer.eval_id, monitor_options(args.verbose)).await
+    let options = MonitorOptions::new(args.verbose, FollowDeployment::Never);
+    finish_after_summary(&client, &answer.eval_id, args.detach, options).await
 }
 
 async fn pause(args: ChangeArgs, pause: bool) -> Outcome {
@@ -312,20 +256,14 @@ async fn pause(args: ChangeArgs, pause: bool) -> Outcome {
     } else {
         ("resuming deployment", "resumed")
     };
-    let answer: DeploymentUpdateResponse = client
-        .post(
-            &format!("/v1/deployment/pause/{}", path_segment(&id)),
-            &[],
-            &request,
-        )
-        .await
-        .context(doing)?;
+    let answer = pull_lever(&client, "pause", &id, &request, doing).await?;
     say!("Deployment {:?} {done}", short_id(&id, args.verbose));
-    if pause || args.detach || answer.eval_id.is_empty() {
+    // A paused deployment has nothing to follow until it is resumed.
+    if pause {
         return Ok(0);
     }
-    say!();
-    monitor_eval(&client, &answer.eval_id, monitor_options(args.verbose)).await
+    let options = MonitorOptions::new(args.verbose, FollowDeployment::Never);
+    finish_after_summary(&client, &answer.eval_id, args.detach, options).await
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The real filesystem behind the core's `FileSource` trait, so job files can
 //! use `file()`, `fileexists()` and `fileset()`.
 
-use scheduler_core::jobspec::FileSource;
 use scheduler_core::jobspec::files::glob_to_regex;
+use scheduler_core::jobspec::{Diagnostics, FileSource};
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::job::print_diagnostics;
 
 /// Reads files relative to a base directory (the job file's directory).
 #[derive(Debug, Clone)]
@@ -90,14 +93,22 @@ impl FileSource for DiskFiles {
     }
 }
 
-/// Reads a file the user named, or prints `NAME: error: cannot read the
-/// WHAT: REASON` and returns the exit code to end with.
-pub fn read_or_report(
-    path: &std::path::Path,
+/// Reads a file the user named and parses it with `parse`, which takes
+/// the source and the file's name (for its diagnostics). A file that
+/// cannot be read prints `NAME: error: cannot read the WHAT: REASON`, one
+/// that does not parse its diagnostics; either way the `Err` is the exit
+/// code to end with.
+pub fn parse_file_or_report<T>(
+    path: &Path,
     what: &str,
-) -> Result<String, std::process::ExitCode> {
-    std::fs::read_to_string(path).map_err(|e| {
+    parse: impl FnOnce(&str, &str) -> Result<T, Diagnostics>,
+) -> Result<T, ExitCode> {
+    let source = std::fs::read_to_string(path).map_err(|e| {
         eprintln!("{}: error: cannot read the {what}: {e}", path.display());
-        std::process::ExitCode::FAILURE
+        ExitCode::FAILURE
+    })?;
+    parse(&source, &path.display().to_string()).map_err(|diagnostics| {
+        print_diagnostics(&diagnostics);
+        ExitCode::FAILURE
     })
 }

@@ -7,17 +7,11 @@ use scheduler_core::model::api::AllocListStub;
 
 use crate::alloc::format_alloc_list;
 use crate::api_client::{
-    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment, run_command,
+    ApiArgs, ApiClient, Context, Failure, Outcome, find_by_prefix, path_segment, run_command,
 };
 use crate::monitor::{failed_group_heading, format_alloc_metrics, serde_name};
 use crate::output::{
-    Style, format_kv, format_table, format_time_or_relative, now_unix_nanos, print_json, say,
-    short_id,
-};
-
-const EVALUATION: Noun = Noun {
-    singular: "evaluation",
-    plural: "evaluations",
+    Columns, Style, format_kv, format_time_or_relative, now_unix_nanos, say, short_id,
 };
 
 /// Commands on evaluations.
@@ -54,34 +48,20 @@ pub fn run(command: EvalCommand) -> std::process::ExitCode {
 
 /// The evaluation list shown when a prefix matches several.
 pub fn format_eval_list(evals: &[&Evaluation], verbose: bool) -> String {
-    let rows: Vec<Vec<String>> = evals
-        .iter()
-        .map(|eval| {
-            vec![
-                short_id(eval.id.as_str(), verbose).to_owned(),
-                eval.priority.to_string(),
-                eval.triggered_by.to_string(),
-                eval.job_id.as_str().to_owned(),
-                eval.namespace.as_str().to_owned(),
-                short_id(eval.node_id.as_str(), verbose).to_owned(),
-                serde_name(&eval.status),
-                (!eval.failed_tg_allocs.is_empty()).to_string(),
-            ]
+    Columns::<Evaluation>::new()
+        .column("ID", |eval| short_id(eval.id.as_str(), verbose).to_owned())
+        .column("Priority", |eval| eval.priority.to_string())
+        .column("Triggered By", |eval| eval.triggered_by.to_string())
+        .column("Job ID", |eval| eval.job_id.as_str().to_owned())
+        .column("Namespace", |eval| eval.namespace.as_str().to_owned())
+        .column("Node ID", |eval| {
+            short_id(eval.node_id.as_str(), verbose).to_owned()
         })
-        .collect();
-    format_table(
-        &[
-            "ID",
-            "Priority",
-            "Triggered By",
-            "Job ID",
-            "Namespace",
-            "Node ID",
-            "Status",
-            "Placement Failures",
-        ],
-        &rows,
-    )
+        .column("Status", |eval| serde_name(&eval.status))
+        .column("Placement Failures", |eval| {
+            (!eval.failed_tg_allocs.is_empty()).to_string()
+        })
+        .format(evals.iter().copied())
 }
 
 /// What the "triggered by" row names: the node, the deployment or the job.
@@ -180,29 +160,19 @@ pub fn format_eval(
 }
 
 async fn find(client: &ApiClient, prefix: &str, verbose: bool) -> Result<Evaluation, Failure> {
-    find_by_prefix(client, "/v1/evaluations", prefix, EVALUATION, |matches| {
-        format_eval_list(matches, verbose)
-    })
-    .await
+    find_by_prefix(client, prefix, |matches| format_eval_list(matches, verbose)).await
 }
 
 async fn status(args: StatusArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let found = find(&client, &args.id, args.verbose).await?;
     let path = format!("/v1/evaluation/{}", path_segment(found.id.as_str()));
-    if args.json {
-        print_json(
-            &client
-                .get_json(&path, &[])
-                .await
-                .context("querying evaluation")?,
-        );
+    let Some(eval) = client
+        .get_or_print_json::<Evaluation>(&path, &[], args.json, "querying evaluation")
+        .await?
+    else {
         return Ok(0);
-    }
-    let eval: Evaluation = client
-        .get(&path, &[])
-        .await
-        .context("querying evaluation")?;
+    };
     let allocs: Vec<AllocListStub> = client
         .get(&format!("{path}/allocations"), &[])
         .await

@@ -8,6 +8,7 @@ use crate::output::print_json;
 use crate::{job_status, remote_job};
 use clap::{Args, Subcommand};
 use scheduler_core::jobspec::{self, Diagnostics, ParseOptions, ParsedJob, VariableInputs};
+use scheduler_core::model::Job;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -180,7 +181,7 @@ async fn inspect_registered(args: InspectArgs) -> Outcome {
         )));
     }
     let client = ApiClient::new(&args.api)?;
-    let stub = remote_job::find_job(&client, prefix)
+    let stub = job_status::find_job(&client, prefix)
         .await
         .map_err(|mut failure| {
             if looks_like_a_path(prefix) {
@@ -291,6 +292,22 @@ fn inspect_file(variables: &VariableArgs, file: &Path) -> ExitCode {
 pub fn print_diagnostics(diagnostics: &Diagnostics) {
     for diagnostic in &diagnostics.0 {
         eprintln!("{diagnostic}");
+    }
+}
+
+/// The job of a file that commands submit or simulate, parsed as `job
+/// validate` parses it: its warnings are printed, its errors (one a line)
+/// are the `Err`, for the caller to report as it reports failures.
+pub fn load_job(variables: &VariableArgs, file: &Path) -> Result<Job, String> {
+    match load(variables, file) {
+        Ok(parsed) => {
+            print_diagnostics(&Diagnostics(parsed.warnings));
+            Ok(parsed.job)
+        }
+        Err(diagnostics) => {
+            let errors: Vec<String> = diagnostics.0.iter().map(ToString::to_string).collect();
+            Err(errors.join("\n"))
+        }
     }
 }
 

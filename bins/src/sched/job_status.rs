@@ -3,24 +3,19 @@
 
 use clap::Args;
 use scheduler_core::model::api::{
-    AllocListStub, JobListStub, JobSummary, JobVersionsResponse, job_status,
+    AllocListStub, JobListStub, JobSummary, JobVersionsResponse, TaskGroupSummary, job_status,
 };
 use scheduler_core::model::{Deployment, EvalStatus, Evaluation, Job};
 use scheduler_core::plan::diff::render_diff;
 
 use crate::alloc::format_alloc_list;
 use crate::api_client::{
-    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment,
+    ApiArgs, ApiClient, Context, Failure, Outcome, find_by_prefix, path_segment, print_list,
 };
 use crate::deployment::format_deployment_groups;
 use crate::monitor::{format_alloc_metrics, serde_name};
 use crate::output::{
-    Style, format_kv, format_table, format_time, now_unix_nanos, print_json, say, short_id,
-};
-
-const JOB: Noun = Noun {
-    singular: "job",
-    plural: "jobs",
+    Columns, Style, format_kv, format_table, format_time, now_unix_nanos, say, short_id,
 };
 
 /// Flags of `job status`.
@@ -58,40 +53,28 @@ pub struct HistoryArgs {
 /// The job list: `ID  Type  Priority  Status  Submit Date` (with a
 /// Namespace column when listing every namespace).
 pub fn format_job_list(jobs: &[&JobListStub], with_namespace: bool) -> String {
-    let mut header = vec!["ID"];
-    if with_namespace {
-        header.push("Namespace");
-    }
-    header.extend(["Type", "Priority", "Status", "Submit Date"]);
-    let rows: Vec<Vec<String>> = jobs
-        .iter()
-        .map(|job| {
-            let mut row = vec![job.id.clone()];
-            if with_namespace {
-                row.push(job.namespace.clone());
-            }
-            let job_type = if job.periodic {
+    Columns::<JobListStub>::new()
+        .column("ID", |job| job.id.clone())
+        .column_if(with_namespace, "Namespace", |job| job.namespace.clone())
+        .column("Type", |job| {
+            if job.periodic {
                 format!("{}/periodic", job.job_type)
             } else if job.parameterized_job {
                 format!("{}/parameterized", job.job_type)
             } else {
                 job.job_type.clone()
-            };
-            let status = if job.stop {
+            }
+        })
+        .column("Priority", |job| job.priority.to_string())
+        .column("Status", |job| {
+            if job.stop {
                 format!("{} (stopped)", job.status)
             } else {
                 job.status.clone()
-            };
-            row.extend([
-                job_type,
-                job.priority.to_string(),
-                status,
-                format_time(job.submit_time),
-            ]);
-            row
+            }
         })
-        .collect();
-    format_table(&header, &rows)
+        .column("Submit Date", |job| format_time(job.submit_time))
+        .format(jobs.iter().copied())
 }
 
 /// Everything `job status ID` shows, fetched.
@@ -188,35 +171,16 @@ pub fn format_job_report(report: &JobReport, verbose: bool, now: i64, style: Sty
 }
 
 fn format_summary(summary: &JobSummary) -> String {
-    let rows: Vec<Vec<String>> = summary
-        .summary
-        .iter()
-        .map(|(group, counts)| {
-            vec![
-                group.clone(),
-                counts.queued.to_string(),
-                counts.starting.to_string(),
-                counts.running.to_string(),
-                counts.failed.to_string(),
-                counts.complete.to_string(),
-                counts.lost.to_string(),
-                counts.unknown.to_string(),
-            ]
-        })
-        .collect();
-    format_table(
-        &[
-            "Task Group",
-            "Queued",
-            "Starting",
-            "Running",
-            "Failed",
-            "Complete",
-            "Lost",
-            "Unknown",
-        ],
-        &rows,
-    )
+    Columns::<(&String, &TaskGroupSummary)>::new()
+        .column("Task Group", |(group, _)| (*group).clone())
+        .column("Queued", |(_, counts)| counts.queued.to_string())
+        .column("Starting", |(_, counts)| counts.starting.to_string())
+        .column("Running", |(_, counts)| counts.running.to_string())
+        .column("Failed", |(_, counts)| counts.failed.to_string())
+        .column("Complete", |(_, counts)| counts.complete.to_string())
+        .column("Lost", |(_, counts)| counts.lost.to_string())
+        .column("Unknown", |(_, counts)| counts.unknown.to_string())
+        .format(&summary.summary)
 }
 
 /// The latest evaluation's placement failures, while a blocked
@@ -243,11 +207,9 @@ fn format_placement_failures(evals: &[Evaluation]) -> Option<String> {
     Some(groups.join("\n\n"))
 }
 
-async fn find_job(client: &ApiClient, prefix: &str) -> Result<JobListStub, Failure> {
-    find_by_prefix(client, "/v1/jobs", prefix, JOB, |matches| {
-        format_job_list(matches, false)
-    })
-    .await
+/// The registered job `prefix` names (its id, or a unique prefix of one).
+pub async fn find_job(client: &ApiClient, prefix: &str) -> Result<JobListStub, Failure> {
+    find_by_prefix(client, prefix, |matches| format_job_list(matches, false)).await
 }
 
 /// `job status [ID]`.
@@ -255,32 +217,26 @@ pub async fn status(args: StatusArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let style = Style::for_stdout(args.json);
     let Some(prefix) = &args.id else {
-        if args.json {
-            print_json(
-                &client
-                    .get_json("/v1/jobs", &[])
-                    .await
-                    .context("querying jobs")?,
-            );
-            return Ok(0);
-        }
-        let jobs: Vec<JobListStub> = client.get("/v1/jobs", &[]).await.context("querying jobs")?;
-        if jobs.is_empty() {
-            say!("No running jobs");
-        } else {
-            let all: Vec<&JobListStub> = jobs.iter().collect();
-            let many_namespaces = all.iter().any(|job| job.namespace != all[0].namespace);
-            say!("{}", format_job_list(&all, many_namespaces));
-        }
-        return Ok(0);
+        return print_list::<JobListStub>(
+            &client,
+            args.json,
+            "querying jobs",
+            "No running jobs",
+            |all| {
+                let many_namespaces = all.iter().any(|job| job.namespace != all[0].namespace);
+                format_job_list(all, many_namespaces)
+            },
+        )
+        .await;
     };
     let stub = find_job(&client, prefix).await?;
     let base = format!("/v1/job/{}", path_segment(&stub.id));
-    if args.json {
-        print_json(&client.get_json(&base, &[]).await.context("querying job")?);
+    let Some(job) = client
+        .get_or_print_json::<Job>(&base, &[], args.json, "querying job")
+        .await?
+    else {
         return Ok(0);
-    }
-    let job: Job = client.get(&base, &[]).await.context("querying job")?;
+    };
     let summary: Option<JobSummary> = client
         .get(&format!("{base}/summary"), &[])
         .await
@@ -341,19 +297,17 @@ pub async fn history(args: HistoryArgs) -> Outcome {
     let stub = find_job(&client, &args.id).await?;
     let path = format!("/v1/job/{}/versions", path_segment(&stub.id));
     let query = [("diffs", args.diffs.to_string())];
-    if args.json {
-        print_json(
-            &client
-                .get_json(&path, &query)
-                .await
-                .context("retrieving job versions")?,
-        );
+    let Some(versions) = client
+        .get_or_print_json::<JobVersionsResponse>(
+            &path,
+            &query,
+            args.json,
+            "retrieving job versions",
+        )
+        .await?
+    else {
         return Ok(0);
-    }
-    let versions: JobVersionsResponse = client
-        .get(&path, &query)
-        .await
-        .context("retrieving job versions")?;
+    };
     let blocks: Vec<String> = versions
         .versions
         .iter()
@@ -379,7 +333,6 @@ pub async fn history(args: HistoryArgs) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scheduler_core::model::api::TaskGroupSummary;
     use scheduler_core::model::{AllocMetric, DeploymentStatus};
 
     const NANOS: i64 = 1_000_000_000;

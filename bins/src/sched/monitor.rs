@@ -48,6 +48,56 @@ pub struct MonitorOptions {
     pub follow: FollowDeployment,
 }
 
+impl MonitorOptions {
+    /// Options for the terminal the command prints to (colour only there).
+    pub fn new(verbose: bool, follow: FollowDeployment) -> MonitorOptions {
+        MonitorOptions {
+            verbose,
+            style: Style::for_stdout(false),
+            follow,
+        }
+    }
+}
+
+/// How a command that writes ends once the agent answered with the id of
+/// the evaluation its write created (`job run|stop|revert`): with no
+/// evaluation (a periodic job stopped, nothing to do), exit 0; with
+/// `-detach`, print `detached_line` (each command's own, as Nomad's
+/// differ: the bare id, "Evaluation ID: ...") and exit 0; else follow the
+/// evaluation, and what it leads to, to its end.
+pub async fn finish_with_eval(
+    client: &ApiClient,
+    eval_id: &str,
+    detached_line: Option<String>,
+    options: MonitorOptions,
+) -> Outcome {
+    if eval_id.is_empty() {
+        return Ok(0);
+    }
+    if let Some(line) = detached_line {
+        say!("{line}");
+        return Ok(0);
+    }
+    monitor_eval(client, eval_id, options).await
+}
+
+/// [`finish_with_eval`] for the commands that have printed a summary of
+/// their write already (`job dispatch`, `deployment fail|resume`):
+/// `-detach` adds nothing to it, and the monitor is set off from it by a
+/// blank line.
+pub async fn finish_after_summary(
+    client: &ApiClient,
+    eval_id: &str,
+    detach: bool,
+    options: MonitorOptions,
+) -> Outcome {
+    if eval_id.is_empty() || detach {
+        return Ok(0);
+    }
+    say!();
+    monitor_eval(client, eval_id, options).await
+}
+
 fn timestamp() -> String {
     format_time(now_unix_nanos())
 }

@@ -9,21 +9,17 @@ use scheduler_core::model::api::{
     AllocListStub, DrainSpec, NodeDrainRequest, NodeEligibilityRequest, NodeListStub,
     NodeUpdateResponse,
 };
-use scheduler_core::model::{Allocation, Node};
+use scheduler_core::model::{Allocation, DriverInfo, Node, NodeEvent};
 
 use crate::alloc::format_alloc_list;
 use crate::api_client::{
-    ApiArgs, ApiClient, Context, Failure, Noun, Outcome, find_by_prefix, path_segment, run_command,
+    ApiArgs, ApiClient, Context, Failure, Outcome, find_by_prefix, path_segment, print_list,
+    run_command,
 };
 use crate::monitor::serde_name;
 use crate::output::{
-    Style, format_bytes, format_kv, format_rfc3339, format_table, format_time, now_unix_nanos,
-    print_json, say, short_id,
-};
-
-const NODE: Noun = Noun {
-    singular: "node",
-    plural: "nodes",
+    Columns, Style, format_bytes, format_kv, format_rfc3339, format_table, format_time,
+    now_unix_nanos, say, short_id,
 };
 
 /// How long one blocking query of the drain monitor may wait.
@@ -127,33 +123,18 @@ pub fn run(command: NodeCommand) -> std::process::ExitCode {
 /// The node list: `ID  Node Pool  DC  Name  Class  Drain  Eligibility
 /// Status` (plus Address and Version when verbose).
 pub fn format_node_list(nodes: &[&NodeListStub], verbose: bool) -> String {
-    let mut header = vec!["ID", "Node Pool", "DC", "Name", "Class"];
-    if verbose {
-        header.extend(["Address", "Version"]);
-    }
-    header.extend(["Drain", "Eligibility", "Status"]);
-    let rows: Vec<Vec<String>> = nodes
-        .iter()
-        .map(|node| {
-            let mut row = vec![
-                short_id(&node.id, verbose).to_owned(),
-                node.node_pool.clone(),
-                node.datacenter.clone(),
-                node.name.clone(),
-                node.node_class.clone(),
-            ];
-            if verbose {
-                row.extend([node.address.clone(), node.version.clone()]);
-            }
-            row.extend([
-                node.drain.to_string(),
-                node.scheduling_eligibility.clone(),
-                node.status.clone(),
-            ]);
-            row
-        })
-        .collect();
-    format_table(&header, &rows)
+    Columns::<NodeListStub>::new()
+        .column("ID", |node| short_id(&node.id, verbose).to_owned())
+        .column("Node Pool", |node| node.node_pool.clone())
+        .column("DC", |node| node.datacenter.clone())
+        .column("Name", |node| node.name.clone())
+        .column("Class", |node| node.node_class.clone())
+        .column_if(verbose, "Address", |node| node.address.clone())
+        .column_if(verbose, "Version", |node| node.version.clone())
+        .column("Drain", |node| node.drain.to_string())
+        .column("Eligibility", |node| node.scheduling_eligibility.clone())
+        .column("Status", |node| node.status.clone())
+        .format(nodes.iter().copied())
 }
 
 /// `Drain = ...`: false, or true with the time left allocations are stopped.
@@ -238,43 +219,26 @@ pub fn format_node(
     }
     let mut sections = vec![format_kv(&pairs)];
     if verbose {
-        let rows: Vec<Vec<String>> = node
-            .drivers
-            .iter()
-            .map(|(name, info)| {
-                vec![
-                    name.clone(),
-                    info.detected.to_string(),
-                    info.healthy.to_string(),
-                    info.health_description.clone(),
-                    format_rfc3339(&info.update_time).unwrap_or_default(),
-                ]
+        let drivers = Columns::<(&String, &DriverInfo)>::new()
+            .column("Driver", |(name, _)| (*name).clone())
+            .column("Detected", |(_, info)| info.detected.to_string())
+            .column("Healthy", |(_, info)| info.healthy.to_string())
+            .column("Message", |(_, info)| info.health_description.clone())
+            .column("Time", |(_, info)| {
+                format_rfc3339(&info.update_time).unwrap_or_default()
             })
-            .collect();
-        sections.push(format!(
-            "{}\n{}",
-            style.bold("Drivers"),
-            format_table(&["Driver", "Detected", "Healthy", "Message", "Time"], &rows)
-        ));
+            .format(&node.drivers);
+        sections.push(format!("{}\n{drivers}", style.bold("Drivers")));
     }
-    let events: Vec<Vec<String>> = node
-        .events
-        .iter()
-        .rev()
-        .map(|event| {
-            vec![
-                format_rfc3339(&event.timestamp).unwrap_or_default(),
-                event.subsystem.clone(),
-                event.message.clone(),
-            ]
-        })
-        .collect();
-    if !events.is_empty() {
-        sections.push(format!(
-            "{}\n{}",
-            style.bold("Node Events"),
-            format_table(&["Time", "Subsystem", "Message"], &events)
-        ));
+    if !node.events.is_empty() {
+        let events = Columns::<NodeEvent>::new()
+            .column("Time", |event| {
+                format_rfc3339(&event.timestamp).unwrap_or_default()
+            })
+            .column("Subsystem", |event| event.subsystem.clone())
+            .column("Message", |event| event.message.clone())
+            .format(node.events.iter().rev());
+        sections.push(format!("{}\n{events}", style.bold("Node Events")));
     }
     sections.push(format!(
         "{}\n{}",
@@ -292,49 +256,30 @@ pub fn format_node(
 }
 
 async fn find(client: &ApiClient, prefix: &str, verbose: bool) -> Result<NodeListStub, Failure> {
-    find_by_prefix(client, "/v1/nodes", prefix, NODE, |matches| {
-        format_node_list(matches, verbose)
-    })
-    .await
+    find_by_prefix(client, prefix, |matches| format_node_list(matches, verbose)).await
 }
 
 async fn status(args: StatusArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let style = Style::for_stdout(args.json);
     let Some(prefix) = &args.id else {
-        if args.json {
-            print_json(
-                &client
-                    .get_json("/v1/nodes", &[])
-                    .await
-                    .context("querying node status")?,
-            );
-            return Ok(0);
-        }
-        let nodes: Vec<NodeListStub> = client
-            .get("/v1/nodes", &[])
-            .await
-            .context("querying node status")?;
-        if nodes.is_empty() {
-            say!("No nodes registered");
-        } else {
-            let all: Vec<&NodeListStub> = nodes.iter().collect();
-            say!("{}", format_node_list(&all, args.verbose));
-        }
-        return Ok(0);
+        return print_list::<NodeListStub>(
+            &client,
+            args.json,
+            "querying node status",
+            "No nodes registered",
+            |all| format_node_list(all, args.verbose),
+        )
+        .await;
     };
     let stub = find(&client, prefix, args.verbose).await?;
     let path = format!("/v1/node/{}", path_segment(&stub.id));
-    if args.json {
-        print_json(
-            &client
-                .get_json(&path, &[])
-                .await
-                .context("querying node info")?,
-        );
+    let Some(node) = client
+        .get_or_print_json::<Node>(&path, &[], args.json, "querying node info")
+        .await?
+    else {
         return Ok(0);
-    }
-    let node: Node = client.get(&path, &[]).await.context("querying node info")?;
+    };
     let (stubs, allocs) = node_allocations(&client, &path).await?;
     say!(
         "{}",
@@ -584,7 +529,7 @@ async fn eligibility(args: EligibilityArgs) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scheduler_core::model::{DriverInfo, MHz, MiB, NodeEvent, NodeStatus};
+    use scheduler_core::model::{MHz, MiB, NodeStatus};
 
     #[test]
     fn the_node_list_has_nomads_columns() {

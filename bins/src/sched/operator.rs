@@ -8,7 +8,7 @@ use scheduler_core::model::serde_util::null_as_default;
 use serde::Deserialize;
 
 use crate::api_client::{ApiArgs, ApiClient, Context, Failure, Outcome, run_command};
-use crate::output::{format_table, print_json, say};
+use crate::output::{Columns, say};
 
 /// Operator commands.
 #[derive(Debug, Subcommand)]
@@ -120,48 +120,32 @@ pub fn run(command: OperatorCommand) -> std::process::ExitCode {
 
 /// The peers table: `Node  ID  Address  State  Voter  RaftProtocol`.
 pub fn format_peers(configuration: &RaftConfiguration) -> String {
-    let rows: Vec<Vec<String>> = configuration
-        .servers
-        .iter()
-        .map(|server| {
-            let protocol = match &server.raft_protocol {
-                serde_json::Value::String(text) => text.clone(),
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            vec![
-                server.node.clone(),
-                server.id.clone(),
-                server.address.clone(),
-                if server.leader { "leader" } else { "follower" }.to_owned(),
-                server.voter.to_string(),
-                protocol,
-            ]
+    Columns::<RaftServer>::new()
+        .column("Node", |server| server.node.clone())
+        .column("ID", |server| server.id.clone())
+        .column("Address", |server| server.address.clone())
+        .column("State", |server| {
+            if server.leader { "leader" } else { "follower" }.to_owned()
         })
-        .collect();
-    format_table(
-        &["Node", "ID", "Address", "State", "Voter", "RaftProtocol"],
-        &rows,
-    )
+        .column("Voter", |server| server.voter.to_string())
+        .column("RaftProtocol", |server| match &server.raft_protocol {
+            serde_json::Value::String(text) => text.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        })
+        .format(&configuration.servers)
 }
 
 const CONFIGURATION: &str = "/v1/operator/raft/configuration";
 
 async fn list_peers(args: ListPeersArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
-    if args.json {
-        print_json(
-            &client
-                .get_json(CONFIGURATION, &[])
-                .await
-                .context("getting peers")?,
-        );
+    let Some(configuration) = client
+        .get_or_print_json::<RaftConfiguration>(CONFIGURATION, &[], args.json, "getting peers")
+        .await?
+    else {
         return Ok(0);
-    }
-    let configuration: RaftConfiguration = client
-        .get(CONFIGURATION, &[])
-        .await
-        .context("getting peers")?;
+    };
     say!("{}", format_peers(&configuration));
     Ok(0)
 }

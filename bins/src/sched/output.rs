@@ -4,6 +4,7 @@
 //! Everything here is pure (the clock is read once, in [`now_unix_nanos`]),
 //! so the layouts are unit-tested against the text Nomad prints.
 
+use std::borrow::Borrow;
 use std::io::IsTerminal;
 
 use scheduler_core::model::timestamp::{format_rfc3339_nanos, parse_rfc3339_nanos};
@@ -61,6 +62,65 @@ pub fn format_table(header: &[&str], rows: &[Vec<String>]) -> String {
         .map(|row| format_row(row, &widths, "  "))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A table of objects, one row each, declared column by column: every
+/// header stands beside the cell it heads, so a column only some layouts
+/// show (`-verbose`, a Namespace column) is added or left out in one
+/// place and header and rows cannot drift apart. Printed by
+/// [`format_table`].
+pub struct Columns<'a, T> {
+    columns: Vec<Column<'a, T>>,
+}
+
+/// A header, and how to show one object's cell under it.
+type Column<'a, T> = (&'static str, Box<dyn Fn(&T) -> String + 'a>);
+
+impl<T> Default for Columns<'_, T> {
+    fn default() -> Self {
+        Columns {
+            columns: Vec::new(),
+        }
+    }
+}
+
+impl<'a, T> Columns<'a, T> {
+    /// No columns yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a column.
+    pub fn column(self, header: &'static str, cell: impl Fn(&T) -> String + 'a) -> Self {
+        self.column_if(true, header, cell)
+    }
+
+    /// Adds a column when `shown`.
+    pub fn column_if(
+        mut self,
+        shown: bool,
+        header: &'static str,
+        cell: impl Fn(&T) -> String + 'a,
+    ) -> Self {
+        if shown {
+            self.columns.push((header, Box::new(cell)));
+        }
+        self
+    }
+
+    /// The table of `items` (the objects, or references to them), as
+    /// [`format_table`] prints it.
+    pub fn format<Item: Borrow<T>>(&self, items: impl IntoIterator<Item = Item>) -> String {
+        let header: Vec<&str> = self.columns.iter().map(|(header, _)| *header).collect();
+        let rows: Vec<Vec<String>> = items
+            .into_iter()
+            .map(|item| {
+                let item = item.borrow();
+                self.columns.iter().map(|(_, cell)| cell(item)).collect()
+            })
+            .collect();
+        format_table(&header, &rows)
+    }
 }
 
 /// A `key = value` block the way Nomad's `formatKV` prints it: keys padded
@@ -336,6 +396,25 @@ mod tests {
             "ID       Type     Priority  Status\n\
              example  service  50        running\n\
              a        batch    100       <none>"
+        );
+    }
+
+    #[test]
+    fn columns_left_out_drop_their_header_and_their_cells() {
+        let columns = |verbose: bool| {
+            Columns::<(&str, u32)>::new()
+                .column("Name", |(name, _)| (*name).to_owned())
+                .column_if(verbose, "Size", |(_, size)| size.to_string())
+                .column("Kind", |_| String::new())
+        };
+        let items = [("a", 1), ("bb", 22)];
+        assert_eq!(
+            columns(true).format(items),
+            "Name  Size  Kind\na     1     <none>\nbb    22    <none>"
+        );
+        assert_eq!(
+            columns(false).format(items),
+            "Name  Kind\na     <none>\nbb    <none>"
         );
     }
 

@@ -6,32 +6,25 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use clap::Args;
-use scheduler_core::jobspec::Diagnostics;
 use scheduler_core::model::api::{
-    JobDeregisterResponse, JobDispatchRequest, JobDispatchResponse, JobListStub, JobPlanRequest,
+    JobDeregisterResponse, JobDispatchRequest, JobDispatchResponse, JobPlanRequest,
     JobPlanResponse, JobRegisterRequest, JobRegisterResponse, JobRevertRequest,
 };
 use scheduler_core::model::{Job, JobType};
 use scheduler_core::plan::diff::{DiffType, JobDiff, render_diff};
 use scheduler_core::scheduler::PlanAnnotations;
 
-use crate::api_client::{
-    ApiArgs, ApiClient, ApiError, Context, Failure, Noun, Outcome, find_by_prefix, path_segment,
-};
-use crate::job::{VariableArgs, load, print_diagnostics};
-use crate::job_status::format_job_list;
+use crate::api_client::{ApiArgs, ApiClient, ApiError, Context, Failure, Outcome, path_segment};
+use crate::job::{VariableArgs, load_job};
+use crate::job_status::find_job;
 use crate::monitor::{
-    FollowDeployment, MonitorOptions, failed_group_heading, format_alloc_metrics, monitor_eval,
+    FollowDeployment, MonitorOptions, failed_group_heading, finish_after_summary, finish_with_eval,
+    format_alloc_metrics,
 };
 use crate::output::{Style, format_kv, say};
 
 /// `job plan`'s exit code on errors, as Nomad's.
 pub const PLAN_EXIT_ERROR: u8 = 255;
-
-const JOB: Noun = Noun {
-    singular: "job",
-    plural: "jobs",
-};
 
 /// Flags of `job run`.
 #[derive(Debug, Args)]
@@ -135,21 +128,6 @@ pub struct DispatchArgs {
     payload: Option<PathBuf>,
 }
 
-/// Parses a job file as `job validate` does, printing its warnings, or its
-/// errors as a failure.
-fn load_job(variables: &VariableArgs, file: &Path) -> Result<Job, Failure> {
-    match load(variables, file) {
-        Ok(parsed) => {
-            print_diagnostics(&Diagnostics(parsed.warnings));
-            Ok(parsed.job)
-        }
-        Err(diagnostics) => {
-            let text: Vec<String> = diagnostics.0.iter().map(ToString::to_string).collect();
-            Err(Failure::new(text.join("\n")))
-        }
-    }
-}
-
 /// The client `job run` and `job plan` talk through. As Nomad's CLI does,
 /// a job whose spec names a namespace is sent to that namespace whatever
 /// `-namespace` or `NOMAD_NAMESPACE` say; otherwise those choose it and the
@@ -169,17 +147,9 @@ fn spec_namespace(job: &Job) -> Option<&str> {
         .filter(|namespace| !namespace.is_empty() && *namespace != "default")
 }
 
-fn monitor_options(verbose: bool, follow: FollowDeployment) -> MonitorOptions {
-    MonitorOptions {
-        verbose,
-        style: Style::for_stdout(false),
-        follow,
-    }
-}
-
 /// `job run`: register the job, then follow what the cluster does with it.
 pub async fn run(args: RunArgs) -> Outcome {
-    let job = load_job(&args.variables, &args.file)?;
+    let job = load_job(&args.variables, &args.file).map_err(Failure::new)?;
     let client = client_for_job(&args.api, &job)?;
     let is_periodic_or_parameterized = job.is_periodic() || job.is_parameterized();
     let request = JobRegisterRequest {
@@ -204,17 +174,14 @@ pub async fn run(args: RunArgs) -> Outcome {
         say!("Job registration successful");
         return Ok(0);
     }
-    if args.detach {
-        say!("Job registration successful");
-        say!("Evaluation ID: {}", answer.eval_id);
-        return Ok(0);
-    }
-    monitor_eval(
-        &client,
-        &answer.eval_id,
-        monitor_options(args.verbose, FollowDeployment::OfTheJobVersion),
-    )
-    .await
+    let detached_line = args.detach.then(|| {
+        format!(
+            "Job registration successful\nEvaluation ID: {}",
+            answer.eval_id
+        )
+    });
+    let options = MonitorOptions::new(args.verbose, FollowDeployment::OfTheJobVersion);
+    finish_with_eval(&client, &answer.eval_id, detached_line, options).await
 }
 
 /// `job plan`'s exit code, as Nomad decides it: 1 when allocations would
@@ -277,7 +244,8 @@ pub fn format_job_modify_index(index: u64, file: &str) -> String {
 
 /// `job plan`: what registering the file would do, without doing it.
 pub async fn plan(args: PlanArgs) -> Outcome {
-    let job = load_job(&args.variables, &args.file).map_err(|f| f.with_code(PLAN_EXIT_ERROR))?;
+    let job = load_job(&args.variables, &args.file)
+        .map_err(|errors| Failure::new(errors).with_code(PLAN_EXIT_ERROR))?;
     let client = client_for_job(&args.api, &job).map_err(|f| f.with_code(PLAN_EXIT_ERROR))?;
     let style = Style::for_stdout(false);
     let job_type = job.job_type.clone();
@@ -313,14 +281,6 @@ pub async fn plan(args: PlanArgs) -> Outcome {
     ))
 }
 
-/// The registered job `prefix` names (its id, or a unique prefix of one).
-pub async fn find_job(client: &ApiClient, prefix: &str) -> Result<JobListStub, Failure> {
-    find_by_prefix(client, "/v1/jobs", prefix, JOB, |matches| {
-        format_job_list(matches, false)
-    })
-    .await
-}
-
 /// `job stop`: deregister (or purge) a job and follow its evaluation.
 pub async fn stop(args: StopArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
@@ -331,19 +291,9 @@ pub async fn stop(args: StopArgs) -> Outcome {
         .delete(&path, &query)
         .await
         .context("deregistering job")?;
-    if answer.eval_id.is_empty() {
-        return Ok(0);
-    }
-    if args.detach {
-        say!("{}", answer.eval_id);
-        return Ok(0);
-    }
-    monitor_eval(
-        &client,
-        &answer.eval_id,
-        monitor_options(args.verbose, FollowDeployment::Never),
-    )
-    .await
+    let detached_line = args.detach.then(|| answer.eval_id.clone());
+    let options = MonitorOptions::new(args.verbose, FollowDeployment::Never);
+    finish_with_eval(&client, &answer.eval_id, detached_line, options).await
 }
 
 /// `job revert`: register an earlier version again.
@@ -360,19 +310,11 @@ pub async fn revert(args: RevertArgs) -> Outcome {
         .post(&path, &[], &request)
         .await
         .context("reverting job")?;
-    if answer.eval_id.is_empty() {
-        return Ok(0);
-    }
-    if args.detach {
-        say!("Evaluation ID: {}", answer.eval_id);
-        return Ok(0);
-    }
-    monitor_eval(
-        &client,
-        &answer.eval_id,
-        monitor_options(args.verbose, FollowDeployment::OfTheJobVersion),
-    )
-    .await
+    let detached_line = args
+        .detach
+        .then(|| format!("Evaluation ID: {}", answer.eval_id));
+    let options = MonitorOptions::new(args.verbose, FollowDeployment::OfTheJobVersion);
+    finish_with_eval(&client, &answer.eval_id, detached_line, options).await
 }
 
 /// `-meta k=v` pairs as a map; later values win.
@@ -427,16 +369,8 @@ pub async fn dispatch(args: DispatchArgs) -> Outcome {
             ("Evaluation ID", answer.eval_id.clone()),
         ])
     );
-    if args.detach || answer.eval_id.is_empty() {
-        return Ok(0);
-    }
-    say!();
-    monitor_eval(
-        &client,
-        &answer.eval_id,
-        monitor_options(args.verbose, FollowDeployment::OfTheJobVersion),
-    )
-    .await
+    let options = MonitorOptions::new(args.verbose, FollowDeployment::OfTheJobVersion);
+    finish_after_summary(&client, &answer.eval_id, args.detach, options).await
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use scheduler_core::simulate::scenario::parse_scenario;
 use scheduler_core::simulate::world::run_scenario;
 
-use crate::job::{VariableArgs, load, print_diagnostics};
+use crate::disk_files::parse_file_or_report;
+use crate::job::{VariableArgs, load_job};
+use crate::simulate::print_report;
 
 /// Virtual time at which every scenario starts (2026-01-01T00:00:00Z), so
 /// the output never depends on the wall clock.
@@ -17,34 +19,13 @@ const START: i64 = 1_767_225_600_000_000_000;
 /// file or a step is in error.
 pub fn run(path: &Path, seed: u64, json: bool, variables: &VariableArgs) -> ExitCode {
     let name = path.display().to_string();
-    let source = match crate::disk_files::read_or_report(path, "scenario file") {
-        Ok(source) => source,
-        Err(code) => return code,
-    };
-    let scenario = match parse_scenario(&source, &name) {
+    let scenario = match parse_file_or_report(path, "scenario file", parse_scenario) {
         Ok(scenario) => scenario,
-        Err(diagnostics) => {
-            print_diagnostics(&diagnostics);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     // Job paths are relative to the scenario file.
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut loader = |job_path: &str| {
-        let file = base.join(job_path);
-        match load(variables, &file) {
-            Ok(parsed) => {
-                print_diagnostics(&scheduler_core::jobspec::Diagnostics(parsed.warnings));
-                Ok(parsed.job)
-            }
-            Err(diagnostics) => Err(diagnostics
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")),
-        }
-    };
+    let mut loader = |job_path: &str| load_job(variables, &base.join(job_path));
     let report = match run_scenario(&scenario, seed, START, &mut loader) {
         Ok(report) => report,
         Err(e) => {
@@ -52,16 +33,8 @@ pub fn run(path: &Path, seed: u64, json: bool, variables: &VariableArgs) -> Exit
             return ExitCode::FAILURE;
         }
     };
-    if json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: cannot encode the report: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        print!("{}", report.render_table());
+    match print_report(&report, json, || report.render_table()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
-    ExitCode::SUCCESS
 }

@@ -2,10 +2,15 @@
 //! built-in catalog.
 
 use clap::{Args, Subcommand};
-use scheduler_core::model::api::{ServiceRegistration, ServiceRegistrationListStub};
+use scheduler_core::model::api::{
+    ServiceRegistration, ServiceRegistrationListStub, ServiceRegistrationStub,
+};
 
-use crate::api_client::{ApiArgs, ApiClient, Context, Failure, Outcome, path_segment, run_command};
-use crate::output::{format_kv, format_table, print_json, say, short_id};
+use crate::api_client::{ApiArgs, ApiClient, Failure, Outcome, path_segment, run_command};
+use crate::output::{Columns, format_kv, say, short_id};
+
+/// What both commands were doing, for their errors (Nomad's words).
+const LISTING: &str = "listing service registrations";
 
 /// Commands on registered services.
 #[derive(Debug, Subcommand)]
@@ -59,26 +64,23 @@ fn tags(tags: &[String]) -> String {
 /// `Service Name  Tags` (with a Namespace column when several namespaces
 /// appear).
 pub fn format_service_list(namespaces: &[ServiceRegistrationListStub]) -> String {
-    let with_namespace = namespaces.len() > 1;
-    let mut header = vec!["Service Name"];
-    if with_namespace {
-        header.push("Namespace");
-    }
-    header.push("Tags");
-    let rows: Vec<Vec<String>> = namespaces
+    let services: Vec<(&str, &ServiceRegistrationStub)> = namespaces
         .iter()
         .flat_map(|namespace| {
-            namespace.services.iter().map(move |service| {
-                let mut row = vec![service.service_name.clone()];
-                if with_namespace {
-                    row.push(namespace.namespace.clone());
-                }
-                row.push(tags(&service.tags));
-                row
-            })
+            let name = namespace.namespace.as_str();
+            namespace
+                .services
+                .iter()
+                .map(move |service| (name, service))
         })
         .collect();
-    format_table(&header, &rows)
+    Columns::<(&str, &ServiceRegistrationStub)>::new()
+        .column("Service Name", |(_, service)| service.service_name.clone())
+        .column_if(namespaces.len() > 1, "Namespace", |(namespace, _)| {
+            (*namespace).to_owned()
+        })
+        .column("Tags", |(_, service)| tags(&service.tags))
+        .format(services)
 }
 
 /// The instances of a service: `Job ID  Address  Tags  Node ID  Alloc ID`,
@@ -103,36 +105,34 @@ pub fn format_service_info(instances: &[ServiceRegistration], verbose: bool) -> 
             .collect();
         return blocks.join("\n\n");
     }
-    let rows: Vec<Vec<String>> = instances
-        .iter()
-        .map(|instance| {
-            vec![
-                instance.job_id.clone(),
-                format!("{}:{}", instance.address, instance.port),
-                tags(&instance.tags),
-                short_id(&instance.node_id, false).to_owned(),
-                short_id(&instance.alloc_id, false).to_owned(),
-            ]
+    Columns::<ServiceRegistration>::new()
+        .column("Job ID", |instance| instance.job_id.clone())
+        .column("Address", |instance| {
+            format!("{}:{}", instance.address, instance.port)
         })
-        .collect();
-    format_table(&["Job ID", "Address", "Tags", "Node ID", "Alloc ID"], &rows)
+        .column("Tags", |instance| tags(&instance.tags))
+        .column("Node ID", |instance| {
+            short_id(&instance.node_id, false).to_owned()
+        })
+        .column("Alloc ID", |instance| {
+            short_id(&instance.alloc_id, false).to_owned()
+        })
+        .format(instances)
 }
 
 async fn list(args: ListArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
-    if args.json {
-        print_json(
-            &client
-                .get_json("/v1/services", &[])
-                .await
-                .context("listing service registrations")?,
-        );
+    let Some(namespaces) = client
+        .get_or_print_json::<Vec<ServiceRegistrationListStub>>(
+            "/v1/services",
+            &[],
+            args.json,
+            LISTING,
+        )
+        .await?
+    else {
         return Ok(0);
-    }
-    let namespaces: Vec<ServiceRegistrationListStub> = client
-        .get("/v1/services", &[])
-        .await
-        .context("listing service registrations")?;
+    };
     if namespaces
         .iter()
         .all(|namespace| namespace.services.is_empty())
@@ -147,19 +147,12 @@ async fn list(args: ListArgs) -> Outcome {
 async fn info(args: InfoArgs) -> Outcome {
     let client = ApiClient::new(&args.api)?;
     let path = format!("/v1/service/{}", path_segment(&args.name));
-    if args.json {
-        print_json(
-            &client
-                .get_json(&path, &[])
-                .await
-                .context("listing service registrations")?,
-        );
+    let Some(instances) = client
+        .get_or_print_json::<Vec<ServiceRegistration>>(&path, &[], args.json, LISTING)
+        .await?
+    else {
         return Ok(0);
-    }
-    let instances: Vec<ServiceRegistration> = client
-        .get(&path, &[])
-        .await
-        .context("listing service registrations")?;
+    };
     if instances.is_empty() {
         return Err(Failure::new("No service registrations found"));
     }
@@ -170,7 +163,6 @@ async fn info(args: InfoArgs) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scheduler_core::model::api::ServiceRegistrationStub;
 
     #[test]
     fn services_are_listed_with_their_tags() {

@@ -10,7 +10,9 @@ use scheduler_core::scheduler::why_not;
 use scheduler_core::simulate::cluster::parse_cluster;
 use scheduler_core::simulate::{Simulation, SimulationReport};
 use scheduler_core::state::StateSnapshot;
+use serde::Serialize;
 
+use crate::disk_files::parse_file_or_report;
 use crate::job::{VariableArgs, load, print_diagnostics};
 
 /// Flags of `sched simulate`.
@@ -49,6 +51,30 @@ pub struct SimulateArgs {
     variables: VariableArgs,
 }
 
+/// Prints what a simulation or a scenario did: its report as JSON with
+/// `--json`, else its `table`. A report that cannot be encoded is an
+/// error, whose exit code is the `Err`.
+pub fn print_report(
+    report: &impl Serialize,
+    json: bool,
+    table: impl FnOnce() -> String,
+) -> Result<(), ExitCode> {
+    if !json {
+        print!("{}", table());
+        return Ok(());
+    }
+    match serde_json::to_string_pretty(report) {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("error: cannot encode the report: {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
 /// Runs the simulation. Exits 0 when every allocation was placed, 2 when
 /// some could not be, 1 on bad input.
 pub fn run(args: SimulateArgs) -> ExitCode {
@@ -60,16 +86,9 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let name = cluster.display().to_string();
-    let source = match crate::disk_files::read_or_report(cluster, "cluster file") {
-        Ok(source) => source,
-        Err(code) => return code,
-    };
-    let cluster = match parse_cluster(&source, &name) {
+    let cluster = match parse_file_or_report(cluster, "cluster file", parse_cluster) {
         Ok(cluster) => cluster,
-        Err(diagnostics) => {
-            print_diagnostics(&diagnostics);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let mut jobs = Vec::new();
     let mut problems = Diagnostics(Vec::new());
@@ -105,16 +124,8 @@ pub fn run(args: SimulateArgs) -> ExitCode {
         }
     }
     let report = SimulationReport::of(&simulation);
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: cannot encode the report: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        print!("{}", report.render_table());
+    if let Err(code) = print_report(&report, args.json, || report.render_table()) {
+        return code;
     }
     if let Some(node_name) = &args.why_not {
         let state = simulation.state().view();
