@@ -17,6 +17,7 @@ pub mod api;
 pub mod client;
 pub mod clock;
 pub mod cluster_state;
+pub mod codec;
 pub mod command;
 pub mod control;
 pub mod database;

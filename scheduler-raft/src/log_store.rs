@@ -37,7 +37,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use crate::database::SharedDatabase;
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
-/// Log entries by index, as JSON.
+/// Log entries by index, encoded by [`crate::codec`].
 pub(crate) const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
 /// Vote, commit point and last purged id, as JSON, by name.
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -319,7 +319,7 @@ impl LogStore {
         let Some((_, value)) = table.last().map_err(read_logs_error)? else {
             return Ok(None);
         };
-        let entry: Entry = serde_json::from_slice(value.value()).map_err(read_logs_error)?;
+        let entry: Entry = crate::codec::decode(value.value()).map_err(read_logs_error)?;
         Ok(Some(entry.log_id))
     }
 
@@ -339,7 +339,7 @@ impl LogStore {
         let mut entries = Vec::new();
         for item in range {
             let (_, value) = item.map_err(read_logs_error)?;
-            entries.push(serde_json::from_slice(value.value()).map_err(read_logs_error)?);
+            entries.push(crate::codec::decode(value.value()).map_err(read_logs_error)?);
         }
         Ok(entries)
     }
@@ -441,7 +441,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let entries: Vec<Entry> = entries.into_iter().collect();
         let mut encoded = Vec::with_capacity(entries.len());
         for entry in &entries {
-            let bytes = serde_json::to_vec(entry).map_err(write_logs_error)?;
+            let bytes = crate::codec::encode(entry).map_err(write_logs_error)?;
             encoded.push((entry.log_id.index, bytes));
         }
         let sequence = {
@@ -492,5 +492,50 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .await
             .map_err(|_| write_logs_error("the log writer has stopped"))?
             .map_err(write_logs_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+    use crate::command::Command;
+
+    fn entry(index: u64, command: Command) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
+            payload: EntryPayload::Normal(command),
+        }
+    }
+
+    /// A data directory written before entries were MessagePack holds JSON
+    /// entries; a newer binary reads them, and the ones it adds, alike.
+    #[test]
+    fn json_entries_of_an_older_version_read_beside_new_ones() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = open_database(&dir.path().join("raft.redb")).expect("database");
+        let old = entry(1, Command::Noop);
+        let new = entry(
+            2,
+            Command::DeleteNode {
+                node_id: "n1".into(),
+            },
+        );
+        let txn = db.begin_write().expect("txn");
+        {
+            let mut logs = txn.open_table(LOGS).expect("table");
+            let json = serde_json::to_vec(&old).expect("json");
+            logs.insert(1, json.as_slice()).expect("insert");
+            let binary = crate::codec::encode(&new).expect("encode");
+            logs.insert(2, binary.as_slice()).expect("insert");
+        }
+        txn.commit().expect("commit");
+        let read = LogStore::read_range(&db, 1, Bound::Unbounded).expect("read");
+        assert_eq!(read, vec![old, new.clone()]);
+        assert_eq!(
+            LogStore::last_entry_id(&db).expect("last"),
+            Some(new.log_id)
+        );
     }
 }

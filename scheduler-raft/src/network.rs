@@ -1,9 +1,10 @@
 //! Raft RPCs over HTTP: an axum router that hands requests to the local
 //! Raft, and a reqwest client that openraft uses to reach the others.
 //!
-//! Messages are JSON, except snapshot chunks: their bytes travel as the raw
-//! request body (JSON would spell every byte as a number, four times the
-//! size), with the chunk's metadata as JSON in a header. Snapshots travel in
+//! Append and vote messages (and every answer) are encoded by
+//! [`crate::codec`] (MessagePack; a peer of an older version that sends
+//! JSON is read, and answered, in JSON). Snapshot chunks travel as the raw
+//! request body, with the chunk's metadata as JSON in a header. Snapshots travel in
 //! chunks (openraft's chunked install, `snapshot_max_chunk_size` bytes per
 //! request), so a follower far behind is brought up to date without one
 //! request the size of the state.
@@ -18,6 +19,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use openraft::BasicNode;
@@ -59,18 +61,46 @@ pub fn raft_routes(raft: Raft) -> Router {
         .with_state(raft)
 }
 
-async fn append(
-    State(raft): State<Raft>,
-    Json(request): Json<AppendEntriesRequest<TypeConfig>>,
-) -> Json<Result<AppendEntriesResponse<ServerId>, RaftError<ServerId>>> {
-    Json(raft.append_entries(request).await)
+async fn append(State(raft): State<Raft>, headers: HeaderMap, body: Bytes) -> Response {
+    match crate::codec::decode::<AppendEntriesRequest<TypeConfig>>(&body) {
+        Ok(request) => answer(&headers, &raft.append_entries(request).await),
+        Err(err) => malformed(&err),
+    }
 }
 
-async fn vote(
-    State(raft): State<Raft>,
-    Json(request): Json<VoteRequest<ServerId>>,
-) -> Json<Result<VoteResponse<ServerId>, RaftError<ServerId>>> {
-    Json(raft.vote(request).await)
+async fn vote(State(raft): State<Raft>, headers: HeaderMap, body: Bytes) -> Response {
+    match crate::codec::decode::<VoteRequest<ServerId>>(&body) {
+        Ok(request) => answer(&headers, &raft.vote(request).await),
+        Err(err) => malformed(&err),
+    }
+}
+
+/// The 400 that refuses a request a peer sent garbled.
+fn malformed(err: &str) -> Response {
+    (
+        axum::http::StatusCode::BAD_REQUEST,
+        format!("malformed Raft request: {err}"),
+    )
+        .into_response()
+}
+
+/// `value` encoded as the asking peer reads it: MessagePack when it sent
+/// MessagePack, else JSON (a peer of an older version).
+fn answer<T: Serialize>(request_headers: &HeaderMap, value: &T) -> Response {
+    let binary = request_headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes() == crate::codec::CONTENT_TYPE.as_bytes());
+    if !binary {
+        return Json(value).into_response();
+    }
+    match crate::codec::encode(value) {
+        Ok(bytes) => (
+            [(axum::http::header::CONTENT_TYPE, crate::codec::CONTENT_TYPE)],
+            bytes,
+        )
+            .into_response(),
+        Err(err) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, err).into_response(),
+    }
 }
 
 type SnapshotAnswer =
@@ -158,10 +188,12 @@ impl PeerConnection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let body: Result<Resp, E> = response
-            .json()
+        let bytes = response
+            .bytes()
             .await
             .map_err(|err| RPCError::Network(NetworkError::new(&err)))?;
+        let body: Result<Resp, E> = crate::codec::decode(&bytes)
+            .map_err(|err| RPCError::Network(NetworkError::new(&std::io::Error::other(err))))?;
         body.map_err(|err| RPCError::RemoteError(RemoteError::new(self.target, err)))
     }
 
@@ -176,11 +208,14 @@ impl PeerConnection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
+        let body = crate::codec::encode(request)
+            .map_err(|err| RPCError::Network(NetworkError::new(&std::io::Error::other(err))))?;
         let response = self
             .client
             .post(format!("{}{path}", self.base))
             .timeout(option.hard_ttl())
-            .json(request)
+            .header(reqwest::header::CONTENT_TYPE, crate::codec::CONTENT_TYPE)
+            .body(body)
             .send()
             .await
             .map_err(send_error)?;
