@@ -50,7 +50,9 @@ pub struct MemorySnapshot {
     /// Per job, its last [`JOB_TRACKED_VERSIONS`] versions by version
     /// number (the current one included), for `job history` and `revert`.
     job_versions: Arc<BTreeMap<JobKey, Arc<JobVersions>>>,
-    allocs: Arc<BTreeMap<AllocId, Arc<Allocation>>>,
+    /// The largest table, in a persistent map: a write after a snapshot
+    /// copies O(log n) nodes, not the whole table (see the cost model).
+    allocs: imbl::OrdMap<AllocId, Arc<Allocation>>,
     allocs_by_node: AllocIndex<NodeId>,
     allocs_by_job: AllocIndex<JobKey>,
     /// What each node's live allocations hold, kept as allocations are
@@ -107,9 +109,12 @@ pub enum JobChange {
 ///   touches. Later writes are O(log n) again until the next snapshot.
 ///
 /// So the typical loop (a batch of writes, then a snapshot for the
-/// scheduler) pays at most one map copy per touched table per snapshot. A
-/// persistent map (HAMT or B-tree with structural sharing) would make that
-/// O(log n) too; it is not worth a dependency at today's sizes.
+/// scheduler) pays at most one map copy per touched table per snapshot.
+/// The allocation table is the exception: it is a persistent B-tree
+/// (`imbl::OrdMap`, structural sharing), so a write after a snapshot copies
+/// only the O(log n) nodes on its path. A replicated server applies a plan
+/// while scheduler workers hold snapshots; copying a table of a million
+/// allocations per plan made C1M through Raft quadratic.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryState {
     current: MemorySnapshot,
@@ -339,7 +344,7 @@ impl MemoryState {
                     Arc::make_mut(usage).add(&alloc);
                     refresh_free_indexes(state, &alloc.node_id);
                 }
-                Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), alloc);
+                state.allocs.insert(alloc.id.clone(), alloc);
             }
         }
     }
@@ -453,7 +458,7 @@ impl MemoryState {
             if !state.allocs.contains_key(id) {
                 continue;
             }
-            let Some(old) = Arc::make_mut(&mut state.allocs).remove(id) else {
+            let Some(old) = state.allocs.remove(id) else {
                 continue;
             };
             removed += 1;
@@ -533,7 +538,7 @@ fn store_node(state: &mut MemorySnapshot, index: u64, mut node: Node) -> Arc<Nod
 fn store_alloc(state: &mut MemorySnapshot, alloc: Arc<Allocation>) {
     index_alloc(state, &alloc);
     let node = alloc.node_id.clone();
-    Arc::make_mut(&mut state.allocs).insert(alloc.id.clone(), alloc);
+    state.allocs.insert(alloc.id.clone(), alloc);
     refresh_usage(state, &node);
 }
 
