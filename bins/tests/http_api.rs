@@ -549,3 +549,58 @@ async fn the_namespace_query_parameter_places_a_submitted_job() {
     let (status, _, _) = api.get("/v1/job/spec?namespace=ignored").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A batch job's output stays readable after the agent restarts: the
+/// restarted client no longer runs the finished allocation, but its logs
+/// are still on disk and `alloc logs` reads them (Nomad keeps them until
+/// garbage collection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_a_finished_allocation_survive_an_agent_restart() {
+    let data = tempfile::tempdir().expect("dir");
+    let source = r#"
+job "once" {
+  datacenters = ["dc1"]
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo finished ${NOMAD_ALLOC_ID}"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+"#;
+    let job = parse(source, &ParseOptions::new("once.nomad.hcl"))
+        .expect("job")
+        .job;
+    let body = serde_json::to_value(JobWrapper { job }).expect("json");
+    let alloc_id = {
+        let agent = common::dev_agent(data.path());
+        let api = Api::new(agent.url.clone());
+        let (status, answer) = api.post("/v1/jobs", &body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let allocs = api
+            .wait_for("/v1/job/once/allocations", "one complete", |allocs| {
+                allocs
+                    .as_array()
+                    .is_some_and(|a| a.len() == 1 && a[0]["ClientStatus"] == "complete")
+            })
+            .await;
+        allocs[0]["ID"].as_str().expect("id").to_owned()
+    };
+    let agent = common::dev_agent(data.path());
+    let api = Api::new(agent.url.clone());
+    let path = format!(
+        "/v1/client/fs/logs/{}?task=t&type=stdout&plain=true",
+        &alloc_id[..8]
+    );
+    let (status, text, _) = api.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(text, Value::String(format!("finished {alloc_id}\n")));
+}

@@ -28,6 +28,34 @@ impl AgentLocalClient {
         }
     }
 
+    /// An allocation that finished before the client restarted: the client
+    /// no longer runs it, but its directory (its logs) is still here, and
+    /// its record in the client's state says what it was. Found by id or
+    /// unique prefix; reported complete.
+    fn finished_before_restart(&self, id: &str) -> Option<Allocation> {
+        if id.is_empty() {
+            return None;
+        }
+        let persisted = self.context.state.allocs();
+        let first = match persisted.get(id) {
+            Some(exact) => exact,
+            None => {
+                let mut matching = persisted
+                    .iter()
+                    .filter(|(known, _)| known.starts_with(id))
+                    .map(|(_, found)| found);
+                let first = matching.next()?;
+                if matching.next().is_some() {
+                    return None;
+                }
+                first
+            }
+        };
+        let mut alloc = first.alloc.clone();
+        alloc.client_status = scheduler_core::model::AllocClientStatus::Complete;
+        Some(alloc)
+    }
+
     /// The allocation's control, or the error the API reports.
     fn alloc(&self, alloc_id: &str) -> Result<AllocControl, String> {
         self.allocations
@@ -42,7 +70,9 @@ impl LocalClient for AgentLocalClient {
     }
 
     fn allocation(&self, id: &str) -> Option<Allocation> {
-        self.allocations.allocation(id)
+        self.allocations
+            .allocation(id)
+            .or_else(|| self.finished_before_restart(id))
     }
 
     fn alloc_dir(&self, alloc_id: &str) -> Option<PathBuf> {
