@@ -204,6 +204,7 @@ async fn a_cluster_survives_a_client_and_a_leader() {
     let (status, agent, _) = client_apis[0].get("/v1/agent/self").await;
     assert_eq!(status, StatusCode::OK, "{agent}");
     assert_eq!(agent["config"]["Client"]["Enabled"], true, "{agent}");
+    assert_eq!(agent["config"]["Region"], "global", "{agent}");
     assert_eq!(
         agent["stats"]["client"]["node_id"],
         client_nodes[0].as_str()

@@ -130,7 +130,7 @@ fn main() -> ExitCode {
     };
     if cli.client && !cli.server && !cli.dev {
         return match client_args(cli) {
-            Ok((args, http, level)) => server::run_client(args, http, level),
+            Ok((args, level)) => server::run_client(args, level),
             Err(message) => {
                 eprintln!("schedd: {message}");
                 ExitCode::FAILURE
@@ -259,16 +259,7 @@ fn meta_map(meta: &[String]) -> Result<std::collections::BTreeMap<String, String
 }
 
 /// A client-only agent's arguments.
-fn client_args(
-    cli: Cli,
-) -> Result<
-    (
-        bins::agent::client::ClientAgentArgs,
-        std::net::SocketAddr,
-        &'static str,
-    ),
-    String,
-> {
+fn client_args(cli: Cli) -> Result<(server::ClientArgs, &'static str), String> {
     let log_level = log_level(&cli.log_level)?;
     let Some(data_dir) = cli.data_dir else {
         return Err("-client needs -data-dir DIR".to_owned());
@@ -277,23 +268,28 @@ fn client_args(
         return Err("-client needs -servers HOST:PORT[,HOST:PORT...]".to_owned());
     }
     let http = std::net::SocketAddr::from((cli.bind, cli.http_port));
+    let region = cli.region.clone();
+    let client = bins::agent::client::ClientAgentArgs {
+        data_dir,
+        servers: cli.servers.iter().map(|s| with_port(s)).collect(),
+        node_name: cli.node_name.clone().unwrap_or_default(),
+        meta: meta_map(&cli.meta)?,
+        datacenter: cli.datacenter,
+        node_class: cli.node_class,
+        node_pool: cli.node_pool.unwrap_or_default(),
+        network_interface: None,
+        reserved: cli.reserved,
+        // Set once the API is bound (port 0 picks one).
+        http_addr: String::new(),
+        plugins: cli.plugins,
+        drain_on_shutdown: cli.drain_on_shutdown,
+    };
     Ok((
-        bins::agent::client::ClientAgentArgs {
-            data_dir,
-            servers: cli.servers.iter().map(|s| with_port(s)).collect(),
-            node_name: cli.node_name.clone().unwrap_or_default(),
-            meta: meta_map(&cli.meta)?,
-            datacenter: cli.datacenter,
-            node_class: cli.node_class,
-            node_pool: cli.node_pool.unwrap_or_default(),
-            network_interface: None,
-            reserved: cli.reserved,
-            // Set once the API is bound (port 0 picks one).
-            http_addr: String::new(),
-            plugins: cli.plugins,
-            drain_on_shutdown: cli.drain_on_shutdown,
+        server::ClientArgs {
+            client,
+            http,
+            region,
         },
-        http,
         log_level,
     ))
 }
@@ -471,7 +467,7 @@ mod tests {
             Cli::try_parse_from(args::normalize(args.iter().map(std::ffi::OsString::from)))
                 .expect("flags")
         };
-        let (args, _, _) = client_args(cli(&[
+        let (args, _) = client_args(cli(&[
             "schedd",
             "-client",
             "-data-dir",
@@ -480,7 +476,9 @@ mod tests {
             "10.0.0.1,10.0.0.2:5000",
         ]))
         .expect("valid");
-        assert_eq!(args.servers, ["10.0.0.1:4647", "10.0.0.2:5000"]);
+        assert_eq!(args.client.servers, ["10.0.0.1:4647", "10.0.0.2:5000"]);
+        assert_eq!(args.http.to_string(), "127.0.0.1:4646", "Nomad's HTTP port");
+        assert_eq!(args.region, "global");
         let err = client_args(cli(&["schedd", "-client", "-data-dir", "/tmp/c"])).unwrap_err();
         assert!(err.contains("-servers"), "{err}");
     }

@@ -45,6 +45,17 @@ pub struct ServerArgs {
     pub client: Option<bins::agent::client::ClientAgentArgs>,
 }
 
+/// What a client-only agent runs with, checked.
+#[derive(Debug)]
+pub struct ClientArgs {
+    /// The client.
+    pub client: bins::agent::client::ClientAgentArgs,
+    /// Where its HTTP API listens.
+    pub http: SocketAddr,
+    /// The agent's region (for `/v1/agent/self`).
+    pub region: String,
+}
+
 /// How long one round of joining tries before it logs and starts over.
 /// Like Nomad's default `retry_max = 0`, joining never gives up.
 const JOIN_ROUND: Duration = Duration::from_secs(30);
@@ -67,11 +78,12 @@ pub fn run(args: ServerArgs) -> ExitCode {
 /// it; its tasks keep running unless `drain_on_shutdown` says otherwise.
 /// Its HTTP API on `http` answers the client endpoints of its own
 /// allocations and forwards every other request to a server.
-pub fn run_client(
-    mut args: bins::agent::client::ClientAgentArgs,
-    http: SocketAddr,
-    log_level: &str,
-) -> ExitCode {
+pub fn run_client(client: ClientArgs, log_level: &str) -> ExitCode {
+    let ClientArgs {
+        client: mut args,
+        http,
+        region,
+    } = client;
     let Some(runtime) = runtime_with_logging(log_level) else {
         return ExitCode::FAILURE;
     };
@@ -83,7 +95,7 @@ pub fn run_client(
         args.http_addr = http.addr().to_string();
         let agent_info = AgentInfo {
             name: agent_name(&args.node_name),
-            region: String::new(),
+            region,
             datacenter: args.datacenter.clone(),
             http_addr: args.http_addr.clone(),
             client: true,
