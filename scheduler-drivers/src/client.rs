@@ -108,30 +108,31 @@ impl ClientAllocations {
     /// it, as this client runs it: the servers' allocation with the
     /// client status and task states the client sees now.
     pub fn allocation(&self, id: &str) -> Option<Allocation> {
-        if id.is_empty() {
-            return None;
-        }
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        let found = match running.get(id) {
-            Some(found) => found,
-            None => {
-                let mut matching = running
-                    .iter()
-                    .filter(|(known, _)| known.starts_with(id))
-                    .map(|(_, found)| found);
-                let first = matching.next()?;
-                if matching.next().is_some() {
-                    return None;
-                }
-                first
-            }
-        };
+        let found = by_id_or_prefix(&running, id)?;
         let status = found.runner.status.borrow().clone();
         let mut alloc = found.alloc.clone();
         alloc.client_status = status.client_status;
         alloc.task_states = status.task_states;
         Some(alloc)
     }
+}
+
+/// The entry keyed `id`, or else the only one whose key starts with it
+/// (the CLI's short allocation ids); none for an empty or ambiguous `id`.
+pub fn by_id_or_prefix<'a, T>(entries: &'a BTreeMap<String, T>, id: &str) -> Option<&'a T> {
+    if id.is_empty() {
+        return None;
+    }
+    if let Some(exact) = entries.get(id) {
+        return Some(exact);
+    }
+    let mut matching = entries
+        .range(id.to_owned()..)
+        .take_while(|(key, _)| key.starts_with(id))
+        .map(|(_, entry)| entry);
+    let first = matching.next()?;
+    matching.next().is_none().then_some(first)
 }
 
 /// A running client; dropping it stops its loops (not its tasks).
@@ -361,5 +362,31 @@ async fn report_services(
                 tokio::time::sleep(RETRY).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_or_a_unique_prefix_finds_one_entry() {
+        let entries: BTreeMap<String, u32> = [
+            ("ab12".to_owned(), 1),
+            ("ab34".to_owned(), 2),
+            ("cd".to_owned(), 3),
+            ("cdef".to_owned(), 4),
+        ]
+        .into();
+        assert_eq!(by_id_or_prefix(&entries, "ab12"), Some(&1));
+        assert_eq!(by_id_or_prefix(&entries, "ab3"), Some(&2));
+        assert_eq!(by_id_or_prefix(&entries, "ab"), None, "ambiguous");
+        assert_eq!(
+            by_id_or_prefix(&entries, "cd"),
+            Some(&3),
+            "exact beats prefix"
+        );
+        assert_eq!(by_id_or_prefix(&entries, "x"), None);
+        assert_eq!(by_id_or_prefix(&entries, ""), None);
     }
 }

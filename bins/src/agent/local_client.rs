@@ -33,24 +33,8 @@ impl AgentLocalClient {
     /// its record in the client's state says what it was. Found by id or
     /// unique prefix; reported complete.
     fn finished_before_restart(&self, id: &str) -> Option<Allocation> {
-        if id.is_empty() {
-            return None;
-        }
         let persisted = self.context.state.allocs();
-        let first = match persisted.get(id) {
-            Some(exact) => exact,
-            None => {
-                let mut matching = persisted
-                    .iter()
-                    .filter(|(known, _)| known.starts_with(id))
-                    .map(|(_, found)| found);
-                let first = matching.next()?;
-                if matching.next().is_some() {
-                    return None;
-                }
-                first
-            }
-        };
+        let first = scheduler_drivers::client::by_id_or_prefix(&persisted, id)?;
         let mut alloc = first.alloc.clone();
         alloc.client_status = scheduler_core::model::AllocClientStatus::Complete;
         Some(alloc)
