@@ -14,13 +14,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::{Api, running};
+use common::http::{Api, job_json, running};
 use common::{AgentWithTasks, free_port, line_starting, spawn_schedd};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-use scheduler_core::jobspec::{ParseOptions, parse};
-use scheduler_core::model::JobWrapper;
 
 fn job(id: &str, count: u32) -> Value {
     let source = format!(
@@ -52,10 +49,7 @@ job "{id}" {{
 }}
 "#
     );
-    let job = parse(&source, &ParseOptions::new("job.nomad.hcl"))
-        .expect("job")
-        .job;
-    serde_json::to_value(JobWrapper { job }).expect("json")
+    job_json(&source, "job.nomad.hcl")
 }
 
 struct Server {

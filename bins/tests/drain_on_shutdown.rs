@@ -19,9 +19,6 @@ use common::{Agent, AgentWithTasks, free_port, line_starting, spawn_schedd};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use scheduler_core::jobspec::{ParseOptions, parse};
-use scheduler_core::model::JobWrapper;
-
 /// Two allocations, healthy one second after they start. The drainer
 /// migrates them one at a time (`migrate`'s default `max_parallel = 1`):
 /// the second goes once the first one's replacement, placed outside any
@@ -185,10 +182,7 @@ async fn a_client_with_drain_on_shutdown_drains_its_node_before_it_stops() {
             .is_some_and(|n| n.len() == 1 && n[0]["Status"] == "ready")
     })
     .await;
-    let job = parse(JOB, &ParseOptions::new("web.nomad.hcl"))
-        .expect("job")
-        .job;
-    let job = serde_json::to_value(JobWrapper { job }).expect("json");
+    let job = common::http::job_json(JOB, "web.nomad.hcl");
     let (status, body) = api.post("/v1/jobs", &job).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Healthy (the drainer moves only what it can count as healthy).

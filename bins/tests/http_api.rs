@@ -11,12 +11,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::{Api, running};
+use common::http::{Api, job_json, running};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use scheduler_core::jobspec::{ParseOptions, parse};
-use scheduler_core::model::JobWrapper;
 
 /// A service job whose tasks print their index and stay up.
 const JOB: &str = r#"
@@ -42,10 +39,7 @@ job "web" {
 /// The job as an API client sends it, with `count` instances.
 fn job_body(count: u32) -> Value {
     let source = JOB.replace("count = 2", &format!("count = {count}"));
-    let job = parse(&source, &ParseOptions::new("web.nomad.hcl"))
-        .expect("job")
-        .job;
-    serde_json::to_value(JobWrapper { job }).expect("json")
+    job_json(&source, "web.nomad.hcl")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,10 +348,7 @@ fn idle_job_body(count: u32) -> Value {
             "datacenters = [\"dc1\"]",
             "type        = \"batch\"\n  datacenters = [\"nowhere\"]",
         );
-    let job = parse(&source, &ParseOptions::new("idle.nomad.hcl"))
-        .expect("job")
-        .job;
-    serde_json::to_value(JobWrapper { job }).expect("json")
+    job_json(&source, "idle.nomad.hcl")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -576,10 +567,7 @@ job "once" {
   }
 }
 "#;
-    let job = parse(source, &ParseOptions::new("once.nomad.hcl"))
-        .expect("job")
-        .job;
-    let body = serde_json::to_value(JobWrapper { job }).expect("json");
+    let body = job_json(source, "once.nomad.hcl");
     let alloc_id = {
         let agent = common::dev_agent(data.path());
         let api = Api::new(agent.url.clone());

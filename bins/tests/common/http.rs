@@ -8,6 +8,16 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
+/// A job file's text as an API client sends it (`{"Job": {...}}`);
+/// `file` names it in parse errors.
+pub fn job_json(source: &str, file: &str) -> Value {
+    let job =
+        scheduler_core::jobspec::parse(source, &scheduler_core::jobspec::ParseOptions::new(file))
+            .unwrap_or_else(|err| panic!("{file}: {err:?}"))
+            .job;
+    serde_json::to_value(scheduler_core::model::JobWrapper { job }).expect("json")
+}
+
 pub struct Api {
     /// The client.
     pub http: reqwest::Client,
