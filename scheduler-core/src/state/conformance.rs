@@ -909,6 +909,46 @@ mod tests {
         check_all(&mut MemoryState::new, 64);
     }
 
+    /// The per-job marker a watcher relies on to skip unchanged jobs: any
+    /// change to a job's allocations at a new index moves it, and it reads
+    /// 0 exactly when the job has none.
+    #[test]
+    fn job_allocs_index_moves_whenever_a_jobs_allocations_change() {
+        let allocs_of = |store: &MemoryState, ns: &str, job: &JobId| -> Vec<Allocation> {
+            store.view().allocs_by_job(ns, job).cloned().collect()
+        };
+        runner(64)
+            .run(&arb_writes(40), |writes| {
+                let mut store = MemoryState::new();
+                // From index 1: a write at index 0 marks nothing visible.
+                let mut index = 1;
+                for (step, write) in writes {
+                    let before: Vec<_> = job_keys()
+                        .map(|(ns, job)| {
+                            let mark = store.view().job_allocs_index(ns, &job);
+                            (allocs_of(&store, ns, &job), mark)
+                        })
+                        .collect();
+                    index += step;
+                    store
+                        .apply(index, write)
+                        .map_err(|err| TestCaseError::fail(err.to_string()))?;
+                    for ((ns, job), (allocs, mark)) in job_keys().zip(before) {
+                        let now = allocs_of(&store, ns, &job);
+                        let now_mark = store.view().job_allocs_index(ns, &job);
+                        prop_assert_eq!(now.is_empty(), now_mark == 0, "{}/{}", ns, job);
+                        // Writes sharing an index (one Raft entry) are one
+                        // change to a reader, as for every index.
+                        if step > 0 && now != allocs {
+                            prop_assert_ne!(mark, now_mark, "{}/{} changed", ns, job);
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .expect("property");
+    }
+
     #[test]
     fn memory_state_indexes_its_busy_nodes_by_free_cpu() {
         use crate::model::{

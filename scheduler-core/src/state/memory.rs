@@ -55,6 +55,10 @@ pub struct MemorySnapshot {
     allocs: imbl::OrdMap<AllocId, Arc<Allocation>>,
     allocs_by_node: AllocIndex<NodeId>,
     allocs_by_job: AllocIndex<JobKey>,
+    /// Per job with allocations, the index of the last write that added,
+    /// changed or removed one of them (see
+    /// [`MemorySnapshot::job_allocs_index`]).
+    job_allocs_index: Arc<BTreeMap<JobKey, u64>>,
     /// What each node's live allocations hold, kept as allocations are
     /// written, so the scheduler reads one entry per node it considers.
     usage_by_node: Arc<BTreeMap<NodeId, Arc<NodeUsage>>>,
@@ -325,6 +329,7 @@ impl MemoryState {
                 alloc_index_remove(&mut state.allocs_by_node, &old.node_id, &old.id);
                 let old_key = (old.namespace.as_str().to_owned(), old.job_id.clone());
                 alloc_index_remove(&mut state.allocs_by_job, &old_key, &old.id);
+                mark_job_allocs_changed(state, old_key);
                 if old.node_id != alloc.node_id {
                     refresh_usage(state, &old.node_id);
                 }
@@ -465,6 +470,7 @@ impl MemoryState {
             alloc_index_remove(&mut state.allocs_by_node, &old.node_id, id);
             let job_key = (old.namespace.as_str().to_owned(), old.job_id.clone());
             alloc_index_remove(&mut state.allocs_by_job, &job_key, id);
+            mark_job_allocs_changed(state, job_key);
             if !old.is_terminal() {
                 refresh_usage(state, &old.node_id);
             }
@@ -548,10 +554,30 @@ fn index_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
         .entry(alloc.node_id.clone())
         .or_default();
     Arc::make_mut(by_node).insert(alloc.id.clone(), alloc.clone());
+    let job_key = (alloc.namespace.as_str().to_owned(), alloc.job_id.clone());
     let by_job = Arc::make_mut(&mut state.allocs_by_job)
-        .entry((alloc.namespace.as_str().to_owned(), alloc.job_id.clone()))
+        .entry(job_key.clone())
         .or_default();
     Arc::make_mut(by_job).insert(alloc.id.clone(), alloc.clone());
+    mark_job_allocs_changed(state, job_key);
+}
+
+/// Records that an allocation of `job` was written or removed at the
+/// store's current index; a job left without allocations loses its entry
+/// (its index reads 0, which still differs from what a reader saw before).
+fn mark_job_allocs_changed(state: &mut MemorySnapshot, job: JobKey) {
+    let wanted = state
+        .allocs_by_job
+        .contains_key(&job)
+        .then_some(state.index);
+    if state.job_allocs_index.get(&job).copied() == wanted {
+        return;
+    }
+    let marks = Arc::make_mut(&mut state.job_allocs_index);
+    match wanted {
+        Some(index) => marks.insert(job, index),
+        None => marks.remove(&job),
+    };
 }
 
 /// Recomputes what a node's live allocations hold (O(allocations on the
@@ -692,6 +718,18 @@ impl MemorySnapshot {
             .get(&(namespace.to_owned(), id.clone()))?
             .get(&version)
             .map(|job| &**job)
+    }
+
+    /// The index of the last write that added, changed or removed an
+    /// allocation of this job; 0 when it has none (or was written only at
+    /// index 0, which a replicated store never uses). Cheaper than reading the
+    /// allocations to learn whether any changed: a watcher that remembers
+    /// this value skips the job while it stays the same.
+    pub fn job_allocs_index(&self, namespace: &str, id: &JobId) -> u64 {
+        self.job_allocs_index
+            .get(&(namespace.to_owned(), id.clone()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Every allocation, in id order.

@@ -19,7 +19,10 @@
 //!    evaluation land together.
 //!
 //! It wakes on every change to the Deployments or Allocs tables, at the
-//! earliest progress deadline, and at least every `deployment_poll`.
+//! earliest progress deadline, and at least every `deployment_poll`, and
+//! then steps only the deployments that need it ([`needs_step`]): those
+//! whose deployment, job or job's allocations moved since their last step,
+//! or whose deadline is due.
 //!
 //! Operators' requests ([`promote`], [`fail`], [`pause`]) go through the same
 //! path with their event.
@@ -383,33 +386,91 @@ async fn commit(
     Ok(true)
 }
 
+/// What a deployment's step depends on besides the clock: when none of
+/// these moved, stepping it again before its deadline decides nothing new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Marks {
+    /// The deployment's `ModifyIndex`.
+    pub(crate) deployment: u64,
+    /// The last write to its job's allocations
+    /// ([`MemorySnapshot::job_allocs_index`]).
+    pub(crate) allocs: u64,
+    /// The job's `ModifyIndex` (0 when it is gone).
+    pub(crate) job: u64,
+}
+
+impl Marks {
+    fn of(snapshot: &MemorySnapshot, deployment: &Deployment) -> Marks {
+        let namespace = deployment.namespace.as_str();
+        Marks {
+            deployment: deployment.modify_index,
+            allocs: snapshot.job_allocs_index(namespace, &deployment.job_id),
+            job: snapshot
+                .job(namespace, &deployment.job_id)
+                .map_or(0, |job| job.modify_index),
+        }
+    }
+}
+
+/// What the watcher last stepped a deployment from and decided.
+#[derive(Debug, Clone)]
+pub(crate) struct Watched {
+    /// The health read then: the next step's [`Baseline::Seen`].
+    pub(crate) health: SeenHealth,
+    /// The state it was stepped in.
+    pub(crate) marks: Marks,
+    /// When its step said to look again (Unix nanoseconds).
+    pub(crate) next_deadline: Option<i64>,
+}
+
+/// Whether a deployment needs a step now: never stepped (or its last
+/// commit did not land), something it depends on moved, or its deadline
+/// is due. Stepping every active deployment on every allocation write
+/// scanned each job's allocations per applied plan: quadratic over C1M.
+pub(crate) fn needs_step(last: Option<&Watched>, marks: Marks, now: i64) -> bool {
+    match last {
+        None => true,
+        Some(last) => last.marks != marks || last.next_deadline.is_some_and(|at| now >= at),
+    }
+}
+
 /// The deployment watcher's loop (leader only; aborted on losing
 /// leadership).
 pub(crate) async fn run(leader: Arc<Leader>) {
-    let mut seen: BTreeMap<DeploymentId, SeenHealth> = BTreeMap::new();
+    let mut watched: BTreeMap<DeploymentId, Watched> = BTreeMap::new();
     loop {
         let deployments_at = leader.server.table_index(Table::Deployments);
         let allocs_at = leader.server.table_index(Table::Allocs);
         let snapshot = leader.server.read_stale();
         let now = leader.now();
-        let active: Vec<Deployment> = snapshot
-            .deployments()
-            .filter(|d| d.is_active())
-            .cloned()
-            .collect();
-        seen.retain(|id, _| active.iter().any(|d| &d.id == id));
+        let active: Vec<&Deployment> = snapshot.deployments().filter(|d| d.is_active()).collect();
+        watched.retain(|id, _| active.iter().any(|d| &d.id == id));
         let mut next_deadline: Option<i64> = None;
-        for deployment in &active {
-            let baseline = seen
-                .get(&deployment.id)
-                .map_or(Baseline::Nothing, Baseline::Seen);
-            let decision = plan_actions(&snapshot, deployment, baseline, &[], now);
-            if let Some(at) = decision.next_deadline {
-                next_deadline = Some(next_deadline.map_or(at, |t| t.min(at)));
+        let mut wake_at = |at: Option<i64>| {
+            if let Some(at) = at {
+                next_deadline = Some(next_deadline.map_or(at, |t: i64| t.min(at)));
             }
+        };
+        for deployment in active {
+            let marks = Marks::of(&snapshot, deployment);
+            let last = watched.get(&deployment.id);
+            if !needs_step(last, marks, now) {
+                wake_at(last.and_then(|last| last.next_deadline));
+                continue;
+            }
+            let baseline = last.map_or(Baseline::Nothing, |last| Baseline::Seen(&last.health));
+            let decision = plan_actions(&snapshot, deployment, baseline, &[], now);
+            wake_at(decision.next_deadline);
             match commit(&leader, deployment, decision.writes).await {
                 Ok(true) => {
-                    seen.insert(deployment.id.clone(), decision.health);
+                    watched.insert(
+                        deployment.id.clone(),
+                        Watched {
+                            health: decision.health,
+                            marks,
+                            next_deadline: decision.next_deadline,
+                        },
+                    );
                 }
                 Ok(false) => {}
                 Err(err) => tracing::warn!(

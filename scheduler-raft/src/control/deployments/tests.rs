@@ -10,7 +10,7 @@ use scheduler_core::reconcile::deployment_progress::{
 };
 use scheduler_core::state::StateSnapshot;
 
-use super::{Baseline, Write, command, plan_actions};
+use super::{Baseline, Marks, Watched, Write, command, needs_step, plan_actions};
 use crate::cluster_state::ClusterState;
 use crate::command::Command;
 
@@ -417,4 +417,68 @@ fn the_deployment_watcher_evaluation_names_the_deployment() {
     assert_eq!(evals[0].deployment_id, d.id);
     assert_eq!(evals[0].triggered_by, EvalTrigger::DeploymentWatcher);
     assert_eq!(evals[0].create_time, T0);
+}
+
+/// The watcher steps a deployment again only when something it reads
+/// moved or its deadline came: an unrelated job's allocations do not
+/// count, a health report of its own does.
+#[test]
+fn an_unchanged_deployment_is_not_stepped_again_before_its_deadline() {
+    let mut state = cluster(
+        vec![job("a", true), job("b", false)],
+        deployment(1, true),
+        vec![alloc("a1", Some(true), T0 + MINUTE), alloc("a2", None, T0)],
+    );
+    let now = T0 + 2 * MINUTE;
+    let d = stored(&state);
+    assert!(needs_step(None, Marks::of(&state.snapshot(), &d), now));
+    let first = plan_actions(&state.snapshot(), &d, Baseline::Nothing, &[], now);
+    commit(&mut state, &d, first.writes, now);
+    let d = stored(&state);
+    let snapshot = state.snapshot();
+    let decision = plan_actions(&snapshot, &d, Baseline::Seen(&first.health), &[], now);
+    let watched = Watched {
+        health: decision.health,
+        marks: Marks::of(&snapshot, &d),
+        next_deadline: decision.next_deadline,
+    };
+    let deadline = watched.next_deadline.expect("a running deployment has one");
+    assert!(!needs_step(Some(&watched), watched.marks, now));
+    assert!(needs_step(Some(&watched), watched.marks, deadline));
+
+    // Another job's allocation: still nothing to do for this deployment.
+    let mut other = alloc("b1", None, now);
+    other.job_id = JobId::new("batch");
+    let index = state.snapshot().index() + 1;
+    state
+        .apply(
+            index,
+            Command::UpsertAllocs {
+                allocs: vec![other],
+            },
+        )
+        .expect("applies");
+    let d = stored(&state);
+    assert!(!needs_step(
+        Some(&watched),
+        Marks::of(&state.snapshot(), &d),
+        now
+    ));
+
+    // Its second allocation turns healthy: step again.
+    let index = state.snapshot().index() + 1;
+    state
+        .apply(
+            index,
+            Command::UpdateAllocsFromClient {
+                allocs: vec![alloc("a2", Some(true), now)],
+            },
+        )
+        .expect("applies");
+    let d = stored(&state);
+    assert!(needs_step(
+        Some(&watched),
+        Marks::of(&state.snapshot(), &d),
+        now
+    ));
 }
