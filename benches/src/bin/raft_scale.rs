@@ -30,6 +30,11 @@ use scheduler_raft::server::{RaftTuning, ServerConfig};
 use scheduler_raft::{Command, Server};
 use serde_json::json;
 
+/// The allocator `schedd` uses (mimalloc; why: bins/src/schedd/main.rs),
+/// so that these figures are the agent's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(about = "Scale runs of the Raft store (release build advised)")]
 struct Cli {
