@@ -43,6 +43,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use serde::{Deserialize, Serialize};
 
 use scheduler_core::model::Allocation;
@@ -217,7 +218,11 @@ impl BoundHttp {
     /// socket.
     pub fn serve_router(self, app: Router) -> HttpApi {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let listener = self.listener;
+        // Streamed answers (`alloc logs -f`, blocking queries) go out in
+        // small writes that must not wait for the client's delayed ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
