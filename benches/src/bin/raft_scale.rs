@@ -71,6 +71,12 @@ struct WritesArgs {
     /// (`RaftTuning::proposals_in_flight`).
     #[arg(long, default_value_t = RaftTuning::default().proposals_in_flight)]
     proposals_in_flight: usize,
+    /// Rounds, ours then etcd's in each (a fresh cluster of ours per
+    /// round): runs on a shared VM vary by a quarter from one to the
+    /// next, so the ratio of each round and their median say more than
+    /// one pair.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
 }
 
 #[derive(Debug, Args)]
@@ -241,6 +247,61 @@ where
 }
 
 async fn writes(args: WritesArgs) -> serde_json::Value {
+    let payload = "x".repeat(args.payload);
+    let etcd_endpoints: Option<Vec<String>> = args
+        .etcd
+        .as_ref()
+        .map(|endpoints| endpoints.split(',').map(str::to_owned).collect());
+    let mut rounds = Vec::new();
+    let mut ratios = Vec::new();
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            eprintln!("round {round} of {}", args.rounds);
+        }
+        let ours = writes_of_ours(&args, &payload).await;
+        let mut results = vec![ours];
+        if let Some(endpoints) = &etcd_endpoints {
+            let etcd = writes_of_etcd(&args, endpoints, &payload).await;
+            let ratio = results[0]["writes_per_second"].as_f64().unwrap_or(0.0)
+                / etcd["writes_per_second"].as_f64().unwrap_or(0.0).max(1e-9);
+            eprintln!("ratio: {ratio:.2}x etcd's writes per second");
+            ratios.push(ratio);
+            results.push(etcd);
+        }
+        rounds.push(json!({ "round": round, "results": results }));
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median_ratio = (!ratios.is_empty()).then(|| ratios[ratios.len() / 2]);
+    if let (Some(median), true) = (median_ratio, ratios.len() > 1) {
+        eprintln!(
+            "ratios over {} rounds: {} (median {median:.2}x)",
+            ratios.len(),
+            ratios
+                .iter()
+                .map(|ratio| format!("{ratio:.2}x"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut value = json!({
+        "workload": "writes",
+        "clients": args.clients,
+        "proposals_in_flight": args.proposals_in_flight,
+        "seconds": args.seconds,
+        "payload_bytes": args.payload,
+        "median_ratio_to_etcd": median_ratio,
+    });
+    // One round keeps the layout of earlier result files.
+    if rounds.len() == 1 {
+        value["results"] = rounds.remove(0)["results"].take();
+    } else {
+        value["rounds"] = json!(rounds);
+    }
+    value
+}
+
+/// One measured run against a fresh three-server cluster of ours.
+async fn writes_of_ours(args: &WritesArgs, payload: &str) -> serde_json::Value {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
     let tuning = RaftTuning {
         proposals_in_flight: args.proposals_in_flight,
@@ -249,71 +310,59 @@ async fn writes(args: WritesArgs) -> serde_json::Value {
     let servers = start_cluster(&dirs, tuning).await;
     let leader = servers[leader_of(&servers)].addr().to_string();
     let client = Arc::new(RemoteClient::new(vec![leader]));
-    let payload = "x".repeat(args.payload);
-    let ours = {
+    let payload = payload.to_owned();
+    let ours = load(args.clients, args.seconds, move |c, n| {
         let client = client.clone();
-        let payload = payload.clone();
-        load(args.clients, args.seconds, move |c, n| {
-            let client = client.clone();
-            // An evaluation carrying the payload in its description: a
-            // small object of the size asked, as the broker writes often.
-            let eval = Evaluation {
-                id: EvalId::new(format!("bench-{c}-{n}")),
-                namespace: Namespace::new("default"),
-                status_description: payload.clone(),
-                ..Evaluation::default()
-            };
-            async move {
-                client
-                    .write(
-                        &Command::UpsertEvals { evals: vec![eval] },
-                        Duration::from_secs(10),
-                    )
-                    .await
-                    .is_ok()
-            }
-        })
-        .await
-    };
-    let mut results = vec![summarize(
-        "scheduler-raft",
-        ours.0,
-        args.seconds as f64,
-        ours.1,
-    )];
+        // An evaluation carrying the payload in its description: a
+        // small object of the size asked, as the broker writes often.
+        let eval = Evaluation {
+            id: EvalId::new(format!("bench-{c}-{n}")),
+            namespace: Namespace::new("default"),
+            status_description: payload.clone(),
+            ..Evaluation::default()
+        };
+        async move {
+            client
+                .write(
+                    &Command::UpsertEvals { evals: vec![eval] },
+                    Duration::from_secs(10),
+                )
+                .await
+                .is_ok()
+        }
+    })
+    .await;
     for server in servers {
         if let Ok(server) = Arc::try_unwrap(server) {
             server.shutdown().await;
         }
     }
-    if let Some(endpoints) = &args.etcd {
-        let endpoints: Vec<String> = endpoints.split(',').map(str::to_owned).collect();
-        let http = reqwest::Client::new();
-        let leader = etcd_leader(&http, &endpoints).await;
-        let value = base64::engine::general_purpose::STANDARD.encode(&payload);
-        let etcd = load(args.clients, args.seconds, move |c, n| {
-            let http = http.clone();
-            let url = format!("{leader}/v3/kv/put");
-            let key = base64::engine::general_purpose::STANDARD.encode(format!("bench/{c}/{n}"));
-            let body = json!({ "key": key, "value": value });
-            async move {
-                match http.post(url).json(&body).send().await {
-                    Ok(response) => response.status().is_success(),
-                    Err(_) => false,
-                }
+    summarize("scheduler-raft", ours.0, args.seconds as f64, ours.1)
+}
+
+/// One measured run against the etcd cluster at `endpoints`.
+async fn writes_of_etcd(
+    args: &WritesArgs,
+    endpoints: &[String],
+    payload: &str,
+) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    let leader = etcd_leader(&http, endpoints).await;
+    let value = base64::engine::general_purpose::STANDARD.encode(payload);
+    let etcd = load(args.clients, args.seconds, move |c, n| {
+        let http = http.clone();
+        let url = format!("{leader}/v3/kv/put");
+        let key = base64::engine::general_purpose::STANDARD.encode(format!("bench/{c}/{n}"));
+        let body = json!({ "key": key, "value": value });
+        async move {
+            match http.post(url).json(&body).send().await {
+                Ok(response) => response.status().is_success(),
+                Err(_) => false,
             }
-        })
-        .await;
-        results.push(summarize("etcd", etcd.0, args.seconds as f64, etcd.1));
-    }
-    json!({
-        "workload": "writes",
-        "clients": args.clients,
-        "proposals_in_flight": args.proposals_in_flight,
-        "seconds": args.seconds,
-        "payload_bytes": args.payload,
-        "results": results,
+        }
     })
+    .await;
+    summarize("etcd", etcd.0, args.seconds as f64, etcd.1)
 }
 
 /// The client URL of etcd's leader (writes sent there skip a forward).
