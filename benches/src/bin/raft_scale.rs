@@ -271,7 +271,11 @@ async fn writes(args: WritesArgs) -> serde_json::Value {
         rounds.push(json!({ "round": round, "results": results }));
     }
     ratios.sort_by(f64::total_cmp);
-    let median_ratio = (!ratios.is_empty()).then(|| ratios[ratios.len() / 2]);
+    let median_ratio = match ratios.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(ratios[n / 2]),
+        n => Some((ratios[n / 2 - 1] + ratios[n / 2]) / 2.0),
+    };
     if let (Some(median), true) = (median_ratio, ratios.len() > 1) {
         eprintln!(
             "ratios over {} rounds: {} (median {median:.2}x)",
