@@ -137,6 +137,9 @@ async fn a_signal_reaches_the_tasks_trap_and_bad_requests_are_named() {
     let runner = run_alloc(context(data.path()), allocation(SIGNALS, "a-signal")).expect("runs");
     let control = runner.control();
     until_logged(data.path(), "a-signal", "server", "ready").await;
+    // The shell prints before its runner has marked it running; a signal
+    // in between is refused as "not running", as it should be.
+    task_state(&runner, "server", |s| s.state == TaskRunState::Running).await;
 
     control
         .signal_task(Some("server"), "SIGHUP")
@@ -482,6 +485,15 @@ async fn the_client_finds_its_allocations_by_id_and_only_those() {
     .await;
     assert_eq!(control.alloc_id(), "a-client");
     until_logged(data.path(), "a-client", "server", "ready").await;
+    eventually("the client reporting server running", || {
+        allocations
+            .allocation("a-client")?
+            .task_states
+            .get("server")
+            .is_some_and(|s| s.state == TaskRunState::Running)
+            .then_some(())
+    })
+    .await;
     control
         .signal_task(Some("server"), "HUP")
         .await
