@@ -19,9 +19,10 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 /// mimalloc instead of glibc's malloc: glibc hands the large buffers of
 /// big Raft entries (encodings, HTTP bodies) back to the kernel after each
 /// use, and zeroing the fresh pages of the next one showed up as a third of
-/// a profile of C1M through Raft; 32-client durable writes ran 1.13-1.20x
-/// faster (benches/RESULTS.md). Binaries choose the allocator; the library
-/// crates do not.
+/// a profile of C1M through Raft. Without transparent huge pages (each
+/// refault would zero 2 MiB), it cost about 12 % less CPU per durable write
+/// and 10-20 % less per placement through Raft (benches/RESULTS.md).
+/// Binaries choose the allocator; the library crates do not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
