@@ -21,9 +21,11 @@ pub struct SharedDatabase {
     closed: Arc<AtomicBool>,
 }
 
-/// Observes whether a [`SharedDatabase`] has closed its file.
+/// Observes whether a database ([`SharedDatabase`], or the log's
+/// [`LogDatabase`](crate::log_database::LogDatabase)) has closed its files;
+/// joined with [`ClosedFlag::and`], whether all of several have.
 #[derive(Clone, Debug)]
-pub struct ClosedFlag(Arc<AtomicBool>);
+pub struct ClosedFlag(Vec<Arc<AtomicBool>>);
 
 impl SharedDatabase {
     /// Opens (or creates) the database file at `path`.
@@ -46,14 +48,25 @@ impl SharedDatabase {
     /// A flag that turns true once the last handle is dropped and the file
     /// is closed.
     pub fn closed_flag(&self) -> ClosedFlag {
-        ClosedFlag(self.closed.clone())
+        ClosedFlag::of(self.closed.clone())
     }
 }
 
 impl ClosedFlag {
-    /// Whether the database file has been closed.
+    pub(crate) fn of(flag: Arc<AtomicBool>) -> Self {
+        Self(vec![flag])
+    }
+
+    /// A flag raised once both this one and `other` are.
+    #[must_use]
+    pub fn and(mut self, other: ClosedFlag) -> ClosedFlag {
+        self.0.extend(other.0);
+        self
+    }
+
+    /// Whether the database files have been closed.
     pub fn is_closed(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.iter().all(|flag| flag.load(Ordering::Acquire))
     }
 
     /// Waits until the file is closed, at most `limit`; returns whether it

@@ -3,9 +3,9 @@
 //! - [`command`]: what a log entry asks ([`Command`]) and answers.
 //! - [`cluster_state`]: the replicated state: the core's `MemoryState`
 //!   plus the index of each table's last change (for blocking queries).
-//! - [`log_store`], [`state_machine`]: openraft's storage, in one redb file
-//!   per server (log, vote, commit point, latest snapshot).
-//! - [`database`]: the redb file, with a flag raised once it is closed.
+//! - [`log_store`], [`state_machine`]: openraft's storage: the log, vote
+//!   and commit point in a fjall database ([`log_database`]), the latest
+//!   snapshot in a redb file ([`database`]); [`storage`] opens both.
 //! - [`network`]: Raft RPCs over HTTP on loopback (axum server, reqwest
 //!   client), including chunked snapshot install.
 //! - [`operator`]: operator tools: snapshot save and restore, peer
@@ -21,12 +21,14 @@ pub mod codec;
 pub mod command;
 pub mod control;
 pub mod database;
+pub mod log_database;
 pub mod log_store;
 pub mod network;
 pub mod operator;
 pub mod server;
 pub mod services;
 pub mod state_machine;
+pub mod storage;
 pub mod types;
 
 pub use command::{Applied, Command, CommandResponse, PlanApply, Refusal};

@@ -1,24 +1,24 @@
-//! The Raft log, vote and commit point in one redb file.
+//! The Raft log, vote and commit point, over the [`LogDatabase`].
 //!
 //! # Group commit
 //! One writer thread owns log writes. `append` hands it the encoded entries
 //! and returns at once; the writer takes every append waiting in its queue,
-//! writes them in one redb transaction with `Durability::Immediate` (one
-//! fsync for all of them) and only then tells openraft (`LogFlushed`) that
-//! they are durable. So an entry a server acknowledged survives its crash,
-//! and under load one fsync covers many entries, while the Raft core goes on
-//! replicating instead of waiting for the disk.
+//! writes them to fjall's journal and makes them durable with one
+//! `fdatasync` for all of them, and only then tells openraft
+//! (`LogFlushed`) that they are durable. So an entry a server acknowledged
+//! survives its crash, and under load one sync covers many entries, while
+//! the Raft core goes on replicating instead of waiting for the disk.
 //!
 //! Entries handed to the writer but not yet on disk, and the most recent
 //! ones written, are kept in memory ([`Pending`]): readers (replication to
 //! followers, the state machine) see an entry as soon as `append` returned,
-//! as openraft requires, and read recent entries without touching redb.
-//! Truncation and purging go through the same queue, in order, and wait for
-//! it.
+//! as openraft requires, and read recent entries without touching the
+//! store. Truncation and purging go through the same queue, in order, and
+//! wait for it.
 //!
-//! The commit point is written without fsync (redb's `Durability::None`,
-//! made durable by the next append): openraft treats it as a hint, and a
-//! server that lost it re-learns it from the leader.
+//! The commit point is written without a sync of its own (made durable by
+//! the next append's): openraft treats it as a hint, and a server that lost
+//! it re-learns it from the leader.
 
 // openraft's traits fix the error type (`StorageError`, 200-odd bytes);
 // boxing it in the helpers would only add conversions at every call.
@@ -27,29 +27,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, RaftLogReader, StorageIOError};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::database::SharedDatabase;
+use crate::log_database::{COMMITTED, LAST_PURGED, LogDatabase, VOTE};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
-/// Log entries by index, encoded by [`crate::codec`].
-pub(crate) const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
-/// Vote, commit point and last purged id, as JSON, by name.
-pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-
-pub(crate) const VOTE: &str = "vote";
-pub(crate) const COMMITTED: &str = "committed";
-pub(crate) const LAST_PURGED: &str = "last_purged";
-
-/// The Raft log storage over a shared redb database.
+/// The Raft log storage over the server's [`LogDatabase`].
 #[derive(Clone)]
 pub struct LogStore {
-    db: Arc<SharedDatabase>,
+    log: Arc<LogDatabase>,
     writer: mpsc::Sender<WriteOp>,
     pending: Arc<Mutex<Pending>>,
 }
@@ -59,7 +48,7 @@ pub struct LogStore {
 /// the first write reached the disk): every entry not yet on disk, and the
 /// last [`RECENT_ENTRIES`] written. Replication and the state machine read
 /// each entry soon after it is appended; serving those reads from memory
-/// spares a redb read and a JSON decode per entry and reader.
+/// spares a store read and a decode per entry and reader.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     entries: BTreeMap<u64, (u64, Entry)>,
@@ -89,20 +78,16 @@ enum WriteOp {
     Committed(Vec<u8>),
 }
 
-/// The writer thread: drains the queue, one transaction and one fsync per
-/// round, then reports every append of the round durable.
-fn run_writer(
-    db: Arc<SharedDatabase>,
-    queue: mpsc::Receiver<WriteOp>,
-    pending: Arc<Mutex<Pending>>,
-) {
+/// The writer thread: drains the queue, writes the round and syncs once,
+/// then reports every append of the round durable.
+fn run_writer(log: Arc<LogDatabase>, queue: mpsc::Receiver<WriteOp>, pending: Arc<Mutex<Pending>>) {
     while let Ok(first) = queue.recv() {
         let mut round = vec![first];
         while let Ok(op) = queue.try_recv() {
             round.push(op);
         }
         let needs_sync = round.iter().any(|op| !matches!(op, WriteOp::Committed(_)));
-        let written = write_round(&db, &round, needs_sync);
+        let written = write_round(&log, &round, needs_sync);
         let mut flushed_sequence = None;
         for op in round {
             match op {
@@ -145,53 +130,41 @@ fn run_writer(
     }
 }
 
-fn write_round(db: &Database, round: &[WriteOp], needs_sync: bool) -> Result<(), String> {
-    let mut txn = db.begin_write().map_err(|e| e.to_string())?;
-    if !needs_sync {
-        txn.set_durability(Durability::None)
-            .map_err(|e| e.to_string())?;
-    }
-    {
-        let mut logs = txn.open_table(LOGS).map_err(|e| e.to_string())?;
-        let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
-        for op in round {
-            match op {
-                WriteOp::Append { entries, .. } => {
-                    for (index, bytes) in entries {
-                        logs.insert(*index, bytes.as_slice())
-                            .map_err(|e| e.to_string())?;
-                    }
-                }
-                WriteOp::Truncate { from, .. } => {
-                    logs.retain_in(*from.., |_, _| false)
-                        .map_err(|e| e.to_string())?;
-                }
-                WriteOp::Purge { upto, .. } => {
-                    let bytes = serde_json::to_vec(&Some(*upto)).map_err(|e| e.to_string())?;
-                    meta.insert(LAST_PURGED, bytes.as_slice())
-                        .map_err(|e| e.to_string())?;
-                    logs.retain_in(..=upto.index, |_, _| false)
-                        .map_err(|e| e.to_string())?;
-                }
-                WriteOp::Committed(bytes) => {
-                    meta.insert(COMMITTED, bytes.as_slice())
-                        .map_err(|e| e.to_string())?;
+/// Writes one round in queue order. A truncation or purge removes what is
+/// stored when it runs, so the batch before it is committed first (the
+/// entries it removes may have been appended earlier in the same round);
+/// the one sync at the end makes the whole round durable.
+fn write_round(log: &LogDatabase, round: &[WriteOp], needs_sync: bool) -> Result<(), String> {
+    let commit = |batch: fjall::OwnedWriteBatch| batch.commit().map_err(|err| err.to_string());
+    let mut batch = log.batch();
+    for op in round {
+        match op {
+            WriteOp::Append { entries, .. } => {
+                for (index, bytes) in entries {
+                    log.put_entry(&mut batch, *index, bytes);
                 }
             }
+            WriteOp::Truncate { from, .. } => {
+                commit(std::mem::replace(&mut batch, log.batch()))?;
+                log.remove_entries(&mut batch, Bound::Included(*from), Bound::Unbounded)?;
+            }
+            WriteOp::Purge { upto, .. } => {
+                commit(std::mem::replace(&mut batch, log.batch()))?;
+                let bytes = serde_json::to_vec(&Some(*upto)).map_err(|e| e.to_string())?;
+                log.put_meta(&mut batch, LAST_PURGED, &bytes);
+                log.remove_entries(&mut batch, Bound::Unbounded, Bound::Included(upto.index))?;
+            }
+            WriteOp::Committed(bytes) => log.put_meta(&mut batch, COMMITTED, bytes),
         }
     }
-    txn.commit().map_err(|e| e.to_string())
+    commit(batch)?;
+    if needs_sync { log.sync() } else { Ok(()) }
 }
 
 impl Debug for LogStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogStore").finish_non_exhaustive()
     }
-}
-
-/// Opens (or creates) the server's database file.
-pub fn open_database(path: &Path) -> Result<Arc<SharedDatabase>, redb::DatabaseError> {
-    SharedDatabase::create(path)
 }
 
 fn io_error(
@@ -212,7 +185,7 @@ fn write_logs_error(err: impl std::fmt::Display) -> StorageError {
     io_error(ErrorSubject::Logs, ErrorVerb::Write, err)
 }
 
-/// Runs blocking redb work off the async threads.
+/// Runs blocking store work off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
 ) -> Result<T, StorageError> {
@@ -222,23 +195,18 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl LogStore {
-    /// A log store over `db` (shared with the state machine's snapshot
-    /// table).
-    pub fn new(db: Arc<SharedDatabase>) -> Result<Self, StorageError> {
-        let txn = db.begin_write().map_err(write_logs_error)?;
-        txn.open_table(LOGS).map_err(write_logs_error)?;
-        txn.open_table(META).map_err(write_logs_error)?;
-        txn.commit().map_err(write_logs_error)?;
+    /// A log store over `log`, with its writer thread.
+    pub fn new(log: Arc<LogDatabase>) -> Result<Self, StorageError> {
         let (writer, queue) = mpsc::channel();
         let pending: Arc<Mutex<Pending>> = Arc::default();
-        let thread_db = db.clone();
+        let thread_log = log.clone();
         let thread_pending = pending.clone();
         std::thread::Builder::new()
             .name("raft-log-writer".to_owned())
-            .spawn(move || run_writer(thread_db, queue, thread_pending))
+            .spawn(move || run_writer(thread_log, queue, thread_pending))
             .map_err(write_logs_error)?;
         Ok(Self {
-            db,
+            log,
             writer,
             pending,
         })
@@ -282,67 +250,6 @@ impl LogStore {
             .map(|(index, (_, entry))| (*index, entry.clone()))
             .collect()
     }
-
-    pub(crate) fn read_meta<T: serde::de::DeserializeOwned>(
-        db: &Database,
-        key: &str,
-    ) -> Result<Option<T>, StorageError> {
-        let txn = db.begin_read().map_err(read_logs_error)?;
-        let table = txn.open_table(META).map_err(read_logs_error)?;
-        let Some(value) = table.get(key).map_err(read_logs_error)? else {
-            return Ok(None);
-        };
-        serde_json::from_slice(value.value())
-            .map(Some)
-            .map_err(read_logs_error)
-    }
-
-    fn write_meta<T: serde::Serialize>(
-        db: &Database,
-        key: &str,
-        value: &T,
-    ) -> Result<(), StorageError> {
-        let bytes = serde_json::to_vec(value).map_err(write_logs_error)?;
-        let txn = db.begin_write().map_err(write_logs_error)?;
-        {
-            let mut table = txn.open_table(META).map_err(write_logs_error)?;
-            table
-                .insert(key, bytes.as_slice())
-                .map_err(write_logs_error)?;
-        }
-        txn.commit().map_err(write_logs_error)
-    }
-
-    fn last_entry_id(db: &Database) -> Result<Option<LogId>, StorageError> {
-        let txn = db.begin_read().map_err(read_logs_error)?;
-        let table = txn.open_table(LOGS).map_err(read_logs_error)?;
-        let Some((_, value)) = table.last().map_err(read_logs_error)? else {
-            return Ok(None);
-        };
-        let entry: Entry = crate::codec::decode(value.value()).map_err(read_logs_error)?;
-        Ok(Some(entry.log_id))
-    }
-
-    pub(crate) fn read_range(
-        db: &Database,
-        start: u64,
-        end: Bound<u64>,
-    ) -> Result<Vec<Entry>, StorageError> {
-        let txn = db.begin_read().map_err(read_logs_error)?;
-        let table = txn.open_table(LOGS).map_err(read_logs_error)?;
-        let range = match end {
-            Bound::Included(end) => table.range(start..=end),
-            Bound::Excluded(end) => table.range(start..end),
-            Bound::Unbounded => table.range(start..),
-        }
-        .map_err(read_logs_error)?;
-        let mut entries = Vec::new();
-        for item in range {
-            let (_, value) = item.map_err(read_logs_error)?;
-            entries.push(crate::codec::decode(value.value()).map_err(read_logs_error)?);
-        }
-        Ok(entries)
-    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -359,8 +266,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
         if let Some(entries) = self.memory_covers(start, end) {
             return Ok(entries);
         }
-        let db = self.db.clone();
-        let stored = blocking(move || Self::read_range(&db, start, end)).await?;
+        let log = self.log.clone();
+        let stored = blocking(move || log.read_range(start, end).map_err(read_logs_error)).await?;
         // Entries not on disk yet are newer than any stored copy.
         let pending = self.pending_in(start, end);
         if pending.is_empty() {
@@ -379,7 +286,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let db = self.db.clone();
+        let log = self.log.clone();
         let pending_last = {
             let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             pending
@@ -388,10 +295,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 .map(|(_, (_, entry))| entry.log_id)
         };
         blocking(move || {
-            let last_purged_log_id: Option<LogId> = Self::read_meta(&db, LAST_PURGED)?;
-            let last_log_id = pending_last
-                .or(Self::last_entry_id(&db)?)
-                .or(last_purged_log_id);
+            let last_purged_log_id: Option<LogId> =
+                log.read_meta(LAST_PURGED).map_err(read_logs_error)?;
+            let stored_last = match pending_last {
+                Some(_) => None,
+                None => log.last_entry_id().map_err(read_logs_error)?,
+            };
+            let last_log_id = pending_last.or(stored_last).or(last_purged_log_id);
             Ok(LogState {
                 last_purged_log_id,
                 last_log_id,
@@ -405,18 +315,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        let db = self.db.clone();
+        let log = self.log.clone();
         let vote = *vote;
         blocking(move || {
-            Self::write_meta(&db, VOTE, &vote)
+            log.write_meta_durably(VOTE, &vote)
                 .map_err(|err| io_error(ErrorSubject::Vote, ErrorVerb::Write, err))
         })
         .await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
-        let db = self.db.clone();
-        blocking(move || Self::read_meta(&db, VOTE)).await
+        let log = self.log.clone();
+        blocking(move || {
+            log.read_meta(VOTE)
+                .map_err(|err| io_error(ErrorSubject::Vote, ErrorVerb::Read, err))
+        })
+        .await
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
@@ -425,8 +339,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        let db = self.db.clone();
-        blocking(move || Ok(Self::read_meta::<Option<LogId>>(&db, COMMITTED)?.flatten())).await
+        let log = self.log.clone();
+        blocking(move || {
+            Ok(log
+                .read_meta::<Option<LogId>>(COMMITTED)
+                .map_err(read_logs_error)?
+                .flatten())
+        })
+        .await
     }
 
     async fn append<I>(
@@ -509,12 +429,18 @@ mod tests {
         }
     }
 
-    /// A data directory written before entries were MessagePack holds JSON
-    /// entries; a newer binary reads them, and the ones it adds, alike.
-    #[test]
-    fn json_entries_of_an_older_version_read_beside_new_ones() {
+    /// A data directory of an older version keeps its log in `raft.redb`,
+    /// some entries JSON (before MessagePack), some binary. Opening it
+    /// moves the log, vote and commit point into the log store, drops the
+    /// old tables, and reads every entry alike; opening it again changes
+    /// nothing.
+    #[tokio::test]
+    async fn the_log_of_an_older_data_directory_moves_out_of_redb() {
+        use redb::{ReadableDatabase, TableDefinition, TableHandle};
+
+        const OLD_LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("logs");
+        const OLD_META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
         let dir = tempfile::tempdir().expect("dir");
-        let db = open_database(&dir.path().join("raft.redb")).expect("database");
         let old = entry(1, Command::Noop);
         let new = entry(
             2,
@@ -522,20 +448,54 @@ mod tests {
                 node_id: "n1".into(),
             },
         );
-        let txn = db.begin_write().expect("txn");
+        let vote = Vote::new(3, 7);
+        let committed = Some(old.log_id);
         {
-            let mut logs = txn.open_table(LOGS).expect("table");
-            let json = serde_json::to_vec(&old).expect("json");
-            logs.insert(1, json.as_slice()).expect("insert");
-            let binary = crate::codec::encode(&new).expect("encode");
-            logs.insert(2, binary.as_slice()).expect("insert");
+            let state = crate::database::SharedDatabase::create(&dir.path().join("raft.redb"))
+                .expect("database");
+            let txn = state.begin_write().expect("txn");
+            {
+                let mut logs = txn.open_table(OLD_LOGS).expect("table");
+                let json = serde_json::to_vec(&old).expect("json");
+                logs.insert(1, json.as_slice()).expect("insert");
+                let binary = crate::codec::encode(&new).expect("encode");
+                logs.insert(2, binary.as_slice()).expect("insert");
+                let mut meta = txn.open_table(OLD_META).expect("table");
+                let vote = serde_json::to_vec(&vote).expect("json");
+                meta.insert(VOTE, vote.as_slice()).expect("insert");
+                let committed = serde_json::to_vec(&committed).expect("json");
+                meta.insert(COMMITTED, committed.as_slice())
+                    .expect("insert");
+            }
+            txn.commit().expect("commit");
         }
-        txn.commit().expect("commit");
-        let read = LogStore::read_range(&db, 1, Bound::Unbounded).expect("read");
-        assert_eq!(read, vec![old, new.clone()]);
-        assert_eq!(
-            LogStore::last_entry_id(&db).expect("last"),
-            Some(new.log_id)
-        );
+        for _opening in 0..2 {
+            let storage = crate::storage::Storage::open(dir.path()).expect("open");
+            let tables: Vec<String> = storage
+                .state
+                .begin_read()
+                .expect("read")
+                .list_tables()
+                .expect("tables")
+                .map(|table| table.name().to_owned())
+                .collect();
+            assert!(
+                !tables.iter().any(|name| name == "logs" || name == "meta"),
+                "old tables left in raft.redb: {tables:?}"
+            );
+            let mut store = LogStore::new(storage.log.clone()).expect("store");
+            let read = store.try_get_log_entries(1..).await.expect("read");
+            assert_eq!(read, vec![old.clone(), new.clone()]);
+            assert_eq!(store.read_vote().await.expect("vote"), Some(vote));
+            assert_eq!(store.read_committed().await.expect("committed"), committed);
+            let state = store.get_log_state().await.expect("state");
+            assert_eq!(state.last_log_id, Some(new.log_id));
+            let closed = storage.closed_flag();
+            drop((store, storage));
+            assert!(
+                closed.wait(std::time::Duration::from_secs(5)).await,
+                "the stores did not close"
+            );
+        }
     }
 }

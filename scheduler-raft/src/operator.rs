@@ -32,13 +32,12 @@ use openraft::{BasicNode, ChangeMembers, Membership};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{Command, CommandResponse};
-use crate::database::SharedDatabase;
-use crate::log_store::{COMMITTED, LAST_PURGED, LOGS, LogStore, META, VOTE};
+use crate::log_database::{COMMITTED, LAST_PURGED, VOTE};
 use crate::server::{LEADER_WAIT, Server, ServerError, leader_addr, read_index, write_via};
 use crate::state_machine::{
-    CURRENT, SNAPSHOT, SharedState, SnapshotFile, SnapshotFileError, StateMachine, apply_entry,
-    snapshot_file_of,
+    SharedState, SnapshotFile, SnapshotFileError, StateMachine, apply_entry, snapshot_file_of,
 };
+use crate::storage::Storage;
 use crate::types::{LogId, Raft, ServerId, StoredMembership, Vote};
 
 /// The largest encoded state a restore proposes. The state travels as one
@@ -272,7 +271,7 @@ pub struct RemovePeerRequest {
 /// only voter of a new configuration, keeping everything it holds.
 ///
 /// For a cluster that lost its quorum for good (Nomad's `peers.json`
-/// recovery). Steps, in one redb transaction (all or nothing):
+/// recovery). Steps:
 /// 1. restore the latest snapshot kept in `DATA_DIR/raft.redb`;
 /// 2. re-apply every log entry after it, committed or not: the survivor's
 ///    whole log is kept, as Nomad's recovery does, so writes the old
@@ -282,13 +281,19 @@ pub struct RemovePeerRequest {
 ///    `DATA_DIR/server-id`);
 /// 4. purge the log up to that entry and move the commit point to it.
 ///
+/// Step 3 is durable before step 4 starts, and an interruption between
+/// them is harmless: the snapshot already holds every entry the log does
+/// and names the new configuration, which openraft prefers to any
+/// membership in the log at or before it; running the recovery again
+/// finishes the purge.
+///
 /// The vote is kept as it was, so the term never goes backwards. On its
 /// next [`Server::start`], openraft takes the membership from the snapshot
 /// (no log entry follows it), the server elects itself and serves the full
 /// state; others can then be added with [`Server::add_voter`].
 ///
-/// The server must be stopped: redb refuses a file another process (or
-/// this one) has open. This blocks on disk IO; from async code, call it
+/// The server must be stopped: redb and fjall refuse files another
+/// process (or this one) has open. This blocks on disk IO; from async code, call it
 /// from `tokio::task::spawn_blocking`.
 pub fn recover_single_node(
     data_dir: &Path,
@@ -305,33 +310,27 @@ pub fn recover_single_node(
         .trim()
         .parse()
         .map_err(|_| fail(format!("{} does not hold a server id", id_path.display())))?;
-    let db_path = data_dir.join("raft.redb");
-    if !db_path.exists() {
-        return Err(fail(format!("{} does not exist", db_path.display())));
-    }
-    let db = SharedDatabase::open(&db_path)
-        .map_err(|err| fail(format!("opening {}: {err}", db_path.display())))?;
-    recover_db(db, server_id, address).map_err(fail)
+    let storage = Storage::open_existing(data_dir).map_err(fail)?;
+    recover_storage(storage, server_id, address).map_err(fail)
 }
 
-fn recover_db(
-    db: Arc<SharedDatabase>,
+fn recover_storage(
+    storage: Storage,
     server_id: ServerId,
     address: &str,
 ) -> Result<RecoveryReport, String> {
-    let storage = |err: crate::types::StorageError| err.to_string();
-    // Opening both halves creates any missing table and restores the kept
-    // snapshot into memory, as a starting server does.
-    LogStore::new(db.clone()).map_err(storage)?;
+    let storage_error = |err: crate::types::StorageError| err.to_string();
+    let log = storage.log;
+    // Opening the state machine restores the kept snapshot into memory, as
+    // a starting server does.
     let (applied_tx, _applied) = tokio::sync::watch::channel(0);
-    let machine = StateMachine::open(db.clone(), Arc::new(applied_tx)).map_err(storage)?;
+    let machine =
+        StateMachine::open(storage.state.clone(), Arc::new(applied_tx)).map_err(storage_error)?;
     let shared = machine.shared();
 
-    let vote: Option<Vote> = LogStore::read_meta(&db, VOTE).map_err(storage)?;
-    let committed: Option<LogId> = LogStore::read_meta::<Option<LogId>>(&db, COMMITTED)
-        .map_err(storage)?
-        .flatten();
-    let last_purged: Option<LogId> = LogStore::read_meta(&db, LAST_PURGED).map_err(storage)?;
+    let vote: Option<Vote> = log.read_meta(VOTE)?;
+    let committed: Option<LogId> = log.read_meta::<Option<LogId>>(COMMITTED)?.flatten();
+    let last_purged: Option<LogId> = log.read_meta(LAST_PURGED)?;
     let snapshot = shared
         .read()
         .unwrap_or_else(|e| e.into_inner())
@@ -350,7 +349,7 @@ fn recover_db(
 
     // Every entry after the snapshot, committed or not, in order.
     let start = snapshot_index.map_or(0, |index| index + 1);
-    let entries = LogStore::read_range(&db, start, std::ops::Bound::Unbounded).map_err(storage)?;
+    let entries = log.read_range(start, std::ops::Bound::Unbounded)?;
     let mut replayed = 0;
     {
         let mut machine_state = shared.write().unwrap_or_else(|e| e.into_inner());
@@ -361,7 +360,7 @@ fn recover_db(
                     entry.log_id.index
                 ));
             }
-            apply_entry(&mut machine_state, entry).map_err(storage)?;
+            apply_entry(&mut machine_state, entry).map_err(storage_error)?;
             replayed += 1;
         }
     }
@@ -390,25 +389,20 @@ fn recover_db(
     let bytes = file.to_bytes();
     let purged = serde_json::to_vec(&Some(last)).map_err(|err| err.to_string())?;
 
-    // All or nothing: the new snapshot, the empty log behind it, the
-    // commit point at its end.
+    // The new snapshot first, durably (see the function's comment on
+    // order), then the empty log behind it and the commit point at its end.
     let write = |err: &dyn std::fmt::Display| format!("writing the recovered state: {err}");
-    let txn = db.begin_write().map_err(|e| write(&e))?;
-    {
-        let mut snapshots = txn.open_table(SNAPSHOT).map_err(|e| write(&e))?;
-        snapshots
-            .insert(CURRENT, bytes.as_slice())
-            .map_err(|e| write(&e))?;
-        let mut logs = txn.open_table(LOGS).map_err(|e| write(&e))?;
-        logs.retain_in(..=last.index, |_, _| false)
-            .map_err(|e| write(&e))?;
-        let mut meta = txn.open_table(META).map_err(|e| write(&e))?;
-        meta.insert(LAST_PURGED, purged.as_slice())
-            .map_err(|e| write(&e))?;
-        meta.insert(COMMITTED, purged.as_slice())
-            .map_err(|e| write(&e))?;
-    }
-    txn.commit().map_err(|e| write(&e))?;
+    StateMachine::store_snapshot(&storage.state, &bytes).map_err(|e| write(&e))?;
+    let mut batch = log.batch();
+    log.put_meta(&mut batch, LAST_PURGED, &purged);
+    log.put_meta(&mut batch, COMMITTED, &purged);
+    log.remove_entries(
+        &mut batch,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Included(last.index),
+    )?;
+    batch.commit().map_err(|e| write(&e))?;
+    log.sync()?;
 
     Ok(RecoveryReport {
         server_id,

@@ -19,9 +19,10 @@ use scheduler_core::state::MemorySnapshot;
 use crate::cluster_state::{ClusterDump, Table};
 use crate::command::{Command, CommandResponse};
 use crate::database::ClosedFlag;
-use crate::log_store::{LogStore, open_database};
+use crate::log_store::LogStore;
 use crate::network::{HttpNetwork, raft_routes};
 use crate::state_machine::{SharedState, StateMachine};
+use crate::storage::Storage;
 use crate::types::{Raft, ServerId};
 
 mod internal_api;
@@ -217,13 +218,12 @@ impl Server {
         })?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| data_error(e.to_string()))?;
         let id = server_id(&config.data_dir).map_err(|e| data_error(e.to_string()))?;
-        let db = open_database(&config.data_dir.join("raft.redb"))
-            .map_err(|e| data_error(e.to_string()))?;
-        let database_closed = db.closed_flag();
+        let storage = Storage::open(&config.data_dir).map_err(data_error)?;
+        let database_closed = storage.closed_flag();
         let (applied_tx, applied) = watch::channel(0);
-        let log_store = LogStore::new(db.clone()).map_err(|e| data_error(e.to_string()))?;
-        let state_machine =
-            StateMachine::open(db, Arc::new(applied_tx)).map_err(|e| data_error(e.to_string()))?;
+        let log_store = LogStore::new(storage.log).map_err(|e| data_error(e.to_string()))?;
+        let state_machine = StateMachine::open(storage.state, Arc::new(applied_tx))
+            .map_err(|e| data_error(e.to_string()))?;
         let shared = state_machine.shared();
 
         let tuning = &config.tuning;

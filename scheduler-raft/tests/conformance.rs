@@ -11,7 +11,7 @@ use openraft::{CommittedLeaderId, EntryPayload, RaftSnapshotBuilder};
 use scheduler_core::state::conformance::{StoreWrite, TestableStore, check_all};
 use scheduler_core::state::{MemorySnapshot, StateError, StateSnapshot};
 use scheduler_raft::Command;
-use scheduler_raft::log_store::open_database;
+use scheduler_raft::database::SharedDatabase;
 use scheduler_raft::state_machine::StateMachine;
 use scheduler_raft::types::{Entry, LogId};
 use tokio::sync::watch;
@@ -19,7 +19,7 @@ use tokio::sync::watch;
 struct RaftStore {
     runtime: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
-    db: Arc<scheduler_raft::database::SharedDatabase>,
+    db: Arc<SharedDatabase>,
     machine: StateMachine,
 }
 
@@ -30,7 +30,7 @@ impl RaftStore {
             .build()
             .expect("runtime");
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = open_database(&dir.path().join("raft.redb")).expect("database");
+        let db = SharedDatabase::create(&dir.path().join("raft.redb")).expect("database");
         let machine = StateMachine::open(db.clone(), Arc::new(watch::channel(0).0)).expect("open");
         Self {
             runtime,
