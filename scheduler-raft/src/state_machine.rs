@@ -4,10 +4,11 @@
 //! # Durability
 //! The state itself lives in memory (the scheduler reads it at memory
 //! speed, through the core's copy-on-write store). What makes it durable is
-//! the log plus the latest snapshot, both in the server's redb file: a
-//! restarting server restores the snapshot and openraft re-applies the log
-//! after it, up to the commit point the log store kept. Nomad's servers
-//! work the same way (memdb, a BoltDB log, snapshot files).
+//! the log (in fjall, [`crate::log_database`]) plus the latest snapshot
+//! (in the server's redb file): a restarting server restores the snapshot
+//! and openraft re-applies the log after it, up to the commit point the log
+//! store kept. Nomad's servers work the same way (memdb, a BoltDB log,
+//! snapshot files).
 
 // openraft's traits fix the error type (`StorageError`, 200-odd bytes);
 // boxing it in the helpers would only add conversions at every call.

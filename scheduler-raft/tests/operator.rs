@@ -392,25 +392,12 @@ async fn a_lone_survivor_recovers_with_every_write_and_grows_a_new_cluster() {
     );
     survivor_server.shutdown().await;
 
-    // Offline recovery of the survivor's directory. (`shutdown` returns
-    // before openraft's state machine task has dropped the database, so
-    // the file may stay locked for a moment.)
-    let mut attempts = 0;
-    let report = loop {
-        let address = survivor_addr.to_string();
-        let dir = survivor_dir.clone();
-        let recovered =
-            tokio::task::spawn_blocking(move || operator::recover_single_node(&dir, &address))
-                .await
-                .expect("join");
-        match recovered {
-            Err(err) if err.to_string().contains("already open") && attempts < 50 => {
-                attempts += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            other => break other.expect("recover"),
-        }
-    };
+    // A copy of the directory as it was before the recovery, to rebuild
+    // below the state of a recovery interrupted halfway.
+    let before_recovery = tempfile::tempdir().expect("dir");
+    copy_dir(&survivor_dir, before_recovery.path());
+
+    let report = recover(&survivor_dir, survivor_addr).await;
     assert_eq!(report.server_id, survivor_id);
     assert_eq!(report.previous_voters.len(), 3);
     assert!(report.snapshot_index.is_some(), "{report:?}");
@@ -441,6 +428,7 @@ async fn a_lone_survivor_recovers_with_every_write_and_grows_a_new_cluster() {
     // uncommitted in its log, and recovery keeps it (as Nomad's does). It is
     // the only write that may appear beyond the acknowledged ones.
     let recovered_nodes = names.len();
+    let recovered_names = names.clone();
     assert!(
         recovered_nodes == 30 || (recovered_nodes == 31 && names.iter().any(|n| n == "lost")),
         "unexpected nodes after recovery: {names:?}"
@@ -471,4 +459,75 @@ async fn a_lone_survivor_recovers_with_every_write_and_grows_a_new_cluster() {
         .expect("writes commit with two voters");
     newcomer.shutdown().await;
     survivor.shutdown().await;
+
+    // A recovery interrupted between its two writes: the new snapshot is
+    // in raft.redb, the log behind it not yet purged. The directory still
+    // starts as the lone survivor with every write, and a second recovery
+    // finishes the job.
+    let interrupted = before_recovery.path();
+    std::fs::copy(
+        survivor_dir.join("raft.redb"),
+        interrupted.join("raft.redb"),
+    )
+    .expect("copy the recovered snapshot");
+    for _ in 0..2 {
+        let mut start = config(interrupted, fast());
+        start.bind = survivor_addr;
+        let server = Server::start(start).await.expect("start");
+        leader_of(std::slice::from_ref(&server)).await;
+        let peers = server.peers();
+        assert_eq!(peers.len(), 1, "{peers:?}");
+        assert_eq!(peers[0].id, survivor_id);
+        let state = server.read_consistent().await.expect("read");
+        let mut names: Vec<String> = state.nodes().map(|n| n.name.clone()).collect();
+        names.sort();
+        let mut expected = recovered_names.clone();
+        expected.sort();
+        assert_eq!(names, expected);
+        server.shutdown().await;
+        let again = recover(interrupted, survivor_addr).await;
+        // The new snapshot holds everything the log had (the entries the
+        // server wrote since, such as its new term's first, are replayed).
+        assert!(again.snapshot_index >= Some(report.last_index), "{again:?}");
+        assert_eq!(again.previous_voters, vec![survivor_id]);
+    }
+}
+
+/// Runs the offline recovery of `dir`. (`shutdown` returns before
+/// openraft's state machine task has dropped the database, so the files
+/// may stay locked for a moment.)
+async fn recover(dir: &std::path::Path, address: std::net::SocketAddr) -> operator::RecoveryReport {
+    let mut attempts = 0;
+    loop {
+        let address = address.to_string();
+        let dir = dir.to_owned();
+        let recovered =
+            tokio::task::spawn_blocking(move || operator::recover_single_node(&dir, &address))
+                .await
+                .expect("join");
+        match recovered {
+            Err(err)
+                if (err.to_string().contains("already open")
+                    || err.to_string().contains("Locked"))
+                    && attempts < 50 =>
+            {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other.expect("recover"),
+        }
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create");
+    for item in std::fs::read_dir(from).expect("read dir") {
+        let item = item.expect("entry");
+        let target = to.join(item.file_name());
+        if item.file_type().expect("type").is_dir() {
+            copy_dir(&item.path(), &target);
+        } else {
+            std::fs::copy(item.path(), &target).expect("copy");
+        }
+    }
 }
