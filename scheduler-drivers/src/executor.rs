@@ -128,6 +128,7 @@ fn supervise(state_dir: &Path) -> Result<(), String> {
     // Its own session: the client's process group, terminal and death
     // do not reach it.
     let _ = nix::unistd::setsid();
+    let_tasks_start_with_default_signals();
     let spec = read_spec(state_dir)?;
     let stdout = RotatingWriter::open(&spec.logs, &spec.task_name, "stdout")
         .map_err(|e| format!("log files in {}: {e}", spec.logs.dir.display()))?;
@@ -158,6 +159,60 @@ fn supervise(state_dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot run {:?}: {e}", spec.command))?;
     let exit = record_and_wait(state_dir, &mut child, stdout, stderr, None)?;
     write_record(&state_dir.join(EXIT_FILE), &exit).map_err(|e| format!("recording the exit: {e}"))
+}
+
+/// Undoes signals ignored at the executor's start, for the task's sake.
+///
+/// A client started in the background of a non-interactive shell (`cmd &`
+/// in a script) or under `nohup` starts with SIGINT and SIGQUIT (or
+/// SIGHUP) ignored, and an ignored signal stays ignored across `exec`: a
+/// task with `kill_signal = "SIGINT"` could then not be stopped gently and
+/// would be killed at the timeout. A *handled* signal, by contrast, is
+/// reset to its default action by `exec`. So the executor installs a
+/// handler (tokio's, which does nothing the executor listens to) for each
+/// signal it found ignored; it ignored them anyway, and its task starts
+/// with every signal at its default, as when the client runs in the
+/// foreground. SIGPIPE is left alone: the standard library resets it for
+/// the child itself.
+fn let_tasks_start_with_default_signals() {
+    let ignored = ignored_signals();
+    if ignored.is_empty() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+    else {
+        return;
+    };
+    let _entered = runtime.enter();
+    for signal in ignored {
+        if signal == nix::sys::signal::Signal::SIGPIPE as i32 {
+            continue;
+        }
+        // The handler stays installed after the stream and the runtime
+        // are dropped (signal-hook-registry never uninstalls one).
+        let _ = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(signal));
+    }
+}
+
+/// The standard signals (1-31) this process ignores (`SigIgn` of
+/// `/proc/self/status`). Real-time signals are left alone: the C library
+/// reserves the first of them for itself.
+fn ignored_signals() -> Vec<i32> {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return Vec::new();
+    };
+    let Some(mask) = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+    else {
+        return Vec::new();
+    };
+    (1..=31)
+        .filter(|signal| mask & (1u64 << (signal - 1)) != 0)
+        .collect()
 }
 
 /// Isolated: cgroup, namespaces and root, then init (see

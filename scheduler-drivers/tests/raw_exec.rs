@@ -233,3 +233,46 @@ async fn a_task_runs_as_its_user() {
     let err = driver.start(&spec).await.unwrap_err();
     assert!(err.to_string().contains("no-such-user-here"), "{err}");
 }
+
+/// A client started in the background of a script (or under `nohup`)
+/// runs with SIGINT and SIGQUIT ignored, and ignored signals survive
+/// `exec`. Its tasks must still start with default signal actions, so a
+/// kill signal of SIGINT stops them gently rather than at the timeout.
+#[tokio::test]
+async fn a_task_gets_its_kill_signal_when_the_client_ignores_it() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let root = tempfile::tempdir().expect("dir");
+    // The executor as a background client would start it: SIGINT and
+    // SIGQUIT ignored (`trap ''` sets SIG_IGN, which `exec` keeps).
+    let wrapper = root.path().join("executor-ignoring-int");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ntrap '' INT QUIT\nexec '{}' \"$@\"\n",
+            executor().display()
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let driver = RawExecDriver::new(wrapper);
+
+    let mut task = shell_task(
+        root.path(),
+        "graceful",
+        "grep SigIgn /proc/$$/status; trap 'echo got INT; exit 0' INT; echo ready; while :; do sleep 0.05; done",
+    );
+    task.kill_signal = "SIGINT".to_owned();
+    driver.start(&task).await.expect("start");
+    until_logged(&task, "ready").await;
+    let exit = driver
+        .stop(&task.id, None, Duration::from_secs(3))
+        .await
+        .expect("stop");
+    assert!(
+        exit.successful(),
+        "{exit:?}; task output: {}",
+        stdout_of(&task)
+    );
+    assert!(stdout_of(&task).contains("got INT"));
+}
