@@ -46,19 +46,84 @@ pub struct LogStore {
 /// Recent entries in memory, by index, each with the sequence number of the
 /// append that carried it (a truncated index may be appended again before
 /// the first write reached the disk): every entry not yet on disk, and the
-/// last [`RECENT_ENTRIES`] written. Replication and the state machine read
-/// each entry soon after it is appended; serving those reads from memory
-/// spares a store read and a decode per entry and reader.
+/// most recent written ones, up to [`RECENT_ENTRIES`] and [`RECENT_BYTES`].
+/// Replication and the state machine read each entry soon after it is
+/// appended; serving those reads from memory spares a store read and a
+/// decode per entry and reader.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    entries: BTreeMap<u64, (u64, Entry)>,
+    entries: BTreeMap<u64, Recent>,
+    /// The encoded size of every entry held.
+    bytes: usize,
     /// The last append sequence known to be on disk.
     flushed: u64,
     next_sequence: u64,
 }
 
+#[derive(Debug)]
+struct Recent {
+    sequence: u64,
+    /// Its encoded size, standing in for its size in memory.
+    bytes: usize,
+    entry: Entry,
+}
+
 /// How many entries already on disk stay in memory for readers.
 const RECENT_ENTRIES: usize = 4096;
+/// How many bytes (encoded) of entries already on disk stay in memory. A
+/// plan's entry carries hundreds of allocations: without this bound, 4,096
+/// of them would keep a large cluster's whole recent history in memory on
+/// every server.
+const RECENT_BYTES: usize = 32 << 20;
+
+impl Pending {
+    fn insert(&mut self, sequence: u64, bytes: usize, entry: Entry) {
+        let index = entry.log_id.index;
+        let replaced = self.entries.insert(
+            index,
+            Recent {
+                sequence,
+                bytes,
+                entry,
+            },
+        );
+        self.bytes += bytes;
+        if let Some(replaced) = replaced {
+            self.bytes -= replaced.bytes;
+        }
+    }
+
+    /// Keeps the entries for which `keep(index, on_disk)` holds.
+    fn retain(&mut self, mut keep: impl FnMut(u64, bool) -> bool) {
+        let flushed = self.flushed;
+        let mut removed = 0;
+        self.entries.retain(|index, recent| {
+            let kept = keep(*index, recent.sequence <= flushed);
+            if !kept {
+                removed += recent.bytes;
+            }
+            kept
+        });
+        self.bytes -= removed;
+    }
+
+    /// Records appends up to `sequence` as on disk, and lets the oldest
+    /// entries on disk go beyond the bounds.
+    fn flushed_up_to(&mut self, sequence: u64) {
+        self.flushed = sequence;
+        while self.entries.len() > RECENT_ENTRIES || self.bytes > RECENT_BYTES {
+            let Some(oldest) = self.entries.first_entry() else {
+                break;
+            };
+            // Entries are appended in index order, so once the oldest is
+            // not on disk yet, none after it is.
+            if oldest.get().sequence > self.flushed {
+                break;
+            }
+            self.bytes -= oldest.remove().bytes;
+        }
+    }
+}
 
 /// Work for the writer thread, in log order.
 enum WriteOp {
@@ -109,23 +174,10 @@ fn run_writer(log: Arc<LogDatabase>, queue: mpsc::Receiver<WriteOp>, pending: Ar
             }
         }
         if let (Ok(()), Some(sequence)) = (&written, flushed_sequence) {
-            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending.flushed = sequence;
-            // Keep the newest entries; drop the oldest that are on disk.
-            let excess = pending.entries.len().saturating_sub(RECENT_ENTRIES);
-            if excess > 0 {
-                let flushed = pending.flushed;
-                let old: Vec<u64> = pending
-                    .entries
-                    .iter()
-                    .filter(|(_, (seq, _))| *seq <= flushed)
-                    .map(|(index, _)| *index)
-                    .take(excess)
-                    .collect();
-                for index in old {
-                    pending.entries.remove(&index);
-                }
-            }
+            pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .flushed_up_to(sequence);
         }
     }
 }
@@ -236,7 +288,7 @@ impl LogStore {
         let entries: Vec<Entry> = pending
             .entries
             .range(start..=last)
-            .map(|(_, (_, entry))| entry.clone())
+            .map(|(_, recent)| recent.entry.clone())
             .collect();
         (entries.len() == wanted).then_some(entries)
     }
@@ -247,7 +299,7 @@ impl LogStore {
         pending
             .entries
             .range((Bound::Included(start), end))
-            .map(|(index, (_, entry))| (*index, entry.clone()))
+            .map(|(index, recent)| (*index, recent.entry.clone()))
             .collect()
     }
 }
@@ -292,7 +344,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             pending
                 .entries
                 .last_key_value()
-                .map(|(_, (_, entry))| entry.log_id)
+                .map(|(_, recent)| recent.entry.log_id)
         };
         blocking(move || {
             let last_purged_log_id: Option<LogId> =
@@ -368,10 +420,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             pending.next_sequence += 1;
             let sequence = pending.next_sequence;
-            for entry in entries {
-                pending
-                    .entries
-                    .insert(entry.log_id.index, (sequence, entry));
+            for (entry, (_, bytes)) in entries.into_iter().zip(&encoded) {
+                pending.insert(sequence, bytes.len(), entry);
             }
             sequence
         };
@@ -385,7 +435,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending.entries.retain(|index, _| *index < log_id.index);
+            pending.retain(|index, _| index < log_id.index);
         }
         let (done, finished) = tokio::sync::oneshot::channel();
         self.send(WriteOp::Truncate {
@@ -401,10 +451,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            let flushed = pending.flushed;
-            pending
-                .entries
-                .retain(|index, (seq, _)| *index > log_id.index || *seq > flushed);
+            pending.retain(|index, on_disk| index > log_id.index || !on_disk);
         }
         let (done, finished) = tokio::sync::oneshot::channel();
         self.send(WriteOp::Purge { upto: log_id, done })?;
@@ -427,6 +474,42 @@ mod tests {
             log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
             payload: EntryPayload::Normal(command),
         }
+    }
+
+    /// Memory holds every entry not on disk, however large, and of those on
+    /// disk only the newest within the byte bound; the count of bytes
+    /// follows replacements, truncations and purges.
+    #[test]
+    fn recent_entries_stay_within_the_byte_bound_but_unwritten_ones_stay_all() {
+        let mut pending = Pending::default();
+        let big = RECENT_BYTES / 4;
+        for index in 1..=8 {
+            pending.insert(1, big, entry(index, Command::Noop));
+        }
+        // Not on disk yet: all eight stay, twice the bound.
+        pending.flushed_up_to(0);
+        assert_eq!(pending.entries.len(), 8);
+        assert_eq!(pending.bytes, 8 * big);
+        // On disk: the oldest go until the bound holds.
+        pending.flushed_up_to(1);
+        assert_eq!(
+            pending.entries.keys().copied().collect::<Vec<_>>(),
+            vec![5, 6, 7, 8]
+        );
+        assert_eq!(pending.bytes, 4 * big);
+        // A newer, unwritten append past the bound keeps everything newer
+        // than what is evicted, and never evicts itself.
+        pending.insert(2, 3 * big, entry(9, Command::Noop));
+        pending.flushed_up_to(1);
+        assert_eq!(
+            pending.entries.keys().copied().collect::<Vec<_>>(),
+            vec![8, 9]
+        );
+        // Truncation and replacement keep the count exact.
+        pending.insert(2, 10, entry(8, Command::Noop));
+        assert_eq!(pending.bytes, 10 + 3 * big);
+        pending.retain(|index, _| index < 9);
+        assert_eq!(pending.bytes, 10);
     }
 
     /// A data directory of an older version keeps its log in `raft.redb`,
