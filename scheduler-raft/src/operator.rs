@@ -293,8 +293,8 @@ pub struct RemovePeerRequest {
 /// state; others can then be added with [`Server::add_voter`].
 ///
 /// The server must be stopped: redb and fjall refuse files another
-/// process (or this one) has open. This blocks on disk IO; from async code, call it
-/// from `tokio::task::spawn_blocking`.
+/// process (or this one) has open. This blocks on disk IO; from async
+/// code, call it from `tokio::task::spawn_blocking`.
 pub fn recover_single_node(
     data_dir: &Path,
     address: &str,
