@@ -52,6 +52,13 @@ const LEGACY_META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// the cores to Raft and the scheduler.
 const WORKER_THREADS: usize = 1;
 
+/// The most journal fjall keeps before it flushes memtables to tables
+/// (fjall's minimum; its default is 512 MiB). The small `meta` keyspace
+/// never fills a memtable by itself, so without this the journals behind
+/// it pile up to the default: 400 MiB of log took 850 MiB of disk and a
+/// 117 ms reopen with the default, 464 MiB and 11 ms with this.
+const MAX_JOURNAL_BYTES: u64 = 64 << 20;
+
 /// The fjall database holding the Raft log, with a "closed" flag.
 pub struct LogDatabase {
     // `Option` so that `Drop` can close fjall before raising the flag.
@@ -82,6 +89,7 @@ impl LogDatabase {
     pub fn open(path: &Path) -> Result<Arc<Self>, String> {
         let database = Database::builder(path)
             .worker_threads(WORKER_THREADS)
+            .max_journaling_size(MAX_JOURNAL_BYTES)
             .open()
             .map_err(|err| format!("opening the log database {}: {err}", path.display()))?;
         let logs = database
