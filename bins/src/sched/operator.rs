@@ -29,6 +29,10 @@ pub enum RaftCommand {
     /// Remove a peer (a server that is gone for good) from the Raft
     /// configuration.
     RemovePeer(RemovePeerArgs),
+    /// Offline, on a stopped server of a cluster that lost its quorum for
+    /// good: make it the only voter of a new configuration, keeping all
+    /// its log holds (see docs/operations.md before using it).
+    Recover(RecoverArgs),
 }
 
 /// Snapshot commands.
@@ -58,6 +62,23 @@ pub struct RemovePeerArgs {
     /// The id of the peer to remove (`list-peers` shows it).
     #[arg(long = "peer-id", value_name = "ID")]
     peer_id: String,
+}
+
+/// Flags of `operator raft recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The stopped server's data directory (the `-data-dir` it ran with;
+    /// an agent that was also a client keeps it in `DIR/server`, which is
+    /// found as well).
+    #[arg(long = "data-dir", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The address the server will listen on for the other servers: its
+    /// `-bind` and `-rpc-port`, as `HOST:PORT`.
+    #[arg(long, value_name = "HOST:PORT")]
+    address: String,
+    /// Print the recovery's report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Flags of `operator snapshot save|restore`.
@@ -112,6 +133,7 @@ pub fn run(command: OperatorCommand) -> std::process::ExitCode {
         match command {
             OperatorCommand::Raft(RaftCommand::ListPeers(args)) => list_peers(args).await,
             OperatorCommand::Raft(RaftCommand::RemovePeer(args)) => remove_peer(args).await,
+            OperatorCommand::Raft(RaftCommand::Recover(args)) => recover(args).await,
             OperatorCommand::Snapshot(SnapshotCommand::Save(args)) => save(args).await,
             OperatorCommand::Snapshot(SnapshotCommand::Restore(args)) => restore(args).await,
         }
@@ -158,6 +180,89 @@ async fn remove_peer(args: RemovePeerArgs) -> Outcome {
         .context("removing peer")?;
     say!("Removed peer with id {:?}", args.peer_id);
     Ok(0)
+}
+
+/// The server directory in `dir`: `dir` itself, or `dir/server` when only
+/// that holds a server id (an agent run with `-server -client`).
+fn server_dir(dir: &Path) -> PathBuf {
+    let nested = dir.join("server");
+    if !dir.join("server-id").exists() && nested.join("server-id").exists() {
+        nested
+    } else {
+        dir.to_owned()
+    }
+}
+
+/// Whether `address` reads as `HOST:PORT` with a port other servers can
+/// dial.
+fn valid_address(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
+async fn recover(args: RecoverArgs) -> Outcome {
+    if !valid_address(&args.address) {
+        return Err(Failure::new(format!(
+            "-address {:?}: expected HOST:PORT, the address the server will listen on (its -bind and -rpc-port)",
+            args.address
+        )));
+    }
+    let dir = server_dir(&args.data_dir);
+    let address = args.address.clone();
+    let recovery_dir = dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        scheduler_raft::operator::recover_single_node(&recovery_dir, &address)
+    })
+    .await
+    .map_err(|err| Failure::new(format!("Error recovering {}: {err}", dir.display())))?
+    .map_err(|err| Failure::new(format!("Error recovering: {err}")))?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|err| Failure::new(format!("Error printing the report: {err}")))?;
+        say!("{text}");
+        return Ok(0);
+    }
+    say!("{}", format_recovery(&report));
+    Ok(0)
+}
+
+/// What the operator reads after a recovery, and what to do next.
+fn format_recovery(report: &scheduler_raft::operator::RecoveryReport) -> String {
+    let previous: Vec<String> = report
+        .previous_voters
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let started_from = match report.snapshot_index {
+        Some(index) => format!("the snapshot at index {index}"),
+        None => "an empty state (no snapshot)".to_owned(),
+    };
+    let mut lines = vec![
+        format!(
+            "Server {} is now the only voter, at {}.",
+            report.server_id, report.address
+        ),
+        format!("Previous voters: {}", previous.join(", ")),
+        format!(
+            "Restored {started_from} and replayed {} log entries; last index {}, term {}.",
+            report.replayed, report.last_index, report.term
+        ),
+    ];
+    if let Some(committed) = report.committed_index
+        && committed < report.last_index
+    {
+        lines.push(format!(
+            "Entries {} to {} were past its commit point: kept, though the old cluster may never have acknowledged them.",
+            committed + 1,
+            report.last_index
+        ));
+    }
+    lines.push(format!(
+        "Next: start it alone on {} (-bootstrap-expect 1, no -retry-join), then have new servers join it.",
+        report.address
+    ));
+    lines.join("\n")
 }
 
 /// Writes a snapshot next to `file` first and renames it into place, so a
@@ -245,6 +350,34 @@ mod tests {
             "Node      ID  Address         State     Voter  RaftProtocol\n\
              server-1  1   127.0.0.1:4647  leader    true   3\n\
              server-2  2   127.0.0.1:5647  follower  true   3"
+        );
+    }
+
+    #[test]
+    fn recover_takes_host_and_port_and_reports_what_it_kept() {
+        assert!(valid_address("10.0.0.5:4647"));
+        assert!(valid_address("server-1.example:4647"));
+        assert!(!valid_address("10.0.0.5"));
+        assert!(!valid_address(":4647"));
+        assert!(!valid_address("10.0.0.5:0"));
+        assert!(!valid_address("10.0.0.5:http"));
+        let report = scheduler_raft::operator::RecoveryReport {
+            server_id: 7,
+            address: "10.0.0.5:4647".to_owned(),
+            previous_voters: vec![7, 8, 9],
+            snapshot_index: Some(100),
+            replayed: 12,
+            committed_index: Some(110),
+            last_index: 112,
+            term: 4,
+        };
+        assert_eq!(
+            format_recovery(&report),
+            "Server 7 is now the only voter, at 10.0.0.5:4647.\n\
+             Previous voters: 7, 8, 9\n\
+             Restored the snapshot at index 100 and replayed 12 log entries; last index 112, term 4.\n\
+             Entries 111 to 112 were past its commit point: kept, though the old cluster may never have acknowledged them.\n\
+             Next: start it alone on 10.0.0.5:4647 (-bootstrap-expect 1, no -retry-join), then have new servers join it."
         );
     }
 
