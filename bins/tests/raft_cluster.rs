@@ -13,7 +13,6 @@
 
 use std::collections::BTreeSet;
 use std::fs::OpenOptions;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Output, Stdio};
 use std::sync::Arc;
@@ -29,6 +28,8 @@ use scheduler_raft::clock::monotonic;
 use scheduler_raft::cluster_state::ClusterDump;
 use scheduler_raft::server::ServerStatus;
 use scheduler_raft::{Applied, Command, CommandResponse};
+
+mod common;
 
 // ---------------------------------------------------------------------------
 // Processes
@@ -167,20 +168,9 @@ fn server_args(dir: &Path, i: usize, bind: &str, port: u16, addrs: &[String]) ->
     args
 }
 
-/// Ports free now (all three held at once, so they differ).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("addr").port())
-        .collect()
-}
-
 fn loopback_cluster() -> Cluster {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ports = free_ports(3);
+    let ports = common::free_ports(3);
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let servers = (0..3)
         .map(|i| {

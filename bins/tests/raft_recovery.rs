@@ -52,17 +52,6 @@ fn args(data_dir: &Path, port: u16, expect: usize, join: &[String]) -> Vec<Strin
     args
 }
 
-/// Ports free now (all held at once, so they differ).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("addr").port())
-        .collect()
-}
-
 fn upsert_node(id: &str) -> Command {
     Command::UpsertNodes {
         nodes: vec![Node {
@@ -99,7 +88,7 @@ fn a_survivor_recovered_with_the_cli_starts_alone_with_every_write() {
         .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
-        let ports = free_ports(3);
+        let ports = common::free_ports(3);
         let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let data = |i: usize| dir.path().join(format!("server-{i}"));
         let log = |i: usize, run: &str| dir.path().join(format!("server-{i}-{run}.log"));

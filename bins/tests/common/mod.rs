@@ -70,6 +70,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` ports free on loopback right now, all different (each is held
+/// until all are found).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect()
+}
+
 /// Starts `schedd ARGS` and returns it with its stderr lines.
 pub fn spawn_schedd(args: &[&str]) -> (Agent, std::sync::mpsc::Receiver<String>) {
     let executor = scheduler_drivers::executor::locate()
