@@ -1,12 +1,14 @@
-//! The server's redb file, shared by the log store and the state machine.
+//! The server's redb file, and what tells when a store's files are really
+//! closed.
 //!
-//! A handle that tells when the file is really closed. Shutting a server
-//! down and opening its directory again at once is common (restarts,
-//! recovery, tests), and redb refuses a file another handle still holds.
-//! Watching an `Arc`'s strong count is not enough: it reaches zero before
-//! the value's `Drop` has run, so the file lock may still be held for a
-//! moment after. [`SharedDatabase`] raises its flag only after redb's own
-//! drop has finished.
+//! Shutting a server down and opening its directory again at once is
+//! common (restarts, recovery, tests), and redb and fjall refuse files
+//! another handle still holds. Watching an `Arc`'s strong count is not
+//! enough: it reaches zero before the value's `Drop` has run, so a file
+//! lock may still be held for a moment after. [`Closing`] raises its flag
+//! only after the value's own drop has finished; [`SharedDatabase`] (this
+//! file) and the log's [`LogDatabase`](crate::log_database::LogDatabase)
+//! both hold their store in one.
 
 use std::ops::Deref;
 use std::path::Path;
@@ -14,49 +16,82 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// The redb database with a "closed" flag raised after it is dropped.
-pub struct SharedDatabase {
-    // `Option` so that `Drop` can close the file before raising the flag.
-    database: Option<redb::Database>,
+/// A value that raises a "closed" flag once it has been dropped.
+pub struct Closing<T> {
+    // `Option` so that `Drop` can drop the value before raising the flag.
+    value: Option<T>,
     closed: Arc<AtomicBool>,
 }
 
-/// Observes whether a database ([`SharedDatabase`], or the log's
-/// [`LogDatabase`](crate::log_database::LogDatabase)) has closed its files;
-/// joined with [`ClosedFlag::and`], whether all of several have.
+impl<T> Closing<T> {
+    /// Wraps `value`.
+    pub fn new(value: T) -> Self {
+        Self {
+            value: Some(value),
+            closed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// A flag that turns true once this is dropped and the value's own
+    /// drop has finished.
+    pub fn closed_flag(&self) -> ClosedFlag {
+        ClosedFlag(vec![self.closed.clone()])
+    }
+}
+
+impl<T> Deref for Closing<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.value
+            .as_ref()
+            .expect("the value is only taken out while dropping")
+    }
+}
+
+impl<T> Drop for Closing<T> {
+    fn drop(&mut self) {
+        drop(self.value.take());
+        self.closed.store(true, Ordering::Release);
+    }
+}
+
+impl<T> std::fmt::Debug for Closing<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Closing")
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The redb database with a "closed" flag raised after it is dropped.
+#[derive(Debug)]
+pub struct SharedDatabase(Closing<redb::Database>);
+
+/// Observes whether stores have closed their files ([`Closing`]); joined
+/// with [`ClosedFlag::and`], whether all of several have.
 #[derive(Clone, Debug)]
 pub struct ClosedFlag(Vec<Arc<AtomicBool>>);
 
 impl SharedDatabase {
     /// Opens (or creates) the database file at `path`.
     pub fn create(path: &Path) -> Result<Arc<Self>, redb::DatabaseError> {
-        Ok(Self::wrap(redb::Database::create(path)?))
+        Ok(Arc::new(Self(Closing::new(redb::Database::create(path)?))))
     }
 
     /// Opens an existing database file; fails if there is none.
     pub fn open(path: &Path) -> Result<Arc<Self>, redb::DatabaseError> {
-        Ok(Self::wrap(redb::Database::open(path)?))
-    }
-
-    fn wrap(database: redb::Database) -> Arc<Self> {
-        Arc::new(Self {
-            database: Some(database),
-            closed: Arc::new(AtomicBool::new(false)),
-        })
+        Ok(Arc::new(Self(Closing::new(redb::Database::open(path)?))))
     }
 
     /// A flag that turns true once the last handle is dropped and the file
     /// is closed.
     pub fn closed_flag(&self) -> ClosedFlag {
-        ClosedFlag::of(self.closed.clone())
+        self.0.closed_flag()
     }
 }
 
 impl ClosedFlag {
-    pub(crate) fn of(flag: Arc<AtomicBool>) -> Self {
-        Self(vec![flag])
-    }
-
     /// A flag raised once both this one and `other` are.
     #[must_use]
     pub fn and(mut self, other: ClosedFlag) -> ClosedFlag {
@@ -99,23 +134,6 @@ impl Deref for SharedDatabase {
     type Target = redb::Database;
 
     fn deref(&self) -> &redb::Database {
-        self.database
-            .as_ref()
-            .expect("the database is only taken out while dropping")
-    }
-}
-
-impl Drop for SharedDatabase {
-    fn drop(&mut self) {
-        drop(self.database.take());
-        self.closed.store(true, Ordering::Release);
-    }
-}
-
-impl std::fmt::Debug for SharedDatabase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedDatabase")
-            .field("closed", &self.closed.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
+        &self.0
     }
 }

@@ -18,21 +18,20 @@
 //! upgrade interrupted at any point is finished by the next start.
 //!
 //! # Closing
-//! Like [`SharedDatabase`](crate::database::SharedDatabase), the handle
-//! raises a flag once fjall has stopped its threads and released its lock
-//! file, so a directory can be opened again right after a shutdown.
+//! The handle raises a flag ([`Closing`]) once fjall has stopped its
+//! threads and released its lock file, so a directory can be opened again
+//! right after a shutdown.
 
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use fjall::{
     Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch as WriteBatch, PersistMode,
 };
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
-use crate::database::ClosedFlag;
+use crate::database::{ClosedFlag, Closing};
 use crate::types::{Entry, LogId};
 
 /// The vote's key in the `meta` keyspace.
@@ -59,11 +58,11 @@ const WORKER_THREADS: usize = 1;
 /// 117 ms reopen with the default, 464 MiB and 11 ms with this.
 const MAX_JOURNAL_BYTES: u64 = 64 << 20;
 
-/// The fjall database holding the Raft log, with a "closed" flag.
+/// The fjall database holding the Raft log, with a "closed" flag (fjall's
+/// drop stops its threads and unlocks the directory).
+#[derive(Debug)]
 pub struct LogDatabase {
-    // `Option` so that `Drop` can close fjall before raising the flag.
-    inner: Option<Inner>,
-    closed: Arc<AtomicBool>,
+    inner: Closing<Inner>,
 }
 
 struct Inner {
@@ -99,25 +98,22 @@ impl LogDatabase {
             .keyspace("meta", KeyspaceCreateOptions::default)
             .map_err(|err| err.to_string())?;
         Ok(Arc::new(Self {
-            inner: Some(Inner {
+            inner: Closing::new(Inner {
                 database,
                 logs,
                 meta,
             }),
-            closed: Arc::new(AtomicBool::new(false)),
         }))
     }
 
     fn inner(&self) -> &Inner {
-        self.inner
-            .as_ref()
-            .expect("the database is only taken out while dropping")
+        &self.inner
     }
 
     /// A flag that turns true once the last handle is dropped and fjall
     /// has released the directory.
     pub fn closed_flag(&self) -> ClosedFlag {
-        ClosedFlag::of(self.closed.clone())
+        self.inner.closed_flag()
     }
 
     /// A new write batch; nothing is durable before [`LogDatabase::sync`].
@@ -269,21 +265,5 @@ impl LogDatabase {
         txn.delete_table(LEGACY_META).map_err(|e| fail(&e))?;
         txn.commit().map_err(|e| fail(&e))?;
         Ok(moved)
-    }
-}
-
-impl Drop for LogDatabase {
-    fn drop(&mut self) {
-        // fjall's drop stops its threads and unlocks the directory.
-        drop(self.inner.take());
-        self.closed.store(true, Ordering::Release);
-    }
-}
-
-impl std::fmt::Debug for LogDatabase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogDatabase")
-            .field("closed", &self.closed.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
     }
 }
