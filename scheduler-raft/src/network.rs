@@ -14,6 +14,7 @@
 //! axum's default of 2 MiB would make followers refuse such entries and
 //! call elections instead.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -26,7 +27,7 @@ use openraft::BasicNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -34,10 +35,18 @@ use openraft::raft::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::monotonic;
+use crate::server::LeaderContact;
 use crate::types::{Raft, ServerId, SnapshotMeta, TypeConfig, Vote};
 
 /// The largest request body a server accepts from its peers.
 pub const MAX_RPC_BYTES: usize = 512 << 20;
+
+/// How long a leader waits before trying again a peer it could not
+/// connect to (openraft's default: 500 ms). A restarted follower hears
+/// from the leader this long after it listens again at most, well within
+/// its first election timeout (see `server::failover`).
+pub const UNREACHABLE_RETRY: Duration = Duration::from_millis(200);
 
 /// The header carrying a snapshot chunk's metadata.
 const CHUNK_HEADER: &str = "x-snapshot-chunk";
@@ -51,26 +60,63 @@ struct ChunkHeader {
     done: bool,
 }
 
-/// The routes of the Raft RPCs, served by every server.
-pub fn raft_routes(raft: Raft) -> Router {
+/// What the Raft endpoints hand requests to.
+#[derive(Clone)]
+struct Endpoint {
+    raft: Raft,
+    /// Told when a leader's request (or a granted candidate's) arrived,
+    /// for the election timer.
+    contact: Arc<LeaderContact>,
+}
+
+impl Endpoint {
+    /// Tells the election timer that a leader spoke, if the request comes
+    /// from the leader this server follows (or a newer one). Counted on
+    /// arrival, not once handled: storing a large batch may take longer
+    /// than an election timeout on a loaded machine, and the leader is
+    /// alive all that time.
+    fn heard_if_current(&self, sender_vote: &Vote, arrived: std::time::Instant) {
+        let current = self.raft.metrics().borrow().vote;
+        if *sender_vote >= current {
+            self.contact.heard_leader(arrived);
+        }
+    }
+}
+
+/// The routes of the Raft RPCs, served by every server; `contact` learns
+/// when this server last heard from a leader.
+pub fn raft_routes(raft: Raft, contact: Arc<LeaderContact>) -> Router {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
         .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
-        .with_state(raft)
+        .with_state(Endpoint { raft, contact })
 }
 
-async fn append(State(raft): State<Raft>, headers: HeaderMap, body: Bytes) -> Response {
+async fn append(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
+    let arrived = monotonic();
     match crate::codec::decode::<AppendEntriesRequest<TypeConfig>>(&body) {
-        Ok(request) => answer(&headers, &raft.append_entries(request).await),
+        Ok(request) => {
+            endpoint.heard_if_current(&request.vote, arrived);
+            answer(&headers, &endpoint.raft.append_entries(request).await)
+        }
         Err(err) => malformed(&err),
     }
 }
 
-async fn vote(State(raft): State<Raft>, headers: HeaderMap, body: Bytes) -> Response {
+async fn vote(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
+    let arrived = monotonic();
     match crate::codec::decode::<VoteRequest<ServerId>>(&body) {
-        Ok(request) => answer(&headers, &raft.vote(request).await),
+        Ok(request) => {
+            let answered = endpoint.raft.vote(request).await;
+            // A candidate this server voted for gets time to win before
+            // this server stands itself.
+            if matches!(&answered, Ok(response) if response.vote_granted) {
+                endpoint.contact.heard_leader(arrived);
+            }
+            answer(&headers, &answered)
+        }
         Err(err) => malformed(&err),
     }
 }
@@ -107,7 +153,7 @@ type SnapshotAnswer =
     Result<InstallSnapshotResponse<ServerId>, RaftError<ServerId, InstallSnapshotError>>;
 
 async fn snapshot(
-    State(raft): State<Raft>,
+    State(endpoint): State<Endpoint>,
     headers: HeaderMap,
     data: Bytes,
 ) -> Result<Json<SnapshotAnswer>, (axum::http::StatusCode, String)> {
@@ -125,30 +171,29 @@ async fn snapshot(
         data: data.to_vec(),
         done: header.done,
     };
-    Ok(Json(raft.install_snapshot(request).await))
+    endpoint.heard_if_current(&request.vote, monotonic());
+    Ok(Json(endpoint.raft.install_snapshot(request).await))
 }
 
 /// Makes a client per peer; all share one connection pool.
 #[derive(Debug, Clone)]
 pub struct HttpNetwork {
     client: reqwest::Client,
+    /// Told when a voter refuses this server for a shorter log.
+    contact: Arc<LeaderContact>,
 }
 
 impl HttpNetwork {
-    /// A network with its own connection pool.
-    pub fn new() -> Self {
+    /// A network with its own connection pool, reporting vote refusals to
+    /// `contact`.
+    pub fn new(contact: Arc<LeaderContact>) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .connect_timeout(Duration::from_millis(500))
                 .build()
                 .unwrap_or_default(),
+            contact,
         }
-    }
-}
-
-impl Default for HttpNetwork {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -158,6 +203,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
     async fn new_client(&mut self, target: ServerId, node: &BasicNode) -> PeerConnection {
         PeerConnection {
             client: self.client.clone(),
+            contact: self.contact.clone(),
             target,
             base: format!("http://{}", node.addr),
         }
@@ -168,6 +214,7 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
 #[derive(Debug)]
 pub struct PeerConnection {
     client: reqwest::Client,
+    contact: Arc<LeaderContact>,
     target: ServerId,
     base: String,
 }
@@ -224,6 +271,10 @@ impl PeerConnection {
 }
 
 impl RaftNetwork<TypeConfig> for PeerConnection {
+    fn backoff(&self) -> Backoff {
+        Backoff::new(std::iter::repeat(UNREACHABLE_RETRY))
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
@@ -263,6 +314,14 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<ServerId>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<ServerId>, RaftError<ServerId>> {
-        self.call("/raft/vote", &rpc, &option).await
+        let answered: RpcResult<VoteResponse<ServerId>, RaftError<ServerId>> =
+            self.call("/raft/vote", &rpc, &option).await;
+        if let Ok(response) = &answered
+            && !response.vote_granted
+            && response.last_log_id > rpc.last_log_id
+        {
+            self.contact.refused_for_shorter_log();
+        }
+        answered
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, ChangeMembers, Config, ServerState, SnapshotPolicy};
+use openraft::{BasicNode, ChangeMembers, ServerState};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -25,16 +25,21 @@ use crate::state_machine::{SharedState, StateMachine};
 use crate::storage::Storage;
 use crate::types::{Raft, ServerId};
 
+mod failover;
 mod internal_api;
 mod leader_service;
 mod proposer;
+mod tuning;
 
+use failover::ElectionTimer;
+pub use failover::LeaderContact;
 use internal_api::{InternalApi, internal_routes};
 pub use internal_api::{JoinRequest, NodeAllocs, NodeAllocsQuery};
 use leader_service::ServiceSlot;
 pub use leader_service::{LeaderCallError, LeaderCallResult, LeaderService};
 use proposer::ProposeError;
 pub(crate) use proposer::Proposer;
+pub use tuning::RaftTuning;
 
 /// How a server starts.
 #[derive(Debug, Clone)]
@@ -45,56 +50,6 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Raft timing and compaction.
     pub tuning: RaftTuning,
-}
-
-/// Raft timing and log compaction.
-#[derive(Debug, Clone)]
-pub struct RaftTuning {
-    /// Leader heartbeat interval.
-    pub heartbeat: Duration,
-    /// Election timeout range: a follower that hears nothing for a random
-    /// time in this range stands for election.
-    pub election_timeout: (Duration, Duration),
-    /// Build a snapshot after this many entries since the last one.
-    pub snapshot_every: u64,
-    /// Entries kept in the log behind the snapshot (so slightly lagging
-    /// followers catch up from the log rather than by snapshot).
-    pub keep_behind_snapshot: u64,
-    /// Bytes per snapshot chunk sent to a follower.
-    pub snapshot_chunk: usize,
-    /// The most log entries one append request carries.
-    pub entries_per_request: u64,
-    /// How many entries of client writes the leader keeps in flight at
-    /// once; writes that arrive meanwhile share the next entry (see the
-    /// proposer's module documentation). 2 measured best on two cores
-    /// (`raft_scale writes --proposals-in-flight`).
-    pub proposals_in_flight: usize,
-}
-
-/// Defaults for servers on one network: a follower that hears nothing
-/// stands for election after the old leader's lease (the timeout's upper
-/// bound) plus a random timeout, 500–600 ms after the last heartbeat
-/// (three to four missed heartbeats), so writes resume within a second of
-/// a leader's death.
-///
-/// openraft 0.9 also uses the heartbeat interval as the deadline of every
-/// append request, so it bounds how long sending, decoding and storing one
-/// batch of entries may take: a request that misses it is sent again, and
-/// one that always misses it stalls replication. Hence a 150 ms heartbeat,
-/// few entries per request ([`RaftTuning::entries_per_request`]) and the
-/// plan applier's cap on allocations per entry.
-impl Default for RaftTuning {
-    fn default() -> Self {
-        Self {
-            heartbeat: Duration::from_millis(150),
-            election_timeout: (Duration::from_millis(200), Duration::from_millis(300)),
-            entries_per_request: 4,
-            proposals_in_flight: 2,
-            snapshot_every: 10_000,
-            keep_behind_snapshot: 1_000,
-            snapshot_chunk: 4 << 20,
-        }
-    }
 }
 
 /// Why a server operation failed.
@@ -116,6 +71,9 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The Raft timing cannot work (see [`RaftTuning`]).
+    #[error("raft tuning: {0}")]
+    Tuning(String),
     /// No leader could be reached in time.
     #[error("no cluster leader within {0:?}")]
     NoLeader(Duration),
@@ -177,6 +135,8 @@ pub struct Server {
     /// Where the agent serves the public HTTP API, once it does.
     http_api_addr: HttpApiAddr,
     serving: tokio::task::JoinHandle<()>,
+    /// Stops (and lets go of its Raft handle) when the server goes.
+    election_timer: ElectionTimer,
     /// Raised once the database file is closed: openraft's tasks and the
     /// log's writer thread let go of it a moment after Raft stops, and
     /// shutdown waits for that so the directory can be opened again at once.
@@ -200,6 +160,7 @@ impl Server {
     /// listener. A new server has no membership: call
     /// [`Server::bootstrap`] on one of them, or have a leader add it.
     pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let raft_config = config.tuning.raft_config().map_err(ServerError::Tuning)?;
         let data_error = |message: String| ServerError::DataDir {
             path: config.data_dir.clone(),
             message,
@@ -227,23 +188,11 @@ impl Server {
         let shared = state_machine.shared();
 
         let tuning = &config.tuning;
-        let raft_config = Config {
-            cluster_name: "scheduler".to_owned(),
-            heartbeat_interval: millis(tuning.heartbeat),
-            election_timeout_min: millis(tuning.election_timeout.0),
-            election_timeout_max: millis(tuning.election_timeout.1),
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(tuning.snapshot_every),
-            max_in_snapshot_log_to_keep: tuning.keep_behind_snapshot,
-            snapshot_max_chunk_size: tuning.snapshot_chunk as u64,
-            max_payload_entries: tuning.entries_per_request,
-            ..Config::default()
-        }
-        .validate()
-        .map_err(|e| ServerError::Raft(e.to_string()))?;
+        let contact = Arc::new(LeaderContact::default());
         let raft = Raft::new(
             id,
             Arc::new(raft_config),
-            HttpNetwork::new(),
+            HttpNetwork::new(contact.clone()),
             log_store,
             state_machine,
         )
@@ -263,7 +212,16 @@ impl Server {
             applied: applied.clone(),
             http_api_addr: http_api_addr.clone(),
         };
-        let router = raft_routes(raft.clone()).merge(internal_routes(internal));
+        let election_timer = ElectionTimer::start(
+            raft.clone(),
+            id,
+            contact.clone(),
+            failover::Timing {
+                keepalive: tuning.keepalive,
+                election_timeout: tuning.election_timeout,
+            },
+        );
+        let router = raft_routes(raft.clone(), contact).merge(internal_routes(internal));
         let serving = tokio::spawn(async move {
             // Small RPCs and answers must not wait for delayed ACKs.
             let listener = listener.tap_io(|tcp| {
@@ -282,6 +240,7 @@ impl Server {
             leader_service,
             http_api_addr,
             serving,
+            election_timer,
             database_closed,
         })
     }
@@ -637,9 +596,11 @@ impl Server {
             raft,
             shared,
             proposer,
+            election_timer,
             database_closed,
             ..
         } = self;
+        drop(election_timer);
         // The proposer's task holds a Raft handle until its last sender goes.
         drop(proposer);
         drop(raft);
@@ -708,10 +669,6 @@ async fn add_voter_here(
         Err(err) if not_leader(&err) => Ok(None),
         Err(err) => Err(ServerError::Raft(err.to_string())),
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The server's id, chosen at random on first start and kept in
