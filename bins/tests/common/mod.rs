@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod raft_servers;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
