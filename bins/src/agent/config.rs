@@ -1,7 +1,8 @@
 //! The agent's configuration files, with Nomad's agent keys so an
 //! operator's configuration carries over: `data_dir`, `bind_addr`, `name`,
 //! `datacenter`, `region`, `log_level`, `ports { http rpc serf }`,
-//! `server { enabled bootstrap_expect server_join { retry_join } }`,
+//! `server { enabled bootstrap_expect num_schedulers raft_multiplier
+//! server_join { retry_join } }`,
 //! `client { enabled servers node_class node_pool meta options
 //! reserved { cpu memory disk reserved_ports }
 //! drain_on_shutdown { deadline force ignore_system_jobs } }` and
@@ -20,6 +21,7 @@ use scheduler_core::jobspec::decode::reader::{BlockReader, Decoder};
 use scheduler_core::jobspec::diagnostic::Severity;
 use scheduler_core::model::api::DrainSpec;
 use scheduler_core::model::{Duration, FieldPath};
+use scheduler_raft::server::RaftTuning;
 
 /// `ports { ... }`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +43,11 @@ pub struct ServerBlock {
     pub bootstrap_expect: Option<usize>,
     /// `server_join { retry_join = [...] }`.
     pub retry_join: Vec<String>,
+    /// Scheduler workers while leading (at least one).
+    pub num_schedulers: Option<usize>,
+    /// Stretches the Raft timings (1-10; see
+    /// `scheduler_raft::server::RaftTuning::scaled`).
+    pub raft_multiplier: Option<u32>,
 }
 
 /// `client { reserved { ... } }`.
@@ -163,6 +170,26 @@ fn port(reader: &BlockReader<'_>, name: &'static str) -> Option<u16> {
     }
 }
 
+/// A whole-number setting within `range`; outside it, `complaint` is
+/// reported at the value.
+fn int_within(
+    reader: &BlockReader<'_>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<i64>,
+    complaint: impl FnOnce(i64) -> String,
+) -> Option<i64> {
+    let value = reader.int(name, name)?;
+    if range.contains(&value) {
+        return Some(value);
+    }
+    if let Some((attribute, path)) = reader.attribute(name, name) {
+        reader
+            .decoder()
+            .error(attribute.value_span.clone(), &path, complaint(value));
+    }
+    None
+}
+
 /// Reads one configuration file.
 pub fn parse_agent_config(source: &str, file_name: &str) -> Result<AgentConfig, Diagnostics> {
     let file = parse_config_file(source, file_name)?;
@@ -203,12 +230,17 @@ pub fn parse_agent_config(source: &str, file_name: &str) -> Result<AgentConfig, 
         if let Some(list) = server.string_list("retry_join", "retry_join") {
             config.server.retry_join.extend(list);
         }
-        for ignored in [
-            "num_schedulers",
-            "encrypt",
-            "heartbeat_grace",
-            "raft_protocol",
-        ] {
+        config.server.num_schedulers =
+            int_within(&server, "num_schedulers", 1..=i64::from(u16::MAX), |n| {
+                format!("num_schedulers = {n}: a server needs at least one scheduler worker")
+            })
+            .and_then(|n| usize::try_from(n).ok());
+        let most = i64::from(RaftTuning::MAX_MULTIPLIER);
+        config.server.raft_multiplier = int_within(&server, "raft_multiplier", 1..=most, |n| {
+            format!("raft_multiplier = {n} is out of range (1-{most})")
+        })
+        .and_then(|n| u32::try_from(n).ok());
+        for ignored in ["encrypt", "heartbeat_grace", "raft_protocol"] {
             let _ = server.value(ignored, ignored);
         }
         server.finish(&[
@@ -217,6 +249,7 @@ pub fn parse_agent_config(source: &str, file_name: &str) -> Result<AgentConfig, 
             "server_join",
             "retry_join",
             "num_schedulers",
+            "raft_multiplier",
             "encrypt",
             "heartbeat_grace",
             "raft_protocol",
@@ -363,6 +396,8 @@ impl AgentConfig {
                     other.server.bootstrap_expect,
                 ),
                 retry_join,
+                num_schedulers: later(self.server.num_schedulers, other.server.num_schedulers),
+                raft_multiplier: later(self.server.raft_multiplier, other.server.raft_multiplier),
             },
             client: ClientBlock {
                 enabled: later(self.client.enabled, other.client.enabled),
@@ -488,6 +523,35 @@ mod tests {
             err.contains("agent.hcl:3:5") && err.contains("forced"),
             "{err}"
         );
+    }
+
+    fn server_block(body: &str) -> Result<AgentConfig, String> {
+        parse_agent_config(&format!("server {{\n{body}\n}}\n"), "agent.hcl")
+            .map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn server_workers_and_raft_multiplier_are_read_and_checked() {
+        let config = server_block("  num_schedulers = 3\n  raft_multiplier = 5").expect("valid");
+        assert_eq!(config.server.num_schedulers, Some(3));
+        assert_eq!(config.server.raft_multiplier, Some(5));
+        let err = server_block("  raft_multiplier = 11").unwrap_err();
+        assert!(
+            err.contains("agent.hcl:2:21")
+                && err.contains("raft_multiplier = 11 is out of range (1-10)"),
+            "{err}"
+        );
+        let err = server_block("  num_schedulers = 0").unwrap_err();
+        assert!(
+            err.contains("agent.hcl:2:20") && err.contains("at least one scheduler worker"),
+            "{err}"
+        );
+        // A later file's setting wins; an unset one keeps the earlier.
+        let merged = config
+            .clone()
+            .merge(server_block("  raft_multiplier = 2").expect("valid"));
+        assert_eq!(merged.server.raft_multiplier, Some(2));
+        assert_eq!(merged.server.num_schedulers, Some(3));
     }
 
     #[test]

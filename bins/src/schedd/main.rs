@@ -110,6 +110,10 @@ struct Cli {
     /// `num_schedulers`; default: one per core).
     #[arg(long, value_name = "N")]
     num_schedulers: Option<usize>,
+    /// Raft timings stretched this many times (config files only:
+    /// `server { raft_multiplier = N }`).
+    #[arg(skip = 1u32)]
+    raft_multiplier: u32,
     /// What the client keeps from tasks (config files only).
     #[arg(skip)]
     reserved: scheduler_core::model::NodeReservedResources,
@@ -197,6 +201,12 @@ fn with_config_files(mut cli: Cli, matches: &clap::ArgMatches) -> Result<Cli, St
         cli.bootstrap_expect = n;
     }
     cli.retry_join.extend(config.server.retry_join);
+    if unset("num_schedulers")
+        && let Some(n) = config.server.num_schedulers
+    {
+        cli.num_schedulers = Some(n);
+    }
+    cli.raft_multiplier = config.server.raft_multiplier.unwrap_or(1);
     if cli.servers.is_empty() {
         cli.servers = config.client.servers;
     }
@@ -380,6 +390,7 @@ fn server_args(mut cli: Cli) -> Result<server::ServerArgs, String> {
         bootstrap_expect: cli.bootstrap_expect,
         retry_join,
         num_schedulers: cli.num_schedulers,
+        raft_multiplier: cli.raft_multiplier,
         log_level,
         client,
     })
@@ -538,6 +549,26 @@ mod tests {
             err.contains("agent.hcl:2:3") && err.contains("enabeld"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_server_block_sets_workers_and_raft_timings() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("agent.hcl");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/sched\"\nserver {\n  enabled = true\n  num_schedulers = 3\n  raft_multiplier = 4\n}\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let args = with_files(&["schedd", "-config", path]).expect("valid");
+        assert_eq!(args.num_schedulers, Some(3));
+        assert_eq!(args.raft_multiplier, 4);
+        // The flag wins over the file; without the file, timings as built.
+        let args = with_files(&["schedd", "-config", path, "-num-schedulers", "1"]).expect("valid");
+        assert_eq!(args.num_schedulers, Some(1));
+        let plain = parse(&["schedd", "-server", "-data-dir", "/tmp/d"]).expect("valid");
+        assert_eq!(plain.raft_multiplier, 1);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct ServerArgs {
     pub retry_join: Vec<String>,
     /// Scheduler workers while leading (`None`: one per core).
     pub num_schedulers: Option<usize>,
+    /// Raft timings stretched this many times (`RaftTuning::scaled`).
+    pub raft_multiplier: u32,
     /// A tracing filter level.
     pub log_level: &'static str,
     /// Also run a client in this process (`-dev`, or `-server -client`).
@@ -186,7 +188,7 @@ async fn serve(args: ServerArgs) -> Result<(), String> {
     let server = Server::start(ServerConfig {
         data_dir: args.data_dir.clone(),
         bind: args.bind,
-        tuning: RaftTuning::default(),
+        tuning: RaftTuning::default().scaled(args.raft_multiplier),
     })
     .await
     .map_err(|e| e.to_string())?;

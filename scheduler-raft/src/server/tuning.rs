@@ -63,6 +63,28 @@ impl Default for RaftTuning {
 }
 
 impl RaftTuning {
+    /// The most [`RaftTuning::scaled`] accepts (Nomad's `raft_multiplier`
+    /// limit).
+    pub const MAX_MULTIPLIER: u32 = 10;
+
+    /// These timings stretched `multiplier` times (Nomad's
+    /// `raft_multiplier`): heartbeat, keepalive and election timeout, for
+    /// servers on slow disks or links, where the defaults would see
+    /// elections while the leader is merely slow. Failover slows by the
+    /// same factor. `multiplier` is clamped to 1..=[`Self::MAX_MULTIPLIER`].
+    pub fn scaled(self, multiplier: u32) -> RaftTuning {
+        let factor = multiplier.clamp(1, Self::MAX_MULTIPLIER);
+        RaftTuning {
+            heartbeat: self.heartbeat * factor,
+            keepalive: self.keepalive * factor,
+            election_timeout: (
+                self.election_timeout.0 * factor,
+                self.election_timeout.1 * factor,
+            ),
+            ..self
+        }
+    }
+
     /// How long a voter refuses candidates after it last heard from its
     /// leader: a margin under the shortest election timeout, so that when
     /// the leader is gone the first candidate finds the lease over on the
@@ -138,6 +160,27 @@ mod tests {
         assert_eq!(config.election_timeout_max, 240);
         assert!(config.election_timeout_min > config.heartbeat_interval);
         assert!(ms(config.election_timeout_max) < tuning.election_timeout.0);
+    }
+
+    #[test]
+    fn a_multiplier_stretches_every_timing_and_stays_valid() {
+        let scaled = RaftTuning::default().scaled(5);
+        assert_eq!(scaled.heartbeat, ms(750));
+        assert_eq!(scaled.keepalive, ms(250));
+        assert_eq!(scaled.election_timeout, (ms(1500), ms(2250)));
+        assert_eq!(scaled.entries_per_request, 4);
+        let config = scaled.raft_config().expect("valid");
+        assert_eq!(config.election_timeout_max, 1200);
+        for multiplier in 0..=20 {
+            assert!(
+                RaftTuning::default()
+                    .scaled(multiplier)
+                    .raft_config()
+                    .is_ok()
+            );
+        }
+        assert_eq!(RaftTuning::default().scaled(0).heartbeat, ms(150));
+        assert_eq!(RaftTuning::default().scaled(99).heartbeat, ms(1500));
     }
 
     #[test]
