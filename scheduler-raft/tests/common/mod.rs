@@ -24,11 +24,13 @@ pub fn config(dir: &std::path::Path, tuning: RaftTuning) -> ServerConfig {
     }
 }
 
-/// Raft timing quick enough for tests that wait on elections.
+/// Raft timing quick enough for tests that wait on elections, with room
+/// for a test binary's clusters running side by side on two cores (a
+/// follower stands after 400-600 ms without word from its leader).
 pub fn fast() -> RaftTuning {
     RaftTuning {
         heartbeat: Duration::from_millis(50),
-        election_timeout: (Duration::from_millis(200), Duration::from_millis(400)),
+        election_timeout: (Duration::from_millis(400), Duration::from_millis(600)),
         ..RaftTuning::default()
     }
 }
@@ -39,7 +41,7 @@ pub fn fast() -> RaftTuning {
 pub fn lenient() -> RaftTuning {
     RaftTuning {
         heartbeat: Duration::from_millis(100),
-        election_timeout: (Duration::from_millis(500), Duration::from_millis(1000)),
+        election_timeout: (Duration::from_millis(1500), Duration::from_millis(2000)),
         ..RaftTuning::default()
     }
 }
