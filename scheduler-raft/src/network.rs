@@ -36,8 +36,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::monotonic;
+use crate::log_store::EncodedEntries;
 use crate::server::LeaderContact;
-use crate::types::{Raft, ServerId, SnapshotMeta, TypeConfig, Vote};
+use crate::types::{Entry, Raft, ServerId, SnapshotMeta, TypeConfig, Vote};
 
 /// The largest request body a server accepts from its peers.
 pub const MAX_RPC_BYTES: usize = 512 << 20;
@@ -67,6 +68,8 @@ struct Endpoint {
     /// Told when a leader's request (or a granted candidate's) arrived,
     /// for the election timer.
     contact: Arc<LeaderContact>,
+    /// Takes the entries' bytes as they came, for the log to write.
+    entries: EncodedEntries,
 }
 
 impl Endpoint {
@@ -84,25 +87,62 @@ impl Endpoint {
 }
 
 /// The routes of the Raft RPCs, served by every server; `contact` learns
-/// when this server last heard from a leader.
-pub fn raft_routes(raft: Raft, contact: Arc<LeaderContact>) -> Router {
+/// when this server last heard from a leader, and `entries` takes the
+/// bytes of entries sent as frames.
+pub fn raft_routes(raft: Raft, contact: Arc<LeaderContact>, entries: EncodedEntries) -> Router {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
         .route("/raft/snapshot", post(snapshot))
         .layer(DefaultBodyLimit::max(MAX_RPC_BYTES))
-        .with_state(Endpoint { raft, contact })
+        .with_state(Endpoint {
+            raft,
+            contact,
+            entries,
+        })
 }
 
 async fn append(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
     let arrived = monotonic();
-    match crate::codec::decode::<AppendEntriesRequest<TypeConfig>>(&body) {
+    let decoded = if content_type_is(&headers, crate::codec::APPEND_FRAMES) {
+        from_frames(&body, &endpoint.entries)
+    } else {
+        crate::codec::decode::<AppendEntriesRequest<TypeConfig>>(&body)
+    };
+    match decoded {
         Ok(request) => {
             endpoint.heard_if_current(&request.vote, arrived);
             answer(&headers, &endpoint.raft.append_entries(request).await)
         }
         Err(err) => malformed(&err),
     }
+}
+
+/// An append request sent as frames; each entry's bytes are offered to
+/// the log store, which writes them instead of encoding the entry again.
+fn from_frames(
+    body: &Bytes,
+    encoded: &EncodedEntries,
+) -> Result<AppendEntriesRequest<TypeConfig>, String> {
+    let (header, frames) = crate::codec::decode_append_frames(body)?;
+    let mut entries = Vec::with_capacity(frames.len());
+    for frame in frames {
+        let entry: Entry = crate::codec::decode(&frame)?;
+        encoded.offer(entry.log_id, frame);
+        entries.push(entry);
+    }
+    Ok(AppendEntriesRequest {
+        vote: header.vote,
+        prev_log_id: header.prev_log_id,
+        leader_commit: header.leader_commit,
+        entries,
+    })
+}
+
+fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes() == wanted.as_bytes())
 }
 
 async fn vote(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Bytes) -> Response {
@@ -133,9 +173,8 @@ fn malformed(err: &str) -> Response {
 /// `value` encoded as the asking peer reads it: MessagePack when it sent
 /// MessagePack, else JSON (a peer of an older version).
 fn answer<T: Serialize>(request_headers: &HeaderMap, value: &T) -> Response {
-    let binary = request_headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes() == crate::codec::CONTENT_TYPE.as_bytes());
+    let binary = content_type_is(request_headers, crate::codec::CONTENT_TYPE)
+        || content_type_is(request_headers, crate::codec::APPEND_FRAMES);
     if !binary {
         return Json(value).into_response();
     }
@@ -181,18 +220,21 @@ pub struct HttpNetwork {
     client: reqwest::Client,
     /// Told when a voter refuses this server for a shorter log.
     contact: Arc<LeaderContact>,
+    /// The bytes of the entries this server wrote, to send as they are.
+    entries: EncodedEntries,
 }
 
 impl HttpNetwork {
     /// A network with its own connection pool, reporting vote refusals to
-    /// `contact`.
-    pub fn new(contact: Arc<LeaderContact>) -> Self {
+    /// `contact` and sending entries as `entries` holds them encoded.
+    pub fn new(contact: Arc<LeaderContact>, entries: EncodedEntries) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .connect_timeout(Duration::from_millis(500))
                 .build()
                 .unwrap_or_default(),
             contact,
+            entries,
         }
     }
 }
@@ -204,6 +246,8 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
         PeerConnection {
             client: self.client.clone(),
             contact: self.contact.clone(),
+            entries: self.entries.clone(),
+            frames: true,
             target,
             base: format!("http://{}", node.addr),
         }
@@ -215,6 +259,10 @@ impl RaftNetworkFactory<TypeConfig> for HttpNetwork {
 pub struct PeerConnection {
     client: reqwest::Client,
     contact: Arc<LeaderContact>,
+    entries: EncodedEntries,
+    /// Whether the peer reads appends as frames (a peer of an older
+    /// version refuses them, and gets the whole request encoded).
+    frames: bool,
     target: ServerId,
     base: String,
 }
@@ -230,6 +278,39 @@ fn send_error<E: std::error::Error>(err: reqwest::Error) -> RPCError<ServerId, B
 }
 
 impl PeerConnection {
+    /// Sends `rpc` as frames: each entry as this server's log wrote it,
+    /// encoded here only if it is no longer among the recent entries.
+    async fn send_frames(
+        &self,
+        rpc: &AppendEntriesRequest<TypeConfig>,
+        option: &RPCOption,
+    ) -> RpcResult<reqwest::Response, RaftError<ServerId>> {
+        let encode_error =
+            |err: String| RPCError::Network(NetworkError::new(&std::io::Error::other(err)));
+        let mut entries = Vec::with_capacity(rpc.entries.len());
+        for entry in &rpc.entries {
+            let bytes = match self.entries.get(&entry.log_id) {
+                Some(bytes) => bytes,
+                None => Bytes::from(crate::codec::encode(entry).map_err(encode_error)?),
+            };
+            entries.push(bytes);
+        }
+        let header = crate::codec::AppendHeader {
+            vote: rpc.vote,
+            prev_log_id: rpc.prev_log_id,
+            leader_commit: rpc.leader_commit,
+        };
+        let body = crate::codec::encode_append_frames(&header, &entries).map_err(encode_error)?;
+        self.client
+            .post(format!("{}/raft/append", self.base))
+            .timeout(option.hard_ttl())
+            .header(reqwest::header::CONTENT_TYPE, crate::codec::APPEND_FRAMES)
+            .body(body)
+            .send()
+            .await
+            .map_err(send_error)
+    }
+
     async fn answer<Resp, E>(&self, response: reqwest::Response) -> RpcResult<Resp, E>
     where
         Resp: DeserializeOwned,
@@ -280,6 +361,17 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<ServerId>, RaftError<ServerId>> {
+        if self.frames {
+            let response = self.send_frames(&rpc, &option).await?;
+            if response.status() != axum::http::StatusCode::BAD_REQUEST {
+                return self.answer(response).await;
+            }
+            tracing::info!(
+                peer = self.target,
+                "the peer refused an append as frames: sending it whole from now on"
+            );
+            self.frames = false;
+        }
         self.call("/raft/append", &rpc, &option).await
     }
 
@@ -323,5 +415,85 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
             self.contact.refused_for_shorter_log();
         }
         answered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use openraft::CommittedLeaderId;
+    use openraft::EntryPayload;
+
+    use super::*;
+    use crate::command::Command;
+    use crate::types::LogId;
+
+    /// A peer of an older version reads an append only as one encoded
+    /// request: it refuses frames, and from then on gets whole requests.
+    #[tokio::test]
+    async fn a_peer_that_refuses_frames_gets_whole_requests() {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = seen.clone();
+        let older_peer = Router::new().route(
+            "/raft/append",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let log = log.clone();
+                async move {
+                    let kind = headers
+                        .get(axum::http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    log.lock().unwrap().push(kind);
+                    match crate::codec::decode::<AppendEntriesRequest<TypeConfig>>(&body) {
+                        Ok(request) => {
+                            assert_eq!(request.entries.len(), 1);
+                            let success: Result<
+                                AppendEntriesResponse<ServerId>,
+                                RaftError<ServerId>,
+                            > = Ok(AppendEntriesResponse::Success);
+                            answer(&headers, &success)
+                        }
+                        Err(err) => malformed(&err),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serving = tokio::spawn(async move { axum::serve(listener, older_peer).await });
+
+        let mut network = HttpNetwork::new(Arc::default(), EncodedEntries::default());
+        let mut peer = network
+            .new_client(2, &BasicNode::new(addr.to_string()))
+            .await;
+        let leader = CommittedLeaderId::new(1, 1);
+        let request = || AppendEntriesRequest::<TypeConfig> {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries: vec![Entry {
+                log_id: LogId::new(leader, 1),
+                payload: EntryPayload::Normal(Command::Noop),
+            }],
+        };
+        let option = RPCOption::new(Duration::from_secs(5));
+        for _ in 0..2 {
+            let answered = peer.append_entries(request(), option.clone()).await;
+            assert!(
+                matches!(answered, Ok(AppendEntriesResponse::Success)),
+                "{answered:?}"
+            );
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                crate::codec::APPEND_FRAMES,
+                crate::codec::CONTENT_TYPE,
+                crate::codec::CONTENT_TYPE
+            ]
+        );
+        serving.abort();
     }
 }

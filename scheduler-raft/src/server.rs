@@ -183,6 +183,7 @@ impl Server {
         let database_closed = storage.closed_flag();
         let (applied_tx, applied) = watch::channel(0);
         let log_store = LogStore::new(storage.log).map_err(|e| data_error(e.to_string()))?;
+        let encoded_entries = log_store.encoded_entries();
         let state_machine = StateMachine::open(storage.state, Arc::new(applied_tx))
             .map_err(|e| data_error(e.to_string()))?;
         let shared = state_machine.shared();
@@ -192,7 +193,7 @@ impl Server {
         let raft = Raft::new(
             id,
             Arc::new(raft_config),
-            HttpNetwork::new(contact.clone()),
+            HttpNetwork::new(contact.clone(), encoded_entries.clone()),
             log_store,
             state_machine,
         )
@@ -221,7 +222,8 @@ impl Server {
                 election_timeout: tuning.election_timeout,
             },
         );
-        let router = raft_routes(raft.clone(), contact).merge(internal_routes(internal));
+        let router =
+            raft_routes(raft.clone(), contact, encoded_entries).merge(internal_routes(internal));
         let serving = tokio::spawn(async move {
             // Small RPCs and answers must not wait for delayed ACKs.
             let listener = listener.tap_io(|tcp| {
