@@ -136,6 +136,22 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_command_is_encoded_as_its_command() {
+        let command = Command::UpsertEvals {
+            evals: vec![Evaluation::default()],
+        };
+        let shared = crate::command::SharedCommand::from(command.clone());
+        let bytes = encode(&shared).expect("encodes");
+        assert_eq!(bytes, encode(&command).expect("encodes"));
+        let read: crate::command::SharedCommand = decode(&bytes).expect("decodes");
+        assert_eq!(read.into_command(), command);
+        // Still held elsewhere: the command comes out as a copy.
+        let held = shared.clone();
+        assert_eq!(shared.into_command(), command);
+        assert_eq!(std::sync::Arc::strong_count(&held.0), 1);
+    }
+
+    #[test]
     fn append_frames_round_trip_and_refuse_what_is_cut_short() {
         let header = AppendHeader {
             vote: Vote::new_committed(3, 7),

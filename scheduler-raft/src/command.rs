@@ -190,6 +190,39 @@ impl Command {
     }
 }
 
+/// A command as a log entry holds it: shared, so that the copies openraft
+/// makes of an entry (one per follower it is sent to, one for the state
+/// machine) cost a pointer each instead of a copy of a plan's hundreds of
+/// allocations (those copies were 7 % of a replicated C1M run's CPU).
+/// Encoded exactly as the [`Command`] it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedCommand(pub std::sync::Arc<Command>);
+
+impl SharedCommand {
+    /// The command, taken without a copy when nothing else holds it.
+    pub fn into_command(self) -> Command {
+        std::sync::Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())
+    }
+}
+
+impl From<Command> for SharedCommand {
+    fn from(command: Command) -> Self {
+        SharedCommand(std::sync::Arc::new(command))
+    }
+}
+
+impl Serialize for SharedCommand {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedCommand {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Command::deserialize(deserializer).map(SharedCommand::from)
+    }
+}
+
 /// The accepted part of a plan, as the plan applier commits it.
 ///
 /// Allocations travel without their job when it is the plan's `job`, so a

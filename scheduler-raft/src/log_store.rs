@@ -578,7 +578,7 @@ mod tests {
     fn entry(index: u64, command: Command) -> Entry {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
-            payload: EntryPayload::Normal(command),
+            payload: EntryPayload::Normal(command.into()),
         }
     }
 

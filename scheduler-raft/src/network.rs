@@ -475,7 +475,7 @@ mod tests {
             leader_commit: None,
             entries: vec![Entry {
                 log_id: LogId::new(leader, 1),
-                payload: EntryPayload::Normal(Command::Noop),
+                payload: EntryPayload::Normal(Command::Noop.into()),
             }],
         };
         let option = RPCOption::new(Duration::from_secs(5));

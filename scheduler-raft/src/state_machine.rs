@@ -171,7 +171,7 @@ pub(crate) fn apply_entry(
             .state
             .apply(index, crate::command::Command::Noop)
             .map(|_| Applied::Done),
-        EntryPayload::Normal(command) => machine.state.apply(index, command),
+        EntryPayload::Normal(command) => machine.state.apply(index, command.into_command()),
         EntryPayload::Membership(membership) => {
             machine.membership = StoredMembership::new(Some(entry.log_id), membership);
             machine

@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 
-use crate::command::{Command, CommandResponse};
+use crate::command::{CommandResponse, SharedCommand};
 
 /// A server's Raft id: a random number chosen once and kept in its data
 /// directory, so a server keeps its identity across restarts.
@@ -12,7 +12,7 @@ pub type ServerId = u64;
 openraft::declare_raft_types!(
     /// openraft's type configuration for the scheduler's state machine.
     pub TypeConfig:
-        D = Command,
+        D = SharedCommand,
         R = CommandResponse,
         NodeId = ServerId,
         Node = openraft::BasicNode,

@@ -99,7 +99,7 @@ impl TestableStore for RaftStore {
                 .expect("decode");
         let entry = Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
-            payload: EntryPayload::Normal(command),
+            payload: EntryPayload::Normal(command.into()),
         };
         let responses = self
             .runtime

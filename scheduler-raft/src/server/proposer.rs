@@ -143,7 +143,7 @@ async fn commit(
             .unzip();
         (Command::Batch(commands), replies)
     };
-    let write = tokio::time::timeout(commit_wait, raft.client_write(command));
+    let write = tokio::time::timeout(commit_wait, raft.client_write(command.into()));
     tokio::pin!(write);
     let written = tokio::select! {
         written = &mut write => {
