@@ -507,7 +507,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let entries: Vec<Entry> = entries.into_iter().collect();
         // A follower writes the bytes the leader sent; only what came
         // without them (a leader's own entries) is encoded here.
-        let mut offered: Vec<Option<Bytes>> = {
+        let offered: Vec<Option<Bytes>> = {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             entries
                 .iter()
@@ -515,8 +515,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 .collect()
         };
         let mut encoded = Vec::with_capacity(entries.len());
-        for (entry, offer) in entries.iter().zip(&mut offered) {
-            let bytes = match offer.take() {
+        for (entry, offer) in entries.iter().zip(offered) {
+            let bytes = match offer {
                 Some(bytes) => bytes,
                 None => Bytes::from(crate::codec::encode(entry).map_err(write_logs_error)?),
             };

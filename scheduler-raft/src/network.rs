@@ -277,6 +277,12 @@ fn send_error<E: std::error::Error>(err: reqwest::Error) -> RPCError<ServerId, B
     }
 }
 
+/// A body this server could not encode, or a peer's answer it could not
+/// decode.
+fn codec_error<E: std::error::Error>(err: String) -> RPCError<ServerId, BasicNode, E> {
+    RPCError::Network(NetworkError::new(&std::io::Error::other(err)))
+}
+
 impl PeerConnection {
     /// Sends `rpc` as frames: each entry as this server's log wrote it,
     /// encoded here only if it is no longer among the recent entries.
@@ -285,13 +291,11 @@ impl PeerConnection {
         rpc: &AppendEntriesRequest<TypeConfig>,
         option: &RPCOption,
     ) -> RpcResult<reqwest::Response, RaftError<ServerId>> {
-        let encode_error =
-            |err: String| RPCError::Network(NetworkError::new(&std::io::Error::other(err)));
         let mut entries = Vec::with_capacity(rpc.entries.len());
         for entry in &rpc.entries {
             let bytes = match self.entries.get(&entry.log_id) {
                 Some(bytes) => bytes,
-                None => Bytes::from(crate::codec::encode(entry).map_err(encode_error)?),
+                None => Bytes::from(crate::codec::encode(entry).map_err(codec_error)?),
             };
             entries.push(bytes);
         }
@@ -300,7 +304,7 @@ impl PeerConnection {
             prev_log_id: rpc.prev_log_id,
             leader_commit: rpc.leader_commit,
         };
-        let body = crate::codec::encode_append_frames(&header, &entries).map_err(encode_error)?;
+        let body = crate::codec::encode_append_frames(&header, &entries).map_err(codec_error)?;
         self.client
             .post(format!("{}/raft/append", self.base))
             .timeout(option.hard_ttl())
@@ -320,8 +324,7 @@ impl PeerConnection {
             .bytes()
             .await
             .map_err(|err| RPCError::Network(NetworkError::new(&err)))?;
-        let body: Result<Resp, E> = crate::codec::decode(&bytes)
-            .map_err(|err| RPCError::Network(NetworkError::new(&std::io::Error::other(err))))?;
+        let body: Result<Resp, E> = crate::codec::decode(&bytes).map_err(codec_error)?;
         body.map_err(|err| RPCError::RemoteError(RemoteError::new(self.target, err)))
     }
 
@@ -336,8 +339,7 @@ impl PeerConnection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let body = crate::codec::encode(request)
-            .map_err(|err| RPCError::Network(NetworkError::new(&std::io::Error::other(err))))?;
+        let body = crate::codec::encode(request).map_err(codec_error)?;
         let response = self
             .client
             .post(format!("{}{path}", self.base))
