@@ -2,13 +2,11 @@
 //! devices, checked against the store's per-node usage) gives the same
 //! verdict as checking every allocation of the node (`allocs_fit`).
 
-use std::collections::BTreeMap;
-
 use proptest::prelude::*;
 use scheduler_core::model::{
     AllocClientStatus, AllocDesiredStatus, AllocId, AllocatedCpuResources,
     AllocatedMemoryResources, AllocatedResources, AllocatedTaskResources, Allocation, JobId, MHz,
-    MiB, Node, NodeId,
+    MiB, Node, NodeId, VecMap,
 };
 use scheduler_core::plan::{allocs_fit, check_plan};
 use scheduler_core::scheduler::Plan;
@@ -41,7 +39,7 @@ fn alloc(id: &str, node: &NodeId, cpu: i64, memory: i64, live: bool) -> Allocati
         job_id: JobId::new("job"),
         task_group: "web".to_owned(),
         allocated_resources: AllocatedResources {
-            tasks: BTreeMap::from([("server".to_owned(), task)]),
+            tasks: VecMap::from([("server".to_owned(), task)]),
             ..AllocatedResources::default()
         },
         desired_status: if live {

@@ -113,7 +113,7 @@ impl ClientAllocations {
         let status = found.runner.status.borrow().clone();
         let mut alloc = found.alloc.clone();
         alloc.client_status = status.client_status;
-        alloc.task_states = status.task_states;
+        alloc.task_states = status.task_states.into();
         Some(alloc)
     }
 }
@@ -293,7 +293,7 @@ fn report_of(alloc: &Allocation, status: &AllocStatus) -> Allocation {
     let mut report = alloc.clone();
     report.job = None;
     report.client_status = status.client_status;
-    report.task_states = status.task_states.clone();
+    report.task_states = status.task_states.clone().into();
     // Reported with or without a deployment: the drainer paces migrations
     // on the health of the replacements too.
     if let Some(healthy) = status.health.healthy {

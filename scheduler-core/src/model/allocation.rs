@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::serde_util::null_as_default;
-use super::{AllocId, DeploymentId, Duration, EvalId, JobId, MHz, MiB, Namespace, NodeId};
+use super::{AllocId, DeploymentId, Duration, EvalId, JobId, MHz, MiB, Namespace, NodeId, VecMap};
 
 /// A task group instance placed (or to be placed) on a node.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -67,7 +67,7 @@ pub struct Allocation {
     pub client_description: String,
     /// State of each task by name.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub task_states: BTreeMap<String, TaskState>,
+    pub task_states: VecMap<String, TaskState>,
     /// History of client status changes.
     #[serde(default, deserialize_with = "null_as_default")]
     pub alloc_states: Vec<AllocState>,
@@ -241,10 +241,10 @@ impl DesiredTransition {
 pub struct AllocatedResources {
     /// Per-task resources by task name.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub tasks: BTreeMap<String, AllocatedTaskResources>,
+    pub tasks: VecMap<String, AllocatedTaskResources>,
     /// Lifecycle hook of each task that has one, by task name.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub task_lifecycles: BTreeMap<String, Option<AllocTaskLifecycle>>,
+    pub task_lifecycles: VecMap<String, Option<AllocTaskLifecycle>>,
     /// Resources shared by the whole group.
     #[serde(default, deserialize_with = "null_as_default")]
     pub shared: AllocatedSharedResources,
@@ -374,31 +374,31 @@ pub struct AllocMetric {
     pub node_pool: String,
     /// Ready nodes per datacenter.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub nodes_available: BTreeMap<String, u32>,
+    pub nodes_available: VecMap<String, u32>,
     /// Filtered nodes per node class.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub class_filtered: BTreeMap<String, u32>,
+    pub class_filtered: VecMap<String, u32>,
     /// Filtered nodes per constraint.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub constraint_filtered: BTreeMap<String, u32>,
+    pub constraint_filtered: VecMap<String, u32>,
     /// Nodes without enough free resources.
     #[serde(default, deserialize_with = "null_as_default")]
     pub nodes_exhausted: u32,
     /// Exhausted nodes per node class.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub class_exhausted: BTreeMap<String, u32>,
+    pub class_exhausted: VecMap<String, u32>,
     /// Exhausted nodes per resource dimension (`memory`, `cpu`, `network: ...`).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub dimension_exhausted: BTreeMap<String, u32>,
+    pub dimension_exhausted: VecMap<String, u32>,
     /// Quotas that were exhausted.
     #[serde(default, deserialize_with = "null_as_default")]
     pub quota_exhausted: Vec<String>,
     /// Resources that were short, per task.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub resources_exhausted: BTreeMap<String, super::Resources>,
+    pub resources_exhausted: VecMap<String, super::Resources>,
     /// Legacy per-node scores (`<node>.<scorer>` to score).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub scores: BTreeMap<String, f64>,
+    pub scores: VecMap<String, f64>,
     /// Scores of the best nodes.
     #[serde(default, deserialize_with = "null_as_default")]
     pub score_meta_data: Vec<NodeScoreMeta>,

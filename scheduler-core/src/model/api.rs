@@ -527,7 +527,7 @@ pub struct AllocListStub {
     pub client_description: String,
     /// Its tasks' states.
     #[serde(deserialize_with = "null_as_default")]
-    pub task_states: BTreeMap<String, TaskState>,
+    pub task_states: crate::model::VecMap<String, TaskState>,
     /// Its health in a deployment.
     pub deployment_status: Option<AllocDeploymentStatus>,
     /// The evaluation that will reschedule it.

@@ -80,7 +80,8 @@ macro_rules! string_id {
 
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
-                self.prefix == other.prefix && self.text == other.text
+                self.prefix == other.prefix
+                    && (std::sync::Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
             }
         }
 
@@ -94,9 +95,16 @@ macro_rules! string_id {
 
         impl Ord for $name {
             fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                self.prefix
-                    .cmp(&other.prefix)
-                    .then_with(|| self.text.cmp(&other.text))
+                // Copies of one id share their text: equal without reading
+                // it (a lookup ends on such a comparison, and the key's
+                // text is often a cache miss).
+                self.prefix.cmp(&other.prefix).then_with(|| {
+                    if std::sync::Arc::ptr_eq(&self.text, &other.text) {
+                        std::cmp::Ordering::Equal
+                    } else {
+                        self.text.cmp(&other.text)
+                    }
+                })
             }
         }
 

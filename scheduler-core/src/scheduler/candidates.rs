@@ -52,7 +52,7 @@ pub struct BaseNodes<'s> {
     /// Nodes in the job's pool (Nomad's `NodesInPool`), whatever their state.
     pub nodes_in_pool: u32,
     /// Usable nodes per datacenter (Nomad's `NodesAvailable`).
-    pub available_by_datacenter: BTreeMap<String, u32>,
+    pub available_by_datacenter: crate::model::VecMap<String, u32>,
 }
 
 /// The job's node pool: `default` when unset. `all` matches every pool.

@@ -139,8 +139,8 @@ impl<'s> Run<'s> {
         metric: AllocMetric,
         previous: Option<&Allocation>,
     ) -> Allocation {
-        let mut tasks = BTreeMap::new();
-        let mut lifecycles = BTreeMap::new();
+        let mut tasks = crate::model::VecMap::new();
+        let mut lifecycles = crate::model::VecMap::new();
         let oversubscription = self.config.memory_oversubscription_enabled;
         for task in &group.tasks {
             let resources = &task.resources;

@@ -19,7 +19,7 @@ pub(super) fn count_filtered<'a>(
 
 /// Adds one to `counts[key]`, copying the key only the first time: a walk
 /// counts the same few classes and constraints over and over.
-fn bump(counts: &mut BTreeMap<String, u32>, key: &str) {
+fn bump(counts: &mut crate::model::VecMap<String, u32>, key: &str) {
     match counts.get_mut(key) {
         Some(count) => *count += 1,
         None => {
