@@ -204,6 +204,8 @@ pub struct GroupPlacer<'s, 'j> {
     verdicts: Vec<Verdict>,
     /// The distinct reasons of [`Verdict::Infeasible`] nodes.
     filter_sets: Vec<Filters>,
+    /// Busy nodes met by the best-fit pass, by address (see `busy.rs`).
+    busy_usable: BTreeMap<usize, bool>,
 }
 
 /// A node where placing works once some allocations are evicted.
@@ -272,6 +274,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
             exhausted_seen: BTreeSet::new(),
             verdicts: Vec::new(),
             filter_sets: Vec::new(),
+            busy_usable: BTreeMap::new(),
         }
     }
 
