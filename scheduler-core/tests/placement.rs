@@ -50,6 +50,83 @@ fn same_seed_same_result_byte_for_byte() {
 }
 
 #[test]
+fn filtered_counts_name_each_node_class_with_its_own_reason_placement_after_placement() {
+    // Three classes: "web" nodes take the job, "mac" nodes fail its
+    // constraint, "pc" nodes lack its driver. Twelve placements walk the
+    // shuffled order round and round, so most filtered nodes are counted
+    // from what the walk remembered of them, not from the node itself.
+    let mut cluster = nodes(12, "n");
+    for (i, node) in cluster.iter_mut().enumerate() {
+        node.node_class = match i % 3 {
+            0 => "web",
+            1 => "mac",
+            _ => "pc",
+        }
+        .to_owned();
+        if i % 3 == 1 {
+            node.attributes
+                .insert("kernel.name".into(), "darwin".into());
+        }
+        if i % 3 == 2 {
+            node.drivers.remove("docker");
+            node.attributes.remove("driver.docker");
+        }
+    }
+    let mut sim = simulate(cluster, 11);
+    let outcome = register(
+        &mut sim,
+        r#"
+job "counted" {
+  datacenters = ["dc1"]
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value     = "linux"
+  }
+  group "g" {
+    count = 12
+    task "t" {
+      driver = "docker"
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
+"#,
+    );
+    assert!(outcome.result.failures.is_empty());
+    let placed = placements(&sim, "counted");
+    let mut filtered_in_total = 0;
+    for alloc in placed.values().flatten() {
+        let metric = &alloc.metrics;
+        let count = |map: &scheduler_core::model::VecMap<String, u32>, key: &str| {
+            map.get(key).copied().unwrap_or(0)
+        };
+        assert_eq!(
+            count(&metric.class_filtered, "mac"),
+            count(&metric.constraint_filtered, "${attr.kernel.name} = linux"),
+            "{metric:?}"
+        );
+        assert_eq!(
+            count(&metric.class_filtered, "pc"),
+            count(&metric.constraint_filtered, "missing drivers"),
+            "{metric:?}"
+        );
+        assert_eq!(count(&metric.class_filtered, "web"), 0, "{metric:?}");
+        assert_eq!(
+            metric.class_filtered.values().sum::<u32>(),
+            metric.nodes_filtered,
+            "{metric:?}"
+        );
+        filtered_in_total += metric.nodes_filtered;
+    }
+    // Eight nodes are filtered; counted more often than that, some were
+    // met again.
+    assert!(filtered_in_total > 8, "{filtered_in_total}");
+}
+
+#[test]
 fn constraints_filter_nodes_and_failures_name_every_reason() {
     let mut cluster = nodes(6, "linux");
     for node in cluster.iter_mut().take(2) {

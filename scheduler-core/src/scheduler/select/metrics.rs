@@ -8,9 +8,19 @@ pub(super) fn count_filtered<'a>(
     node: &Node,
     keys: impl Iterator<Item = &'a str>,
 ) {
+    count_filtered_in_class(metric, &node.node_class, keys);
+}
+
+/// [`count_filtered`] for a node of class `node_class` (`""` for none),
+/// without reading the node.
+pub(super) fn count_filtered_in_class<'a>(
+    metric: &mut AllocMetric,
+    node_class: &str,
+    keys: impl Iterator<Item = &'a str>,
+) {
     metric.nodes_filtered += 1;
-    if !node.node_class.is_empty() {
-        bump(&mut metric.class_filtered, &node.node_class);
+    if !node_class.is_empty() {
+        bump(&mut metric.class_filtered, node_class);
     }
     for key in keys {
         bump(&mut metric.constraint_filtered, key);

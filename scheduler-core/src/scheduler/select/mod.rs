@@ -57,9 +57,13 @@ use std::sync::Arc;
 
 mod busy;
 mod metrics;
+mod plain;
 mod preempting;
 
-use metrics::{count_exhausted, count_filtered, merge_metric, record_scores};
+use metrics::{
+    count_exhausted, count_filtered, count_filtered_in_class, merge_metric, record_scores,
+};
+use plain::Verdict;
 
 /// How many of the best candidates' scores a metric keeps (Nomad keeps 5).
 const SCORES_KEPT: usize = 5;
@@ -146,23 +150,6 @@ enum Outcome<'s> {
     Scored(Candidate<'s>),
 }
 
-/// What the plain walk knows of a node for the whole evaluation (the
-/// snapshot does not change under it), by snapshot position: a node is
-/// met again and again by a large group's placements, and reading its
-/// pool, datacenter and class strings each time costs cache misses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    /// Not met yet.
-    Unknown,
-    /// Not a base candidate (other pool or datacenter, not ready, ...).
-    LeftOut,
-    /// A base candidate that passes the group's feasibility checks.
-    Feasible,
-    /// A base candidate the group's checks rule out, for the reasons at
-    /// this index of [`GroupPlacer::filter_sets`].
-    Infeasible(u32),
-}
-
 /// A set of nodes that share the attribute-only part of their score.
 struct Bucket<'s> {
     nodes: Vec<&'s Node>,
@@ -204,6 +191,8 @@ pub struct GroupPlacer<'s, 'j> {
     verdicts: Vec<Verdict>,
     /// The distinct reasons of [`Verdict::Infeasible`] nodes.
     filter_sets: Vec<Filters>,
+    /// The distinct node classes of [`Verdict::Infeasible`] nodes.
+    node_classes: Vec<String>,
     /// Busy nodes met by the best-fit pass, by address (see `busy.rs`).
     busy_usable: BTreeMap<usize, bool>,
 }
@@ -274,6 +263,7 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
             exhausted_seen: BTreeSet::new(),
             verdicts: Vec::new(),
             filter_sets: Vec::new(),
+            node_classes: Vec::new(),
             busy_usable: BTreeMap::new(),
         }
     }
@@ -365,81 +355,6 @@ impl<'s, 'j> GroupPlacer<'s, 'j> {
                 }
             }
         }
-    }
-
-    /// One power-of-k pass over the shuffled order, from its cursor.
-    fn pass_plain(
-        &mut self,
-        order: &mut ShuffledNodes<'s>,
-        mut walk: Walk<'_, 's>,
-        metric: &mut AllocMetric,
-    ) -> Vec<Candidate<'s>> {
-        let len = order.len();
-        let start = order.cursor();
-        if self.verdicts.len() != len {
-            self.verdicts = vec![Verdict::Unknown; len];
-        }
-        let mut candidates = Vec::new();
-        if self.algorithm == SchedulerAlgorithm::Binpack {
-            self.best_fit_candidates(&mut walk, metric, &mut candidates, self.limit.div_ceil(2));
-        }
-        let from_busy = candidates.len();
-        let mut skipped = Vec::new();
-        let mut visited = 0;
-        while visited < len && candidates.len() < self.limit {
-            let (slot, node) = order.get_with_slot((start + visited) % len);
-            visited += 1;
-            let verdict = self.verdicts[slot];
-            match verdict {
-                Verdict::LeftOut => continue,
-                Verdict::Unknown if left_out(self.job, node).is_some() => {
-                    self.verdicts[slot] = Verdict::LeftOut;
-                    continue;
-                }
-                Verdict::Infeasible(set) => {
-                    // Counted as evaluate would, without running the checks.
-                    metric.nodes_evaluated += 1;
-                    let filters = &self.filter_sets[set as usize];
-                    count_filtered(metric, node, filters.iter().map(|f| f.key.as_str()));
-                    continue;
-                }
-                _ => {}
-            }
-            if candidates[..from_busy]
-                .iter()
-                .any(|seen| std::ptr::eq(seen.node, node))
-            {
-                continue;
-            }
-            let outcome = self.evaluate(node, verdict == Verdict::Feasible, &mut walk, metric);
-            match &outcome {
-                Outcome::Excluded => {}
-                Outcome::Infeasible(filters) => {
-                    let known = self
-                        .filter_sets
-                        .iter()
-                        .position(|set| Arc::ptr_eq(set, filters));
-                    let set = known.unwrap_or_else(|| {
-                        self.filter_sets.push(filters.clone());
-                        self.filter_sets.len() - 1
-                    });
-                    self.verdicts[slot] = Verdict::Infeasible(u32::try_from(set).unwrap_or(0));
-                }
-                _ => self.verdicts[slot] = Verdict::Feasible,
-            }
-            if let Outcome::Scored(candidate) = outcome {
-                if candidate.score <= 0.0 && skipped.len() < SKIP_NON_POSITIVE {
-                    skipped.push(candidate);
-                } else {
-                    candidates.push(candidate);
-                }
-            }
-        }
-        order.set_cursor(start + visited);
-        if candidates.is_empty() {
-            candidates = skipped;
-        }
-        candidates
     }
 
     /// The bucketed pass: rank buckets by their static score, then power of
