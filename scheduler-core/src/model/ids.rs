@@ -80,8 +80,9 @@ macro_rules! string_id {
 
         impl PartialEq for $name {
             fn eq(&self, other: &Self) -> bool {
-                self.prefix == other.prefix
-                    && (std::sync::Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+                // `Arc`'s equality already answers for shared text
+                // without reading it.
+                self.prefix == other.prefix && self.text == other.text
             }
         }
 
@@ -97,7 +98,7 @@ macro_rules! string_id {
             fn cmp(&self, other: &Self) -> std::cmp::Ordering {
                 // Copies of one id share their text: equal without reading
                 // it (a lookup ends on such a comparison, and the key's
-                // text is often a cache miss).
+                // text is often a cache miss). `Arc`'s own `cmp` reads it.
                 self.prefix.cmp(&other.prefix).then_with(|| {
                     if std::sync::Arc::ptr_eq(&self.text, &other.text) {
                         std::cmp::Ordering::Equal
