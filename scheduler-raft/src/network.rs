@@ -305,10 +305,23 @@ impl PeerConnection {
             leader_commit: rpc.leader_commit,
         };
         let body = crate::codec::encode_append_frames(&header, &entries).map_err(codec_error)?;
+        self.post("/raft/append", crate::codec::APPEND_FRAMES, body, option)
+            .await
+    }
+
+    /// Posts `body` of `content_type` to the peer's `path`, within the
+    /// RPC's deadline.
+    async fn post<E: std::error::Error>(
+        &self,
+        path: &str,
+        content_type: &'static str,
+        body: Vec<u8>,
+        option: &RPCOption,
+    ) -> RpcResult<reqwest::Response, E> {
         self.client
-            .post(format!("{}/raft/append", self.base))
+            .post(format!("{}{path}", self.base))
             .timeout(option.hard_ttl())
-            .header(reqwest::header::CONTENT_TYPE, crate::codec::APPEND_FRAMES)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body)
             .send()
             .await
@@ -341,14 +354,8 @@ impl PeerConnection {
     {
         let body = crate::codec::encode(request).map_err(codec_error)?;
         let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .timeout(option.hard_ttl())
-            .header(reqwest::header::CONTENT_TYPE, crate::codec::CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await
-            .map_err(send_error)?;
+            .post(path, crate::codec::CONTENT_TYPE, body, option)
+            .await?;
         self.answer(response).await
     }
 }
