@@ -17,6 +17,26 @@
 const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
 
+/// `1 / n!` for `n` in `0..=14`, each the nearest `f64` (written as the
+/// shortest decimal that reads back to it).
+const INVERSE_FACTORIALS: [f64; 15] = [
+    1.0,
+    1.0,
+    0.5,
+    0.16666666666666666,
+    0.041666666666666664,
+    0.008333333333333333,
+    0.001388888888888889,
+    0.0001984126984126984,
+    2.48015873015873e-05,
+    2.7557319223985893e-06,
+    2.755731922398589e-07,
+    2.505210838544172e-08,
+    2.08767569878681e-09,
+    1.6059043836821613e-10,
+    1.1470745597729725e-11,
+];
+
 /// Above this `e^y` overflows to infinity; below the lower bound it
 /// underflows to zero.
 const EXP_OVERFLOW: f64 = 709.782_712_893_384;
@@ -53,7 +73,8 @@ pub fn pow10(x: f64) -> f64 {
 /// `e^y`, portable to the last bit.
 ///
 /// Range reduction `y = k·ln2 + r` with `|r| ≤ ln2/2`, a degree-14 Taylor
-/// polynomial for `e^r` (the truncation error is below 1e-17 there), then
+/// polynomial for `e^r` (the truncation error is below 1e-17 there, the
+/// rounding of its 1/n! coefficients below an ulp), then
 /// an exact scaling by `2^k`.
 pub fn exp(y: f64) -> f64 {
     if y.is_nan() {
@@ -67,10 +88,13 @@ pub fn exp(y: f64) -> f64 {
     }
     let k = (y * std::f64::consts::LOG2_E).round();
     let r = (y - k * LN2_HI) - k * LN2_LO;
-    // Horner form of 1 + r(1 + r/2(1 + r/3(...))).
-    let mut p = 1.0;
-    for n in (1..=14).rev() {
-        p = 1.0 + p * r / f64::from(n);
+    // Horner form of the sum of r^n / n!, from the highest term down. The
+    // coefficients are constants, so no division is left: with a division
+    // per term, pow10 took 6 % of the placement walk (two calls per node
+    // scored), 2.5 % without.
+    let mut p = INVERSE_FACTORIALS[INVERSE_FACTORIALS.len() - 1];
+    for coefficient in INVERSE_FACTORIALS.iter().rev().skip(1) {
+        p = p * r + coefficient;
     }
     scale_by_power_of_two(p, k as i32)
 }
@@ -123,6 +147,20 @@ mod tests {
             let ours = exp(y);
             let libm = f64::exp(y);
             assert!(((ours - libm) / libm).abs() < 1e-14, "exp({y})");
+        }
+    }
+
+    #[test]
+    fn inverse_factorials_are_the_nearest_doubles() {
+        let mut factorial = 1u128;
+        for (n, &coefficient) in INVERSE_FACTORIALS.iter().enumerate() {
+            if n > 0 {
+                factorial *= n as u128;
+            }
+            // n! is exact as an f64 up to 14! (below 2^53 after its
+            // trailing zero bits), so one exactly rounded division gives
+            // the nearest double.
+            assert_eq!(coefficient, 1.0 / factorial as f64, "1/{n}!");
         }
     }
 

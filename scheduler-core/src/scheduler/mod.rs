@@ -23,6 +23,7 @@ pub mod config;
 pub mod explain;
 pub mod feasible;
 mod generic;
+mod node_map;
 pub mod preempt;
 pub mod proposed;
 pub mod result;

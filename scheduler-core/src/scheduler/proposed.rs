@@ -5,12 +5,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::node_map::NodeMap;
 use crate::feasibility::fit::NodeUsage;
 use crate::feasibility::resolve_target;
 use crate::model::{AllocId, Allocation, Constraint, ConstraintOperator, Job, Node, NodeId};
 use crate::state::StateSnapshot;
 
 /// Node usage and the job's footprint, with the plan applied.
+///
+/// The walk asks for a node's usage and the job's allocations on it for
+/// every node it scores, a dozen per placement; as B-trees of thousands of
+/// node ids each lookup read several tree nodes (a cache miss each), so
+/// these two are hash maps.
 pub struct Proposed<'s> {
     snapshot: &'s dyn StateSnapshot,
     stopped: BTreeSet<AllocId>,
@@ -18,9 +24,9 @@ pub struct Proposed<'s> {
     stopped_on: BTreeSet<NodeId>,
     /// What the plan's placements hold, per node.
     placed: BTreeMap<NodeId, NodeUsage>,
-    usage: BTreeMap<NodeId, NodeUsage>,
+    usage: NodeMap<NodeUsage>,
     /// Live allocations of the job per node and group.
-    job_groups: BTreeMap<NodeId, BTreeMap<String, u32>>,
+    job_groups: NodeMap<BTreeMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Proposed<'_> {
@@ -37,12 +43,11 @@ impl<'s> Proposed<'s> {
     /// Starts from the snapshot, with the job's live allocations (not
     /// terminal) as its footprint.
     pub fn new(snapshot: &'s dyn StateSnapshot, job: &Job) -> Self {
-        let mut job_groups: BTreeMap<NodeId, BTreeMap<String, u32>> = BTreeMap::new();
+        let mut job_groups: NodeMap<BTreeMap<String, u32>> = NodeMap::default();
         for alloc in snapshot.allocs_by_job(&job.namespace, &job.id) {
             if !alloc.is_terminal() {
                 *job_groups
-                    .entry(alloc.node_id.clone())
-                    .or_default()
+                    .get_or_insert_default(&alloc.node_id)
                     .entry(alloc.task_group.clone())
                     .or_default() += 1;
             }
@@ -52,7 +57,7 @@ impl<'s> Proposed<'s> {
             stopped: BTreeSet::new(),
             stopped_on: BTreeSet::new(),
             placed: BTreeMap::new(),
-            usage: BTreeMap::new(),
+            usage: NodeMap::default(),
             job_groups,
         }
     }
@@ -98,8 +103,7 @@ impl<'s> Proposed<'s> {
         }
         *self
             .job_groups
-            .entry(alloc.node_id.clone())
-            .or_default()
+            .get_or_insert_default(&alloc.node_id)
             .entry(alloc.task_group.clone())
             .or_default() += 1;
         self.placed
@@ -111,24 +115,31 @@ impl<'s> Proposed<'s> {
     /// What the node's allocations hold with the plan applied.
     pub fn usage(&mut self, node: &Node) -> &NodeUsage {
         // Look up before inserting: most calls hit, and an entry() would
-        // clone the id every time.
-        if !self.usage.contains_key(&node.id) {
-            let mut usage = if self.stopped_on.contains(&node.id) {
-                let stopped = &self.stopped;
-                let existing = self
-                    .snapshot
-                    .allocs_by_node(&node.id)
-                    .filter(|alloc| !stopped.contains(&alloc.id));
-                NodeUsage::of(node, existing)
-            } else {
-                self.snapshot.node_usage(node)
-            };
-            if let Some(planned) = self.placed.get(&node.id) {
-                usage.absorb(planned);
-            }
-            self.usage.insert(node.id.clone(), usage);
+        // copy the id every time (a write to its shared text's count).
+        let index = match self.usage.index_of(&node.id) {
+            Some(index) => index,
+            None => self.insert_usage(node),
+        };
+        self.usage.at(index)
+    }
+
+    /// Sums a node's usage with the plan applied, the first time the walk
+    /// asks; returns its index in `usage`.
+    fn insert_usage(&mut self, node: &Node) -> usize {
+        let mut usage = if self.stopped_on.contains(&node.id) {
+            let stopped = &self.stopped;
+            let existing = self
+                .snapshot
+                .allocs_by_node(&node.id)
+                .filter(|alloc| !stopped.contains(&alloc.id));
+            NodeUsage::of(node, existing)
+        } else {
+            self.snapshot.node_usage(node)
+        };
+        if let Some(planned) = self.placed.get(&node.id) {
+            usage.absorb(planned);
         }
-        &self.usage[&node.id]
+        self.usage.insert(&node.id, usage)
     }
 
     /// Live allocations of the job on the node: of `group`, and of any group.
@@ -141,10 +152,11 @@ impl<'s> Proposed<'s> {
         })
     }
 
-    /// Nodes holding live allocations of the job's `group`, one entry per
-    /// allocation (for spread counts).
+    /// Nodes holding live allocations of the job's `group`, with how many
+    /// (for spread counts), in node id order.
     pub fn group_nodes(&self, group: &str) -> Vec<(NodeId, u32)> {
-        self.job_groups
+        let mut nodes: Vec<(NodeId, u32)> = self
+            .job_groups
             .iter()
             .filter_map(|(node, groups)| {
                 groups
@@ -152,7 +164,16 @@ impl<'s> Proposed<'s> {
                     .filter(|count| **count > 0)
                     .map(|count| (node.clone(), *count))
             })
-            .collect()
+            .collect();
+        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        nodes
+    }
+
+    /// The job's live allocations per node and group, in node id order.
+    fn job_groups_sorted(&self) -> Vec<(&NodeId, &BTreeMap<String, u32>)> {
+        let mut nodes: Vec<(&NodeId, _)> = self.job_groups.iter().collect();
+        nodes.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        nodes
     }
 }
 
@@ -287,7 +308,8 @@ impl PlacementRules {
                     }
                 }
                 Some(ConstraintOperator::DistinctProperty) => {
-                    let placed_on = proposed.job_groups.iter().filter_map(|(node_id, groups)| {
+                    let sorted = proposed.job_groups_sorted();
+                    let placed_on = sorted.into_iter().filter_map(|(node_id, groups)| {
                         let count: u32 = match scope {
                             Scope::Job => groups.values().sum(),
                             Scope::Group => groups.get(&group.name).copied().unwrap_or(0),
