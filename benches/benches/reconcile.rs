@@ -38,10 +38,10 @@ fn prepared(allocs: u32, change: impl Fn(&str) -> String) -> (MemorySnapshot, Jo
                 let mut update = a.clone();
                 update.job = None;
                 update.client_status = AllocClientStatus::Running;
-                update.deployment_status = Some(AllocDeploymentStatus {
+                update.deployment_status = Some(Box::new(AllocDeploymentStatus {
                     healthy: Some(true),
                     ..AllocDeploymentStatus::default()
-                });
+                }));
                 update
             })
             .collect()

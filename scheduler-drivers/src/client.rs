@@ -297,12 +297,12 @@ fn report_of(alloc: &Allocation, status: &AllocStatus) -> Allocation {
     // Reported with or without a deployment: the drainer paces migrations
     // on the health of the replacements too.
     if let Some(healthy) = status.health.healthy {
-        report.deployment_status = Some(AllocDeploymentStatus {
+        report.deployment_status = Some(Box::new(AllocDeploymentStatus {
             healthy: Some(healthy),
             timestamp: format_rfc3339_nanos(crate::clock::unix_nanos()),
             canary: alloc.deployment_status.as_ref().is_some_and(|d| d.canary),
             ..AllocDeploymentStatus::default()
-        });
+        }));
     }
     report
 }

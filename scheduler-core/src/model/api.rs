@@ -573,7 +573,7 @@ impl AllocListStub {
             client_status: alloc.client_status.show(),
             client_description: alloc.client_description.clone(),
             task_states: alloc.task_states.clone(),
-            deployment_status: alloc.deployment_status.clone(),
+            deployment_status: alloc.deployment_status.as_deref().cloned(),
             followup_eval_id: alloc.followup_eval_id.as_str().to_owned(),
             reschedule_tracker: (!alloc.reschedule_tracker.events.is_empty())
                 .then(|| alloc.reschedule_tracker.clone()),

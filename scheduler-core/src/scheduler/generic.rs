@@ -180,10 +180,10 @@ fn place_all<'s>(run: &mut Run<'s>, job: &'s Job, requests: Vec<PlaceRequest<'s>
             alloc.deployment_id = id.clone();
         }
         if request.is_canary() {
-            alloc.deployment_status = Some(AllocDeploymentStatus {
+            alloc.deployment_status = Some(Box::new(AllocDeploymentStatus {
                 canary: true,
                 ..AllocDeploymentStatus::default()
-            });
+            }));
         }
         if let (Some(previous), Some(delay)) = (request.previous, request.reschedule_delay) {
             let policy = policy_for_alloc(previous).or_else(|| effective_policy(group));

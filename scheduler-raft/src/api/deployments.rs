@@ -196,12 +196,12 @@ async fn alloc_health(
         let mut update = alloc.clone();
         update.job = None;
         let canary = update.is_canary();
-        update.deployment_status = Some(AllocDeploymentStatus {
+        update.deployment_status = Some(Box::new(AllocDeploymentStatus {
             healthy: Some(healthy),
             timestamp: now.clone(),
             canary,
             ..AllocDeploymentStatus::default()
-        });
+        }));
         allocs.push(update);
     }
     let deployment_id = deployment.id.clone();

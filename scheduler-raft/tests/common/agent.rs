@@ -102,12 +102,12 @@ impl Agent {
                 && alloc.deployment_health().is_none()
                 && since.elapsed() >= self.healthy_after
             {
-                report.deployment_status = Some(AllocDeploymentStatus {
+                report.deployment_status = Some(Box::new(AllocDeploymentStatus {
                     healthy: Some(healthy),
                     timestamp: format_rfc3339_nanos(now_unix_nanos()),
                     canary: alloc.is_canary(),
                     ..AllocDeploymentStatus::default()
-                });
+                }));
             } else {
                 continue;
             }

@@ -132,10 +132,10 @@ fn migrating(a: &mut Allocation) {
 fn complete_canary_migrating(a: &mut Allocation) {
     complete(a);
     migrating(a);
-    a.deployment_status = Some(AllocDeploymentStatus {
+    a.deployment_status = Some(Box::new(AllocDeploymentStatus {
         canary: true,
         ..AllocDeploymentStatus::default()
-    });
+    }));
 }
 fn complete_migrating(a: &mut Allocation) {
     complete(a);

@@ -476,12 +476,12 @@ fn from_allocs_rebuilds_health() {
         deployment_id: DeploymentId::new(deployment),
         task_group: group.to_owned(),
         modify_time: T0 + 7 * S,
-        deployment_status: Some(AllocDeploymentStatus {
+        deployment_status: Some(Box::new(AllocDeploymentStatus {
             healthy,
             timestamp: "2023-11-14T22:13:21.5Z".to_owned(),
             canary: false,
             modify_index: 0,
-        }),
+        })),
         ..Allocation::default()
     };
     let w = DeploymentWatch::from_allocs(

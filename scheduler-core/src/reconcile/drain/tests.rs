@@ -100,10 +100,10 @@ impl Cluster {
             task_group: "web".into(),
             node_id: NodeId::new(node),
             client_status: AllocClientStatus::Running,
-            deployment_status: Some(AllocDeploymentStatus {
+            deployment_status: Some(Box::new(AllocDeploymentStatus {
                 healthy: Some(true),
                 ..AllocDeploymentStatus::default()
-            }),
+            })),
             ..Allocation::default()
         };
         self.write(alloc);
@@ -168,10 +168,10 @@ impl Cluster {
     fn healthy(&mut self, id: &str) {
         self.change(id, |alloc| {
             alloc.client_status = AllocClientStatus::Running;
-            alloc.deployment_status = Some(AllocDeploymentStatus {
+            alloc.deployment_status = Some(Box::new(AllocDeploymentStatus {
                 healthy: Some(true),
                 ..AllocDeploymentStatus::default()
-            });
+            }));
         });
     }
 
@@ -294,10 +294,10 @@ fn already_marked_allocations_are_not_marked_again_and_count_as_in_flight() {
 fn unhealthy_or_unreported_allocations_hold_the_drain_back() {
     let mut cluster = three_on_one_node(1);
     cluster.change("a3", |alloc| {
-        alloc.deployment_status = Some(AllocDeploymentStatus {
+        alloc.deployment_status = Some(Box::new(AllocDeploymentStatus {
             healthy: Some(false),
             ..AllocDeploymentStatus::default()
-        });
+        }));
     });
     assert_eq!(cluster.check(NOW), "migrate [] done [] next -");
 }

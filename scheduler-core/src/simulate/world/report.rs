@@ -184,7 +184,7 @@ impl AllocationSummary {
             desired_status: alloc.desired_status,
             client_status: alloc.client_status,
             job_version: alloc.job.as_ref().map_or(0, |j| j.version),
-            deployment_status: alloc.deployment_status.clone(),
+            deployment_status: alloc.deployment_status.as_deref().cloned(),
         }
     }
 }

@@ -390,12 +390,12 @@ pub(super) fn report_health_of(
     now: i64,
 ) -> DeploymentEvent {
     let canary = update.is_canary();
-    update.deployment_status = Some(AllocDeploymentStatus {
+    update.deployment_status = Some(Box::new(AllocDeploymentStatus {
         healthy: Some(healthy),
         timestamp: format_rfc3339_nanos(now),
         canary,
         ..AllocDeploymentStatus::default()
-    });
+    }));
     DeploymentEvent::AllocHealth {
         alloc: update.id.clone(),
         group: update.task_group.clone(),

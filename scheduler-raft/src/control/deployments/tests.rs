@@ -61,11 +61,11 @@ fn alloc(id: &str, healthy: Option<bool>, at: i64) -> Allocation {
         task_group: "web".to_owned(),
         deployment_id: DeploymentId::new("d1"),
         client_status: AllocClientStatus::Running,
-        deployment_status: Some(AllocDeploymentStatus {
+        deployment_status: Some(Box::new(AllocDeploymentStatus {
             healthy,
             timestamp: format_rfc3339_nanos(at),
             ..AllocDeploymentStatus::default()
-        }),
+        })),
         ..Allocation::default()
     }
 }

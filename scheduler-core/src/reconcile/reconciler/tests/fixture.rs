@@ -233,12 +233,12 @@ pub(super) fn deployment(
 }
 
 /// Deployment status of an allocation: `healthy`, and whether a canary.
-pub(super) fn health(healthy: Option<bool>, canary: bool) -> Option<AllocDeploymentStatus> {
-    Some(AllocDeploymentStatus {
+pub(super) fn health(healthy: Option<bool>, canary: bool) -> Option<Box<AllocDeploymentStatus>> {
+    Some(Box::new(AllocDeploymentStatus {
         healthy,
         canary,
         ..AllocDeploymentStatus::default()
-    })
+    }))
 }
 
 /// Marks an allocation failed, its task finished at `at`.

@@ -75,9 +75,11 @@ fn rolling(health: Option<bool>, status: DeploymentStatus) -> Cluster {
     c.deployment(deployment("d1", &v1, status, |_| {}));
     c.alloc("a0", 0, "n1", &v1, |a| {
         a.deployment_id = DeploymentId::new("d1");
-        a.deployment_status = health.map(|h| AllocDeploymentStatus {
-            healthy: Some(h),
-            ..Default::default()
+        a.deployment_status = health.map(|h| {
+            Box::new(AllocDeploymentStatus {
+                healthy: Some(h),
+                ..Default::default()
+            })
         });
     });
     c
