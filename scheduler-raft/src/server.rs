@@ -185,7 +185,8 @@ impl Server {
         let log_store = LogStore::new(storage.log).map_err(|e| data_error(e.to_string()))?;
         let encoded_entries = log_store.encoded_entries();
         let state_machine = StateMachine::open(storage.state, Arc::new(applied_tx))
-            .map_err(|e| data_error(e.to_string()))?;
+            .map_err(|e| data_error(e.to_string()))?
+            .taking_entries_of(&log_store);
         let shared = state_machine.shared();
 
         let tuning = &config.tuning;

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 use crate::cluster_state::{ClusterDump, ClusterState};
 use crate::command::{Applied, CommandResponse};
 use crate::database::SharedDatabase;
+use crate::log_store::{EncodedEntries, LogStore};
 use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 /// The latest snapshot, as one record.
@@ -193,6 +194,9 @@ pub struct StateMachine {
     db: Arc<SharedDatabase>,
     applied_tx: Arc<watch::Sender<u64>>,
     snapshot_count: Arc<std::sync::atomic::AtomicU64>,
+    /// The log's entries in memory, told which entry is being applied so
+    /// that the command is taken, not copied ([`EncodedEntries::release`]).
+    log_entries: Option<EncodedEntries>,
 }
 
 fn sm_error(verb: ErrorVerb, err: impl std::fmt::Display) -> StorageError {
@@ -234,11 +238,19 @@ impl StateMachine {
             db,
             applied_tx,
             snapshot_count: Arc::default(),
+            log_entries: None,
         };
         if let Some(file) = machine.read_stored_snapshot()? {
             machine.install(file);
         }
         Ok(machine)
+    }
+
+    /// Applies entries of `log_store`'s log without copying their commands
+    /// (see [`EncodedEntries::release`]).
+    pub fn taking_entries_of(mut self, log_store: &LogStore) -> Self {
+        self.log_entries = Some(log_store.encoded_entries());
+        self
     }
 
     /// The shared contents, for readers.
@@ -330,6 +342,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         {
             let mut shared = self.shared.write().unwrap_or_else(|e| e.into_inner());
             for entry in entries {
+                if let Some(log_entries) = &self.log_entries {
+                    log_entries.release(&entry.log_id);
+                }
                 let response = apply_entry(&mut shared, entry)?;
                 last_index = Some(response.index);
                 responses.push(response);
