@@ -56,15 +56,12 @@ impl<V> NodeMap<V> {
         &self.entries[index]
     }
 
-    /// Sets the node's value; returns its index.
-    pub fn insert(&mut self, node: &NodeId, value: V) -> usize {
-        match self.index_of(node) {
-            Some(index) => {
-                self.entries[index] = value;
-                index
-            }
-            None => self.insert_new(node, value),
-        }
+    /// Sets the value of a node the map does not hold (an
+    /// [`NodeMap::index_of`] just missed), without looking it up again;
+    /// returns its index.
+    pub fn insert_absent(&mut self, node: &NodeId, value: V) -> usize {
+        debug_assert!(self.index_of(node).is_none(), "{node:?} is in the map");
+        self.insert_new(node, value)
     }
 
     /// The node's value, inserting the default first if it has none.
@@ -283,7 +280,7 @@ mod tests {
         for (form, name) in FORMS {
             let mut map = NodeMap::default();
             for i in 0..4096 {
-                map.insert(&NodeId::new(name(i)), i);
+                map.insert_absent(&NodeId::new(name(i)), i);
             }
             // `node-1000` and `node-1001` share their first eight bytes;
             // ids of eight bytes or fewer are wholly inline.
@@ -304,12 +301,12 @@ mod tests {
 
     /// A lookup finds the entry of an id built separately from the same
     /// text (as decoding builds one per message), not only copies of it;
-    /// removal, replacement and defaults behave as a map's.
+    /// removal, changes and defaults behave as a map's.
     #[test]
     fn lookups_find_ids_built_separately() {
         let mut map: NodeMap<u32> = NodeMap::default();
         for i in 0..100 {
-            map.insert(&NodeId::new(format!("node-{i}")), i);
+            map.insert_absent(&NodeId::new(format!("node-{i}")), i);
         }
         for i in 0..100 {
             let fresh = NodeId::new(format!("node-{i}"));
@@ -319,7 +316,8 @@ mod tests {
         assert_eq!(map.remove(&NodeId::new("node-7")), Some(7));
         assert_eq!(map.get(&NodeId::new("node-7")), None);
         assert_eq!(map.get(&NodeId::new("node-99")), Some(&99));
-        let index = map.insert(&NodeId::new("node-3"), 33);
+        *map.get_mut(&NodeId::new("node-3")).expect("held") = 33;
+        let index = map.index_of(&NodeId::new("node-3")).expect("held");
         assert_eq!(map.at(index), &33);
         *map.get_or_insert_default(&NodeId::new("node-7")) += 5;
         assert_eq!(map.get(&NodeId::new("node-7")), Some(&5));

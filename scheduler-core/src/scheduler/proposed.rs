@@ -11,12 +11,8 @@ use crate::feasibility::resolve_target;
 use crate::model::{AllocId, Allocation, Constraint, ConstraintOperator, Job, Node, NodeId};
 use crate::state::StateSnapshot;
 
-/// Node usage and the job's footprint, with the plan applied.
-///
-/// The walk asks for a node's usage and the job's allocations on it for
-/// every node it scores, a dozen per placement; as B-trees of thousands of
-/// node ids each lookup read several tree nodes (a cache miss each), so
-/// these two are hash maps.
+/// Node usage and the job's footprint, with the plan applied. The walk
+/// looks both up for every node it scores, so they are [`NodeMap`]s.
 pub struct Proposed<'s> {
     snapshot: &'s dyn StateSnapshot,
     stopped: BTreeSet<AllocId>,
@@ -139,7 +135,7 @@ impl<'s> Proposed<'s> {
         if let Some(planned) = self.placed.get(&node.id) {
             usage.absorb(planned);
         }
-        self.usage.insert(&node.id, usage)
+        self.usage.insert_absent(&node.id, usage)
     }
 
     /// Live allocations of the job on the node: of `group`, and of any group.
