@@ -631,6 +631,7 @@ pub struct TaskEvent {
     #[serde(default, deserialize_with = "null_as_default")]
     pub generic_source: String,
 }
+
 #[cfg(test)]
 mod size_tests {
     use super::Allocation;

@@ -50,8 +50,8 @@ impl<V> NodeMap<V> {
         self.entries.get_index_of(&ByNode(node))
     }
 
-    /// The value at an index [`NodeMap::index_of`] or [`NodeMap::insert`]
-    /// returned, with no removal since.
+    /// The value at an index [`NodeMap::index_of`] or
+    /// [`NodeMap::insert_absent`] returned, with no removal since.
     pub fn at(&self, index: usize) -> &V {
         &self.entries[index]
     }
