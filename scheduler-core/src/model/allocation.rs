@@ -413,6 +413,9 @@ pub struct AllocMetric {
     pub coalesced_failures: u32,
     /// Why the placement failed, in one line (ours, not Nomad's; absent
     /// from the JSON when empty, so Nomad's documents round-trip).
+    ///
+    /// Must stay the struct's last field: see [`super::serde_util`] on
+    /// fields left out.
     #[serde(
         default,
         deserialize_with = "null_as_default",

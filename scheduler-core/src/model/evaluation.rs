@@ -74,13 +74,6 @@ pub struct Evaluation {
         deserialize_with = "null_as_default"
     )]
     pub failed_tg_allocs: BTreeMap<String, AllocMetric>,
-    /// Plan annotations, when requested; kept as opaque JSON.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "serde_json::Value::is_null"
-    )]
-    pub plan_annotations: serde_json::Value,
     /// Computed node classes seen, and whether each was feasible.
     #[serde(default, deserialize_with = "null_as_default")]
     pub class_eligibility: BTreeMap<String, bool>,
@@ -111,6 +104,17 @@ pub struct Evaluation {
     /// Last modification time, Unix nanoseconds.
     #[serde(default, deserialize_with = "null_as_default")]
     pub modify_time: i64,
+    /// Plan annotations, when requested; kept as opaque JSON (ours, absent
+    /// from the JSON when `null`, as from Nomad's evaluations).
+    ///
+    /// Must stay the struct's last field: see
+    /// [`super::serde_util`] on fields left out.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "serde_json::Value::is_null"
+    )]
+    pub plan_annotations: serde_json::Value,
 }
 
 impl Evaluation {

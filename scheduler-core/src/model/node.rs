@@ -305,12 +305,10 @@ pub struct NodeResources {
     /// CPU capacity.
     #[serde(default, deserialize_with = "null_as_default")]
     pub cpu: NodeCpuResources,
-    /// Processor topology (Nomad 1.7+), kept as opaque JSON.
-    #[serde(
-        default,
-        deserialize_with = "null_as_default",
-        skip_serializing_if = "serde_json::Value::is_null"
-    )]
+    /// Processor topology (Nomad 1.7+), kept as opaque JSON (`null` when
+    /// not fingerprinted; written as `null` too, never left out: the Raft
+    /// log encodes structs by position).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub processors: serde_json::Value,
     /// Memory capacity.
     #[serde(default, deserialize_with = "null_as_default")]

@@ -115,6 +115,10 @@ async fn apply_batch(leader: &Leader, batch: Vec<PlanSubmission>) {
         ))));
         outcomes.push((outcome, reply));
     }
+    // The copy shares the store's tables; held across the write, it would
+    // make the state machine copy every table and per-node index the
+    // entry touches instead of updating them in place.
+    drop(working);
     let written = leader.write(Command::Batch(commands)).await;
     match written {
         Ok(response) => {
