@@ -295,3 +295,44 @@ fn binpack_fills_used_nodes_before_opening_empty_ones() {
     // new node for most of them.
     assert!(used <= 9, "{used} nodes used for 24 allocations");
 }
+
+/// A plan that lists one placement twice (the same id, on the same node)
+/// leaves one allocation, counted once in its node's usage: the second
+/// copy updates the first instead of being added again.
+#[test]
+fn a_placement_listed_twice_in_a_plan_is_stored_once() {
+    let mut sim = simulate(nodes(1, "n"), 1);
+    let state = sim.state_mut();
+    let node = state.view().nodes().next().expect("node").clone();
+    let placed = scheduler_core::model::Allocation {
+        id: "0c8a5d2e-0000-4000-8000-000000000001".into(),
+        namespace: "default".into(),
+        name: "web.api[0]".into(),
+        node_id: node.id.clone(),
+        job_id: "web".into(),
+        task_group: "api".into(),
+        allocated_resources: scheduler_core::model::AllocatedResources {
+            shared: scheduler_core::model::AllocatedSharedResources {
+                disk_mb: MiB(500),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut again = placed.clone();
+    again.desired_description = "listed again".into();
+    let result = scheduler_core::plan::PlanResult {
+        node_allocation: [(node.id.clone(), vec![placed, again])].into(),
+        ..Default::default()
+    };
+    let index = state.index() + 1;
+    scheduler_core::plan::apply_plan(state, index, &result).expect("applies");
+    let view = state.view();
+    let on_node: Vec<_> = view.allocs_by_node(&node.id).collect();
+    assert_eq!(on_node.len(), 1);
+    assert_eq!(on_node[0].desired_description, "listed again");
+    assert_eq!(on_node[0].create_index, index);
+    assert_eq!(view.allocs().count(), 1);
+    assert_eq!(view.node_usage(&node).disk, MiB(500));
+}

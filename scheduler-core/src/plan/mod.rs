@@ -463,8 +463,8 @@ pub fn commit_plan(
             .status_description
             .clone_from(&update.status_description);
     }
-    writes.extend(new_allocs);
     state.upsert_allocs(index, writes)?;
+    state.insert_new_allocs(index, new_allocs)?;
     for deployment in deployments.into_values() {
         state.upsert_deployment(index, deployment)?;
     }

@@ -14,8 +14,11 @@ use crate::model::{
 };
 use crate::scheduler::config::{NodePool, SchedulerConfiguration};
 
+mod alloc_set;
 mod dump;
 mod stability;
+
+use alloc_set::AllocSet;
 pub use dump::{DumpedAlloc, StateDump};
 
 /// A job's key: namespace (as stored on the object) and id.
@@ -29,10 +32,10 @@ type IdIndex<K, Id> = Arc<BTreeMap<K, Arc<BTreeSet<Id>>>>;
 
 /// An allocation index: for each key, the allocations themselves (the same
 /// `Arc`s as the main table), so walking a node's allocations touches no
-/// other map. The scheduler sums a node's usage this way for every node it
-/// considers; looking each id up in a table of a million allocations
-/// instead costs cache misses per allocation.
-type AllocIndex<K> = Arc<BTreeMap<K, Arc<BTreeMap<AllocId, Arc<Allocation>>>>>;
+/// other map; looking each id up in a table of a million allocations
+/// instead costs cache misses per allocation. The sets copy in chunks
+/// ([`AllocSet`]), so a write after a snapshot copies little of a node's.
+type AllocIndex<K> = Arc<BTreeMap<K, Arc<AllocSet>>>;
 
 /// A read-only, isolated view of a [`MemoryState`] at one index.
 ///
@@ -336,22 +339,43 @@ impl MemoryState {
                 store_alloc(state, Arc::new(alloc));
             }
             None => {
-                // A new allocation only adds to its node's usage: no need
-                // to sum the node's other allocations again (which made
-                // filling a node quadratic in its allocation count).
-                let live = !alloc.is_terminal();
                 let alloc = Arc::new(alloc);
-                index_alloc(state, &alloc);
-                if live {
-                    let usage = Arc::make_mut(&mut state.usage_by_node)
-                        .entry(alloc.node_id.clone())
-                        .or_default();
-                    Arc::make_mut(usage).add(&alloc);
-                    refresh_free_indexes(state, &alloc.node_id);
-                }
-                state.allocs.insert(alloc.id.clone(), alloc);
+                state.allocs.insert(alloc.id.clone(), alloc.clone());
+                index_new_alloc(state, &alloc);
             }
         }
+    }
+
+    /// Stores allocations the caller just found absent from the store (the
+    /// plan applier's placements), without looking each one up again: in a
+    /// table of a million allocations every walk down the tree is a dozen
+    /// cache misses, and each server applies every placement. An
+    /// allocation that is stored after all (one id placed twice) is
+    /// upserted instead.
+    pub(crate) fn insert_new_allocs(
+        &mut self,
+        index: u64,
+        allocs: Vec<Allocation>,
+    ) -> Result<(), StateError> {
+        self.advance(index)?;
+        for mut alloc in allocs {
+            alloc.create_index = index;
+            alloc.modify_index = index;
+            alloc.alloc_modify_index = index;
+            let state = &mut self.current;
+            if alloc.job.is_none() {
+                let key = (alloc.namespace.as_str().to_owned(), alloc.job_id.clone());
+                alloc.job = state.jobs.get(&key).cloned();
+            }
+            let alloc = Arc::new(alloc);
+            if let Some(stored) = state.allocs.insert(alloc.id.clone(), alloc.clone()) {
+                state.allocs.insert(stored.id.clone(), stored);
+                self.upsert_alloc(index, Arc::unwrap_or_clone(alloc));
+                continue;
+            }
+            index_new_alloc(state, &alloc);
+        }
+        Ok(())
     }
 
     /// Applies what clients report about their allocations (Nomad's
@@ -549,16 +573,31 @@ fn store_alloc(state: &mut MemorySnapshot, alloc: Arc<Allocation>) {
 }
 
 /// Files an allocation under its node and its job.
+/// Indexes an allocation just added to the table, and adds it to its
+/// node's usage: a new allocation only adds, so the node's other
+/// allocations need not be summed again (which made filling a node
+/// quadratic in its allocation count).
+fn index_new_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
+    index_alloc(state, alloc);
+    if !alloc.is_terminal() {
+        let usage = Arc::make_mut(&mut state.usage_by_node)
+            .entry(alloc.node_id.clone())
+            .or_default();
+        Arc::make_mut(usage).add(alloc);
+        refresh_free_indexes(state, &alloc.node_id);
+    }
+}
+
 fn index_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
     let by_node = Arc::make_mut(&mut state.allocs_by_node)
         .entry(alloc.node_id.clone())
         .or_default();
-    Arc::make_mut(by_node).insert(alloc.id.clone(), alloc.clone());
+    Arc::make_mut(by_node).insert(alloc.clone());
     let job_key = (alloc.namespace.as_str().to_owned(), alloc.job_id.clone());
     let by_job = Arc::make_mut(&mut state.allocs_by_job)
         .entry(job_key.clone())
         .or_default();
-    Arc::make_mut(by_job).insert(alloc.id.clone(), alloc.clone());
+    Arc::make_mut(by_job).insert(alloc.clone());
     mark_job_allocs_changed(state, job_key);
 }
 
@@ -590,7 +629,7 @@ fn refresh_usage(state: &mut MemorySnapshot, node: &NodeId) {
         .allocs_by_node
         .get(node)
         .into_iter()
-        .flat_map(|allocs| allocs.values())
+        .flat_map(|allocs| allocs.iter())
         .filter(|alloc| !alloc.is_terminal())
     {
         usage.add(alloc);
@@ -656,7 +695,7 @@ where
     K: Ord + Clone + std::borrow::Borrow<Q>,
     Q: Ord + ?Sized,
 {
-    if !index.get(key).is_some_and(|allocs| allocs.contains_key(id)) {
+    if !index.get(key).is_some_and(|allocs| allocs.contains(id)) {
         return;
     }
     let map = Arc::make_mut(index);
@@ -754,12 +793,12 @@ impl MemorySnapshot {
 
     fn allocs_in<'a>(
         &'a self,
-        allocs: Option<&'a Arc<BTreeMap<AllocId, Arc<Allocation>>>>,
+        allocs: Option<&'a Arc<AllocSet>>,
     ) -> Box<dyn Iterator<Item = &'a Allocation> + 'a> {
         Box::new(
             allocs
                 .into_iter()
-                .flat_map(|allocs| allocs.values())
+                .flat_map(|allocs| allocs.iter())
                 .map(|alloc| &**alloc),
         )
     }
