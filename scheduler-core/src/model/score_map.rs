@@ -11,7 +11,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, Visitor};
+
+use crate::ranking::score_card;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -117,8 +119,11 @@ impl<'de> Deserialize<'de> for ScoreMap {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<ScoreMap, A::Error> {
-                let mut map = ScoreMap::new();
-                while let Some((name, score)) = access.next_entry::<String, f64>()? {
+                let mut map = ScoreMap {
+                    entries: Vec::with_capacity(access.size_hint().unwrap_or(0).min(16)),
+                };
+                while let Some(name) = access.next_key_seed(ScoreName)? {
+                    let score = access.next_value::<f64>()?;
                     map.insert(name, score);
                 }
                 Ok(map)
@@ -129,9 +134,71 @@ impl<'de> Deserialize<'de> for ScoreMap {
     }
 }
 
+/// Reads a score's name, borrowing the names the ranking writes instead of
+/// allocating a copy: a follower reads five scored nodes with one to five
+/// names each for every allocation it applies.
+struct ScoreName;
+
+/// The names the ranking gives scores (`ranking::score_card`).
+const RANKING_NAMES: [&str; 7] = [
+    score_card::BINPACK,
+    score_card::JOB_ANTI_AFFINITY,
+    score_card::NODE_RESCHEDULE_PENALTY,
+    score_card::NODE_AFFINITY,
+    score_card::ALLOCATION_SPREAD,
+    score_card::DEVICES,
+    score_card::PREEMPTION,
+];
+
+impl<'de> DeserializeSeed<'de> for ScoreName {
+    type Value = Cow<'static, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for ScoreName {
+    type Value = Cow<'static, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a score name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(match RANKING_NAMES.iter().find(|known| **known == name) {
+            Some(known) => Cow::Borrowed(known),
+            None => Cow::Owned(name.to_owned()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_the_ranking_writes_read_back_without_a_copy() {
+        let map: ScoreMap =
+            serde_json::from_str(r#"{"binpack":0.5,"my-scorer":1.0,"job-anti-affinity":-0.2}"#)
+                .expect("reads");
+        let borrowed: Vec<(&str, bool)> = map
+            .entries
+            .iter()
+            .map(|(name, _)| (name.as_ref(), matches!(name, Cow::Borrowed(_))))
+            .collect();
+        assert_eq!(
+            borrowed,
+            [
+                ("binpack", true),
+                ("job-anti-affinity", true),
+                ("my-scorer", false)
+            ]
+        );
+        assert_eq!(map.get("my-scorer"), Some(1.0));
+        assert!(serde_json::from_str::<ScoreMap>(r#"{"binpack":"high"}"#).is_err());
+        assert!(serde_json::from_str::<ScoreMap>(r#"{"binpack":1.0,"#).is_err());
+    }
 
     #[test]
     fn scores_stay_a_json_object_in_name_order() {

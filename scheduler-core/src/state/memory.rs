@@ -346,18 +346,20 @@ impl MemoryState {
         }
     }
 
-    /// Stores allocations the caller just found absent from the store (the
-    /// plan applier's placements), without looking each one up again: in a
-    /// table of a million allocations every walk down the tree is a dozen
-    /// cache misses, and each server applies every placement. An
-    /// allocation that is stored after all (one id placed twice) is
-    /// upserted instead.
-    pub(crate) fn insert_new_allocs(
+    /// Stores a plan's placements and returns the new ones (as stored).
+    /// Most placements are new, so each is inserted straight away, and
+    /// what the insert displaces tells an in-place update from a new
+    /// allocation: no lookup of its own first (in a table of a million
+    /// allocations every walk down the tree is a dozen cache misses, and
+    /// each server applies every placement). An update is then upserted
+    /// as [`MemoryState::upsert_allocs`] does.
+    pub(crate) fn insert_placements(
         &mut self,
         index: u64,
         allocs: Vec<Allocation>,
-    ) -> Result<(), StateError> {
+    ) -> Result<Vec<Arc<Allocation>>, StateError> {
         self.advance(index)?;
+        let mut new_allocs = Vec::with_capacity(allocs.len());
         for mut alloc in allocs {
             alloc.create_index = index;
             alloc.modify_index = index;
@@ -374,8 +376,9 @@ impl MemoryState {
                 continue;
             }
             index_new_alloc(state, &alloc);
+            new_allocs.push(alloc);
         }
-        Ok(())
+        Ok(new_allocs)
     }
 
     /// Applies what clients report about their allocations (Nomad's
