@@ -158,6 +158,21 @@ impl Leader {
         Ok(response)
     }
 
+    /// [`Leader::write`] without forwarding (see
+    /// [`crate::Server::write_as_leader`]): for the plan applier, whose
+    /// entries are the largest and whose plans are void once this server
+    /// no longer leads.
+    pub(crate) async fn write_here(
+        &self,
+        command: Command,
+    ) -> Result<CommandResponse, ControlError> {
+        let response = self.server.write_as_leader(command).await?;
+        if let Err(refusal) = &response.result {
+            return Err(ControlError::Refused(refusal.clone()));
+        }
+        Ok(response)
+    }
+
     /// The wall clock, Unix nanoseconds.
     pub(crate) fn now(&self) -> i64 {
         crate::clock::now_unix_nanos()

@@ -119,7 +119,7 @@ async fn apply_batch(leader: &Leader, batch: Vec<PlanSubmission>) {
     // make the state machine copy every table and per-node index the
     // entry touches instead of updating them in place.
     drop(working);
-    let written = leader.write(Command::Batch(commands)).await;
+    let written = leader.write_here(Command::Batch(commands)).await;
     match written {
         Ok(response) => {
             for (mut outcome, reply) in outcomes {
