@@ -12,10 +12,10 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, MapAccess, Visitor};
-
-use crate::ranking::score_card;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ranking::score_card;
 
 /// Scores by scorer name (`binpack`, `job-anti-affinity`, ...), in name
 /// order; one entry per name.

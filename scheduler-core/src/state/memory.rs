@@ -575,7 +575,6 @@ fn store_alloc(state: &mut MemorySnapshot, alloc: Arc<Allocation>) {
     refresh_usage(state, &node);
 }
 
-/// Files an allocation under its node and its job.
 /// Indexes an allocation just added to the table, and adds it to its
 /// node's usage: a new allocation only adds, so the node's other
 /// allocations need not be summed again (which made filling a node
@@ -591,6 +590,7 @@ fn index_new_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
     }
 }
 
+/// Files an allocation under its node and its job.
 fn index_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
     let by_node = Arc::make_mut(&mut state.allocs_by_node)
         .entry(alloc.node_id.clone())

@@ -151,11 +151,7 @@ pub(crate) struct Leader {
 impl Leader {
     /// Commits a command; a refusal is an error.
     pub(crate) async fn write(&self, command: Command) -> Result<CommandResponse, ControlError> {
-        let response = self.server.write(command).await?;
-        if let Err(refusal) = &response.result {
-            return Err(ControlError::Refused(refusal.clone()));
-        }
-        Ok(response)
+        accepted(self.server.write(command).await?)
     }
 
     /// [`Leader::write`] without forwarding (see
@@ -166,11 +162,7 @@ impl Leader {
         &self,
         command: Command,
     ) -> Result<CommandResponse, ControlError> {
-        let response = self.server.write_as_leader(command).await?;
-        if let Err(refusal) = &response.result {
-            return Err(ControlError::Refused(refusal.clone()));
-        }
-        Ok(response)
+        accepted(self.server.write_as_leader(command).await?)
     }
 
     /// The wall clock, Unix nanoseconds.
@@ -504,4 +496,12 @@ async fn establish(
         tasks.push(tokio::spawn(worker::run(leader.clone(), worker)));
     }
     (leader, tasks)
+}
+
+/// A committed command's response, or its refusal as an error.
+fn accepted(response: CommandResponse) -> Result<CommandResponse, ControlError> {
+    if let Err(refusal) = &response.result {
+        return Err(ControlError::Refused(refusal.clone()));
+    }
+    Ok(response)
 }

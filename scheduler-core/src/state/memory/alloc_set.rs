@@ -8,8 +8,9 @@
 //! Arc<Allocation>>` that copy cloned two reference counts per allocation
 //! (the id's and the allocation's, each a cache miss in a large store) and
 //! rebuilt the tree's nodes; the old copy, dropped with the snapshot, cost
-//! as much again. A replicated C1M spent a tenth of its CPU there, growing
-//! with the allocations per node.
+//! as much again. In a profile of C1M through a three-server cluster,
+//! these index writes and the dropping of old copies were 9 % of samples,
+//! growing with the allocations per node (7 % with this type).
 //!
 //! Here the allocations sit in sorted chunks of at most [`CHUNK`], each
 //! behind its own `Arc`. Copying a set copies one pointer per chunk, and a
