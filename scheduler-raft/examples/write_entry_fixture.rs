@@ -12,8 +12,6 @@
 //! `cargo run -p scheduler-raft --example write_entry_fixture -- OUT`
 #![allow(clippy::disallowed_methods)]
 
-use std::sync::Arc;
-
 use scheduler_core::jobspec::{ParseOptions, parse};
 use scheduler_core::model::{EvalId, EvalStatus, EvalTrigger, Evaluation, Namespace};
 use scheduler_core::plan::check_owned_plan;
@@ -112,6 +110,5 @@ fn main() {
     ]);
     let bytes = scheduler_raft::codec::encode(&command).expect("encodes");
     std::fs::write(&out, &bytes).expect("writes");
-    let shared = Arc::new(command);
-    eprintln!("{} bytes to {out}: {:#?}", bytes.len(), shared);
+    eprintln!("{} bytes to {out}: {command:#?}", bytes.len());
 }
