@@ -1,13 +1,13 @@
-//! Writes `tests/fixtures/log-entry-positional-1.msgpack`: one log entry's
-//! command as this version encodes it (see `codec.rs`), made of what a real
-//! cluster writes: nodes, a job registration with its evaluation, and the
-//! plan that placed the job. `codec::tests::an_entry_of_this_version_still_reads`
-//! reads the file and checks what it holds.
+//! Writes one log entry's command as this version encodes it (see
+//! `codec.rs`), made of what a real cluster writes: nodes, a job
+//! registration with its evaluation, and the plan that placed the job.
+//! It wrote `tests/fixtures/log-entry-positional-1.msgpack` and, once
+//! placement metrics became a blob, `-2`; `codec::tests` read both files
+//! and check what they hold.
 //!
-//! The committed file stands for entries already in operators' logs:
-//! **never regenerate it**. When the encoding changes in a way older
-//! entries cannot follow, write a new file (`-2`) with this example and
-//! keep both tests.
+//! The committed files stand for entries already in operators' logs:
+//! **never regenerate them**. When the encoding changes, write a new file
+//! (`-3`) with this example and keep every test.
 //!
 //! `cargo run -p scheduler-raft --example write_entry_fixture -- OUT`
 #![allow(clippy::disallowed_methods)]

@@ -151,16 +151,43 @@ mod tests {
         );
     }
 
-    /// An entry this version wrote (`tests/fixtures/log-entry-positional-1.msgpack`,
+    /// An entry an earlier version wrote (`tests/fixtures/log-entry-positional-1.msgpack`,
     /// made by `examples/write_entry_fixture.rs`: three nodes, job `web`
-    /// registered, its plan of two placements) reads back field by field.
-    /// Fields read by position: a field added anywhere but at the end of
-    /// its struct shifts every later one, and this test fails.
+    /// registered, its plan of two placements, metrics as a struct) reads
+    /// back field by field. Fields read by position: a field added
+    /// anywhere but at the end of its struct shifts every later one, and
+    /// this test fails.
     #[test]
     fn an_entry_of_this_version_still_reads() {
+        check_fixture_entry(include_bytes!(
+            "../tests/fixtures/log-entry-positional-1.msgpack"
+        ));
+    }
+
+    /// The same entry as written once placement metrics travel as a blob
+    /// (`-2`): the metrics stay encoded until read, then read the same.
+    #[test]
+    fn an_entry_with_encoded_metrics_still_reads() {
+        let bytes = include_bytes!("../tests/fixtures/log-entry-positional-2.msgpack");
+        check_fixture_entry(bytes);
+        let command: Command = decode(bytes).expect("decodes");
+        let Command::Batch(commands) = &command else {
+            panic!("not a batch");
+        };
+        let Command::ApplyPlan(plan) = &commands[2] else {
+            panic!("not a plan");
+        };
+        for alloc in plan.node_allocation.values().flatten() {
+            assert!(alloc.metrics.is_encoded(), "{}", alloc.id);
+        }
+        // What this version writes for the same entry, byte for byte.
+        assert_eq!(encode(&command).expect("encodes"), bytes);
+    }
+
+    /// Checks what the fixture entries hold.
+    fn check_fixture_entry(bytes: &[u8]) {
         use scheduler_core::model::{AllocClientStatus, AllocDesiredStatus, EvalStatus, MHz, MiB};
 
-        let bytes = include_bytes!("../tests/fixtures/log-entry-positional-1.msgpack");
         // The variant by name, then its fields as an array.
         assert_eq!(bytes[..8], *b"\x81\xa5Batch\x93");
         let Command::Batch(commands) = decode::<Command>(bytes).expect("decodes") else {

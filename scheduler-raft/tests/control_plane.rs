@@ -118,6 +118,25 @@ async fn jobs_are_placed_blocked_jobs_wake_and_lost_nodes_are_replaced() {
     let snapshot = cluster
         .eventually(10, "big placed on a and b", |s| live_allocs(s, "big") == 2)
         .await;
+    // Every server stores the placements' metrics as the encoded bytes
+    // the log carries, and reads them back whole when asked.
+    for plane in &cluster.planes {
+        let server = plane.server();
+        let deadline = scheduler_raft::clock::monotonic() + Duration::from_secs(10);
+        while live_allocs(&server.read_stale(), "big") < 2 {
+            assert!(
+                scheduler_raft::clock::monotonic() < deadline,
+                "big applied everywhere"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stored = server.read_stale();
+        for alloc in stored.allocs_by_job("default", &JobId::new("big")) {
+            assert!(alloc.metrics.is_encoded(), "{}", alloc.id);
+            assert_eq!(alloc.metrics.score_meta_data[0].node_id, alloc.node_id);
+            assert!(alloc.metrics.nodes_evaluated >= 1);
+        }
+    }
     let first = snapshot.evaluation(&eval.id).expect("evaluation stored");
     assert_eq!(
         first.status,

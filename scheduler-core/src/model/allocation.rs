@@ -47,9 +47,10 @@ pub struct Allocation {
     /// Resources assigned to the allocation.
     #[serde(default, deserialize_with = "null_as_default")]
     pub allocated_resources: AllocatedResources,
-    /// How the placement was chosen.
+    /// How the placement was chosen; held encoded by servers that only
+    /// store it (see [`LazyMetric`](super::LazyMetric)).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub metrics: AllocMetric,
+    pub metrics: super::LazyMetric,
     /// What the servers want the allocation to do.
     #[serde(default, deserialize_with = "null_as_default")]
     pub desired_status: AllocDesiredStatus,

@@ -39,6 +39,7 @@ pub use volumes::*;
 pub mod allocation;
 pub mod deployment;
 pub mod evaluation;
+pub mod lazy_metric;
 pub mod node;
 pub mod node_class;
 pub mod score_map;
@@ -49,6 +50,7 @@ pub use evaluation::*;
 pub use node::*;
 
 pub use ids::*;
+pub use lazy_metric::LazyMetric;
 pub use path::{FieldPath, Segment};
 pub use score_map::ScoreMap;
 pub use units::{Duration, DurationError, MHz, Mbits, MiB};

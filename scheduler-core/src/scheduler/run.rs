@@ -209,7 +209,7 @@ impl<'s> Run<'s> {
             job: None,
             task_group: group.name.clone(),
             allocated_resources,
-            metrics: metric,
+            metrics: metric.into(),
             desired_status: AllocDesiredStatus::Run,
             client_status: AllocClientStatus::Pending,
             previous_allocation: previous.map(|p| p.id.clone()).unwrap_or_default(),

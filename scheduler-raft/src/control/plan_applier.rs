@@ -138,7 +138,7 @@ async fn apply_batch(leader: &Leader, batch: Vec<PlanSubmission>) {
 }
 
 /// The plan as a log entry: allocations that run the plan's job travel
-/// without their copy of it.
+/// without their copy of it, and with their placement metrics encoded.
 fn plan_apply(
     eval_id: scheduler_core::model::EvalId,
     job: Option<scheduler_core::model::Job>,
@@ -153,12 +153,13 @@ fn plan_apply(
         deployment_updates,
         ..
     } = result;
-    if let Some(job) = &job {
-        for alloc in node_allocation.values_mut().flatten() {
-            if alloc.job.as_deref() == Some(job) {
-                alloc.job = None;
-            }
+    for alloc in node_allocation.values_mut().flatten() {
+        if job.is_some() && alloc.job.as_deref() == job.as_ref() {
+            alloc.job = None;
         }
+        // Every server then stores the metrics as the bytes followers
+        // receive (`LazyMetric`), the leader included.
+        alloc.metrics.keep_encoded();
     }
     PlanApply {
         eval_id,
