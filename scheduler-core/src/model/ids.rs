@@ -60,6 +60,14 @@ macro_rules! string_id {
                 self.text.is_empty()
             }
 
+            /// The id's first eight bytes as a big-endian number, zero
+            /// padded (read inline, never from the heap): ids order as
+            /// these do whenever these differ, and equal ids share it.
+            /// A map key for ids that differ early, such as UUIDs.
+            pub fn order_key(&self) -> u64 {
+                self.prefix
+            }
+
             /// A value equal ids share, read from the id's inline part
             /// only (its first eight bytes and its length), never from
             /// the heap: a hash input for maps of ids that differ early,

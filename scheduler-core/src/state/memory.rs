@@ -15,10 +15,12 @@ use crate::model::{
 use crate::scheduler::config::{NodePool, SchedulerConfiguration};
 
 mod alloc_set;
+mod alloc_table;
 mod dump;
 mod stability;
 
 use alloc_set::AllocSet;
+use alloc_table::AllocTable;
 pub use dump::{DumpedAlloc, StateDump};
 
 /// A job's key: namespace (as stored on the object) and id.
@@ -55,7 +57,7 @@ pub struct MemorySnapshot {
     job_versions: Arc<BTreeMap<JobKey, Arc<JobVersions>>>,
     /// The largest table, in a persistent map: a write after a snapshot
     /// copies O(log n) nodes, not the whole table (see the cost model).
-    allocs: imbl::OrdMap<AllocId, Arc<Allocation>>,
+    allocs: AllocTable,
     allocs_by_node: AllocIndex<NodeId>,
     allocs_by_job: AllocIndex<JobKey>,
     /// Per job with allocations, the index of the last write that added,
@@ -118,8 +120,9 @@ pub enum JobChange {
 /// So the typical loop (a batch of writes, then a snapshot for the
 /// scheduler) pays at most one map copy per touched table per snapshot.
 /// The allocation table is the exception: it is a persistent B-tree
-/// (`imbl::OrdMap`, structural sharing), so a write after a snapshot copies
-/// only the O(log n) nodes on its path. A replicated server applies a plan
+/// (`imbl::OrdMap` keyed by each id's first eight bytes, see
+/// `alloc_table.rs`), so a write after a snapshot copies only the O(log n)
+/// nodes on its path. A replicated server applies a plan
 /// while scheduler workers hold snapshots; copying a table of a million
 /// allocations per plan made C1M through Raft quadratic.
 #[derive(Debug, Clone, Default)]
@@ -340,7 +343,7 @@ impl MemoryState {
             }
             None => {
                 let alloc = Arc::new(alloc);
-                state.allocs.insert(alloc.id.clone(), alloc.clone());
+                state.allocs.insert(alloc.clone());
                 index_new_alloc(state, &alloc);
             }
         }
@@ -370,8 +373,8 @@ impl MemoryState {
                 alloc.job = state.jobs.get(&key).cloned();
             }
             let alloc = Arc::new(alloc);
-            if let Some(stored) = state.allocs.insert(alloc.id.clone(), alloc.clone()) {
-                state.allocs.insert(stored.id.clone(), stored);
+            if let Some(stored) = state.allocs.insert(alloc.clone()) {
+                state.allocs.insert(stored);
                 self.upsert_alloc(index, Arc::unwrap_or_clone(alloc));
                 continue;
             }
@@ -571,7 +574,7 @@ fn store_node(state: &mut MemorySnapshot, index: u64, mut node: Node) -> Arc<Nod
 fn store_alloc(state: &mut MemorySnapshot, alloc: Arc<Allocation>) {
     index_alloc(state, &alloc);
     let node = alloc.node_id.clone();
-    state.allocs.insert(alloc.id.clone(), alloc);
+    state.allocs.insert(alloc);
     refresh_usage(state, &node);
 }
 

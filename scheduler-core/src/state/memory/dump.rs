@@ -175,7 +175,7 @@ impl MemoryState {
             busy_nodes.insert(alloc.node_id.clone());
             let alloc = Arc::new(alloc);
             index_alloc(&mut state, &alloc);
-            state.allocs.insert(alloc.id.clone(), alloc);
+            state.allocs.insert(alloc);
         }
         for node in &busy_nodes {
             refresh_usage(&mut state, node);
