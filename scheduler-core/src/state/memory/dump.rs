@@ -172,6 +172,10 @@ impl MemoryState {
         let mut busy_nodes = std::collections::BTreeSet::new();
         for DumpedAlloc { job, mut alloc } in allocs {
             alloc.job = job.and_then(|position| alloc_jobs.get(position as usize).cloned());
+            // Dumps travel as JSON, which spells the metrics out; a
+            // restored store holds them as compactly as one fed by the
+            // log (`LazyMetric`).
+            alloc.metrics.keep_encoded();
             busy_nodes.insert(alloc.node_id.clone());
             let alloc = Arc::new(alloc);
             index_alloc(&mut state, &alloc);
@@ -277,5 +281,28 @@ mod tests {
             }
             other => panic!("allocations lost their job: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_store_restored_from_json_holds_metrics_encoded_and_whole() {
+        let mut store = MemoryState::new();
+        let metrics = crate::model::AllocMetric {
+            nodes_evaluated: 7,
+            nodes_filtered: 2,
+            ..crate::model::AllocMetric::default()
+        };
+        let alloc = Allocation {
+            id: AllocId::new("a0"),
+            node_id: NodeId::new("n1"),
+            metrics: metrics.clone().into(),
+            ..Allocation::default()
+        };
+        store.upsert_allocs(1, vec![alloc]).expect("alloc");
+        let json = serde_json::to_string(&store.dump()).expect("dumps");
+        let restored = MemoryState::restore(serde_json::from_str(&json).expect("reads"));
+        let view = restored.view();
+        let stored = view.alloc(&AllocId::new("a0")).expect("restored");
+        assert!(stored.metrics.is_encoded());
+        assert_eq!(*stored.metrics, metrics);
     }
 }
