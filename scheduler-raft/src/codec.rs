@@ -18,9 +18,11 @@
 //! those fields, reads them as their defaults), and never leave a field out
 //! when writing (`skip_serializing_if`) unless it is the struct's last
 //! field (`AllocMetric::explanation` and `Evaluation::plan_annotations`;
-//! the model's `serde_util` says more and tests both). The test
-//! `an_entry_of_this_version_still_reads` pins the layout of a command
-//! written by this version.
+//! the model's `serde_util` says more and tests both). The tests
+//! `an_entry_with_metrics_as_a_struct_still_reads` and
+//! `an_entry_with_encoded_metrics_still_reads` pin the layouts of commands
+//! written by an earlier version and by this one (placement metrics as a
+//! nested blob: `scheduler_core::model::LazyMetric`).
 //!
 //! # What still reads
 //! Entries written with field names (maps) by earlier versions read as
@@ -158,7 +160,7 @@ mod tests {
     /// anywhere but at the end of its struct shifts every later one, and
     /// this test fails.
     #[test]
-    fn an_entry_of_this_version_still_reads() {
+    fn an_entry_with_metrics_as_a_struct_still_reads() {
         check_fixture_entry(include_bytes!(
             "../tests/fixtures/log-entry-positional-1.msgpack"
         ));
