@@ -314,15 +314,17 @@ impl Runner {
             let (started, anew) = self.start_or_reattach().await;
             let exit = match started {
                 Ok(handle) => {
+                    // State and event in one publication: a watcher that
+                    // sees the task running sees its `Started` event too.
                     self.set(|state| {
                         state.state = TaskRunState::Running;
                         if state.started_at.is_empty() {
                             state.started_at = now_rfc3339();
                         }
+                        if anew {
+                            state.events.push(event("Started"));
+                        }
                     });
-                    if anew {
-                        self.record(event("Started"));
-                    }
                     // The handle last: whoever persists it finds the state
                     // that goes with it already published.
                     let _ = self.handle.send(Some(handle));
