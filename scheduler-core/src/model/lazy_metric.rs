@@ -82,8 +82,9 @@ impl LazyMetric {
     /// this costs no extra encoding: the log entry then copies the bytes
     /// instead of encoding the struct), and what a store restored from
     /// JSON does.
+    /// Unset metrics stay as they are: they hold nothing to encode.
     pub fn keep_encoded(&mut self) {
-        if !self.is_encoded() {
+        if !self.is_encoded() && !matches!(self.0, Repr::Empty) {
             *self = Self::from_encoded(self.encoded());
         }
     }
@@ -196,7 +197,10 @@ impl Serialize for LazyMetric {
         }
         match &self.0 {
             Repr::Encoded { bytes, .. } => serializer.serialize_bytes(bytes),
-            Repr::Empty | Repr::Decoded(_) => serializer.serialize_bytes(&self.encoded()),
+            Repr::Decoded(metric) => serializer.serialize_bytes(&encode(metric)),
+            // Unset (every allocation a client reports on): one nil byte,
+            // which reads back as unset (see `visit_unit`).
+            Repr::Empty => serializer.serialize_unit(),
         }
     }
 }

@@ -133,4 +133,12 @@ fn unset_metrics_travel_as_the_default() {
     let read: Allocation = rmp_serde::from_slice(&bytes).expect("decodes");
     assert_eq!(*read.metrics, AllocMetric::default());
     assert_eq!(read, Allocation::default());
+    // Unset metrics are one nil byte, and stay unset when kept encoded.
+    assert_eq!(
+        rmp_serde::to_vec(&LazyMetric::default()).expect("encodes"),
+        [0xc0]
+    );
+    let mut unset = LazyMetric::default();
+    unset.keep_encoded();
+    assert!(matches!(unset.0, Repr::Empty));
 }
