@@ -373,8 +373,8 @@ impl MemoryState {
                 alloc.job = state.jobs.get(&key).cloned();
             }
             let alloc = Arc::new(alloc);
-            if let Some(stored) = state.allocs.insert(alloc.clone()) {
-                state.allocs.insert(stored);
+            if let Err(returned) = state.allocs.insert_new(alloc.clone()) {
+                drop(returned);
                 self.upsert_alloc(index, Arc::unwrap_or_clone(alloc));
                 continue;
             }

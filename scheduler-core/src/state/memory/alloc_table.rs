@@ -1,22 +1,27 @@
-//! [`AllocTable`]: the store's allocations by id, in a persistent map whose
-//! keys are plain numbers.
+//! [`AllocTable`]: the store's allocations by id, in persistent structures
+//! that a snapshot shares and a write copies only where it lands.
 //!
-//! The leader's workers always hold a snapshot, so each placement the
-//! state machine stores copies the tree node it lands in, and placements'
-//! random UUIDs put nearly every one in a different node: per placement a
-//! leaf of up to 64 entries and, per plan, most of the branches above. With
-//! `AllocId` keys each copied entry cost two reference counts (the id's
-//! text and the allocation) and each copied branch key one; the old copies,
-//! dropped with the snapshot, cost as much again. In a profile of C1M
-//! through a three-server cluster that copying and dropping was about
-//! 10 % of samples.
+//! The leader's workers always hold a snapshot, so every placement the
+//! state machine stores copies the tree nodes it lands in, and placements'
+//! random UUIDs put nearly every one in a different leaf of the id order.
+//! Copying a leaf of allocations means touching each of its 64
+//! allocations' reference counts (64 cache misses, and as many again when
+//! the snapshot drops the old leaf): about 10 % of a profile of C1M
+//! through a three-server cluster, even with keys that are plain numbers.
 //!
-//! Here the key is the id's first eight bytes as a number
-//! ([`AllocId::order_key`]), which orders ids as their text does: a copied
-//! entry costs one reference count, a copied branch key none, and a lookup
-//! compares numbers without reading any id's text. Ids that share their
-//! first eight bytes (never two UUIDs in practice, but any ids callers
-//! choose) share a bucket, sorted by id, so iteration stays in id order.
+//! So the table is split in two:
+//! - `by_key`: each id's first eight bytes as a number
+//!   ([`AllocId::order_key`], which orders ids as their text does) to the
+//!   slot of its allocation. Its leaves hold plain numbers: copying one
+//!   is a copy of a kilobyte, with no pointer followed.
+//! - `slots`: the allocations themselves in a persistent vector, a new one
+//!   appended at the end (or in a slot a removal freed). A plan's
+//!   placements land side by side at the tail: one leaf copied per
+//!   64 placements, holding allocations just written.
+//!
+//! Ids that share their first eight bytes (never two UUIDs in practice,
+//! but any ids callers choose) share a bucket of slots sorted by id, so
+//! iteration stays in id order.
 
 use std::sync::Arc;
 
@@ -26,31 +31,24 @@ use crate::model::{AllocId, Allocation};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AllocTable {
     by_key: imbl::OrdMap<u64, Bucket>,
+    slots: imbl::Vector<Option<Arc<Allocation>>>,
+    /// Slots emptied by removals, taken again before the vector grows.
+    free: imbl::Vector<u32>,
 }
 
-/// The allocations whose ids share a key.
+/// The slots of the allocations whose ids share a key.
 #[derive(Debug, Clone)]
 enum Bucket {
-    One(Arc<Allocation>),
-    /// Two or more, sorted by id.
-    Many(Arc<Vec<Arc<Allocation>>>),
+    One(u32),
+    /// Two or more, sorted by the ids of their allocations.
+    Many(Arc<Vec<u32>>),
 }
 
 impl Bucket {
-    fn get(&self, id: &AllocId) -> Option<&Arc<Allocation>> {
+    fn slots(&self) -> &[u32] {
         match self {
-            Bucket::One(alloc) => (alloc.id == *id).then_some(alloc),
-            Bucket::Many(allocs) => allocs
-                .binary_search_by(|a| a.id.cmp(id))
-                .ok()
-                .map(|at| &allocs[at]),
-        }
-    }
-
-    fn iter(&self) -> std::slice::Iter<'_, Arc<Allocation>> {
-        match self {
-            Bucket::One(alloc) => std::slice::from_ref(alloc).iter(),
-            Bucket::Many(allocs) => allocs.iter(),
+            Bucket::One(slot) => std::slice::from_ref(slot),
+            Bucket::Many(slots) => slots,
         }
     }
 }
@@ -58,7 +56,10 @@ impl Bucket {
 impl AllocTable {
     /// The allocation with this id.
     pub(crate) fn get(&self, id: &AllocId) -> Option<&Arc<Allocation>> {
-        self.by_key.get(&id.order_key())?.get(id)
+        let bucket = self.by_key.get(&id.order_key())?;
+        let slots = bucket.slots();
+        let at = self.position(slots, id).ok()?;
+        self.at(slots[at])
     }
 
     /// Whether an allocation with this id is stored.
@@ -66,57 +67,111 @@ impl AllocTable {
         self.get(id).is_some()
     }
 
-    /// Stores `alloc` under its id; returns the allocation it replaces.
+    /// Stores `alloc` unless an allocation with its id is stored already,
+    /// in which case the table is left as it was and `alloc` comes back.
     /// One walk down the tree when the key is new (the common case: the
     /// store inserts placements without looking them up first).
+    pub(crate) fn insert_new(&mut self, alloc: Arc<Allocation>) -> Result<(), Arc<Allocation>> {
+        let key = alloc.id.order_key();
+        let slot = self.next_slot();
+        let Some(displaced) = self.by_key.insert(key, Bucket::One(slot)) else {
+            self.fill(slot, alloc);
+            return Ok(());
+        };
+        let mut slots = displaced.slots().to_vec();
+        match self.position(&slots, &alloc.id) {
+            Ok(_) => {
+                self.by_key.insert(key, displaced);
+                Err(alloc)
+            }
+            Err(at) => {
+                slots.insert(at, slot);
+                self.by_key.insert(key, Bucket::Many(Arc::new(slots)));
+                self.fill(slot, alloc);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores `alloc` under its id; returns the allocation it replaces.
     pub(crate) fn insert(&mut self, alloc: Arc<Allocation>) -> Option<Arc<Allocation>> {
         let key = alloc.id.order_key();
-        let displaced = self.by_key.insert(key, Bucket::One(alloc.clone()))?;
-        let mut allocs = match displaced {
-            Bucket::One(old) if old.id == alloc.id => return Some(old),
-            Bucket::One(other) => vec![other],
-            Bucket::Many(allocs) => Arc::unwrap_or_clone(allocs),
-        };
-        let replaced = match allocs.binary_search_by(|a| a.id.cmp(&alloc.id)) {
-            Ok(at) => Some(std::mem::replace(&mut allocs[at], alloc)),
-            Err(at) => {
-                allocs.insert(at, alloc);
-                None
+        if let Some(bucket) = self.by_key.get(&key) {
+            let slots = bucket.slots();
+            if let Ok(at) = self.position(slots, &alloc.id) {
+                let slot = slots[at];
+                return self.slots.set(slot as usize, Some(alloc));
             }
-        };
-        self.by_key.insert(key, Bucket::Many(Arc::new(allocs)));
-        replaced
+        }
+        // Not stored: inserting it as new cannot find it either.
+        self.insert_new(alloc).err()
     }
 
     /// Removes the allocation with this id and returns it.
     pub(crate) fn remove(&mut self, id: &AllocId) -> Option<Arc<Allocation>> {
         let key = id.order_key();
-        match self.by_key.get(&key)? {
-            Bucket::One(alloc) if alloc.id == *id => {
-                self.by_key.remove(&key).and_then(|bucket| match bucket {
-                    Bucket::One(alloc) => Some(alloc),
-                    Bucket::Many(_) => None,
-                })
+        let bucket = self.by_key.get(&key)?;
+        let mut slots = bucket.slots().to_vec();
+        let at = self.position(&slots, id).ok()?;
+        let slot = slots.remove(at);
+        match slots.len() {
+            0 => {
+                self.by_key.remove(&key);
             }
-            Bucket::One(_) => None,
-            Bucket::Many(allocs) => {
-                let at = allocs.binary_search_by(|a| a.id.cmp(id)).ok()?;
-                let mut allocs = (**allocs).clone();
-                let removed = allocs.remove(at);
-                let rest = if allocs.len() == 1 {
-                    Bucket::One(allocs.remove(0))
-                } else {
-                    Bucket::Many(Arc::new(allocs))
-                };
-                self.by_key.insert(key, rest);
-                Some(removed)
+            1 => {
+                self.by_key.insert(key, Bucket::One(slots[0]));
+            }
+            _ => {
+                self.by_key.insert(key, Bucket::Many(Arc::new(slots)));
             }
         }
+        let removed = self.slots.set(slot as usize, None);
+        self.free.push_back(slot);
+        removed
     }
 
     /// The allocations in id order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<Allocation>> + '_ {
-        self.by_key.values().flat_map(Bucket::iter)
+        self.by_key
+            .values()
+            .flat_map(Bucket::slots)
+            .filter_map(|slot| self.at(*slot))
+    }
+
+    /// The allocation in `slot`.
+    fn at(&self, slot: u32) -> Option<&Arc<Allocation>> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// Where `id` is among a bucket's `slots` (sorted by id), or where it
+    /// would go.
+    fn position(&self, slots: &[u32], id: &AllocId) -> Result<usize, usize> {
+        slots.binary_search_by(|slot| match self.at(*slot) {
+            Some(alloc) => alloc.id.cmp(id),
+            // An empty slot in a bucket would be a bug; sorting it first
+            // keeps the search total.
+            None => std::cmp::Ordering::Less,
+        })
+    }
+
+    /// The slot the next new allocation takes (see [`AllocTable::fill`]).
+    fn next_slot(&self) -> u32 {
+        match self.free.last() {
+            Some(slot) => *slot,
+            // Four billion allocations in one store is past anything a
+            // server holds in memory.
+            None => u32::try_from(self.slots.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Puts `alloc` in the slot [`AllocTable::next_slot`] named.
+    fn fill(&mut self, slot: u32, alloc: Arc<Allocation>) {
+        if self.free.last() == Some(&slot) {
+            self.free.pop_back();
+            self.slots.set(slot as usize, Some(alloc));
+        } else {
+            self.slots.push_back(Some(alloc));
+        }
     }
 }
 
@@ -190,32 +245,91 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_freed_slot_is_taken_again_without_touching_older_clones() {
+        let mut table = AllocTable::default();
+        table.insert(alloc("a", 1));
+        table.insert(alloc("b", 1));
+        table.remove(&AllocId::new("a"));
+        let before = table.clone();
+        assert!(table.insert_new(alloc("c", 1)).is_ok());
+        assert_eq!(table.slots.len(), 2, "the freed slot is reused");
+        assert_eq!(contents(&before), [("b".to_owned(), 1)]);
+        assert_eq!(contents(&table), [("b".to_owned(), 1), ("c".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn inserting_a_stored_id_as_new_changes_nothing() {
+        let mut table = AllocTable::default();
+        table.insert(alloc("worker-0001", 1));
+        table.insert(alloc("worker-0002", 1));
+        let refused = table
+            .insert_new(alloc("worker-0002", 2))
+            .expect_err("stored");
+        assert_eq!(refused.modify_index, 2);
+        assert_eq!(
+            contents(&table),
+            [("worker-0001".to_owned(), 1), ("worker-0002".to_owned(), 1)]
+        );
+    }
+
     /// Ids from a small alphabet and lengths around eight bytes, so that
     /// many share their first eight bytes and buckets fill and empty.
     fn id() -> impl Strategy<Value = String> {
         "[ab]{6,10}"
     }
 
+    #[derive(Debug, Clone)]
+    enum Op {
+        Upsert(String, u64),
+        InsertNew(String, u64),
+        Remove(String),
+        /// Keep a clone, checked at the end against the model of then.
+        Snapshot,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (id(), 0u64..4).prop_map(|(id, v)| Op::Upsert(id, v)),
+            (id(), 0u64..4).prop_map(|(id, v)| Op::InsertNew(id, v)),
+            id().prop_map(Op::Remove),
+            Just(Op::Snapshot),
+        ]
+    }
+
     proptest! {
         #[test]
-        fn behaves_as_a_map_by_id(
-            ops in proptest::collection::vec((any::<bool>(), id(), 0u64..4), 0..200)
-        ) {
+        fn behaves_as_a_map_by_id(ops in proptest::collection::vec(op(), 0..200)) {
             let mut table = AllocTable::default();
             let mut model: BTreeMap<String, u64> = BTreeMap::new();
-            for (insert, id, version) in ops {
-                if insert {
-                    let replaced = table.insert(alloc(&id, version)).map(|a| a.modify_index);
-                    prop_assert_eq!(replaced, model.insert(id, version));
-                } else {
-                    let removed = table.remove(&AllocId::new(&id)).map(|a| a.modify_index);
-                    prop_assert_eq!(removed, model.remove(&id));
+            let mut clones = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Upsert(id, version) => {
+                        let replaced = table.insert(alloc(&id, version)).map(|a| a.modify_index);
+                        prop_assert_eq!(replaced, model.insert(id, version));
+                    }
+                    Op::InsertNew(id, version) => {
+                        let refused = table.insert_new(alloc(&id, version)).is_err();
+                        prop_assert_eq!(refused, model.contains_key(&id));
+                        model.entry(id).or_insert(version);
+                    }
+                    Op::Remove(id) => {
+                        let removed = table.remove(&AllocId::new(&id)).map(|a| a.modify_index);
+                        prop_assert_eq!(removed, model.remove(&id));
+                    }
+                    Op::Snapshot => clones.push((table.clone(), model.clone())),
                 }
             }
             let expected: Vec<(String, u64)> = model.clone().into_iter().collect();
             prop_assert_eq!(contents(&table), expected);
             for (id, version) in &model {
                 prop_assert_eq!(table.get(&AllocId::new(id)).map(|a| a.modify_index), Some(*version));
+            }
+            prop_assert!(table.slots.len() <= model.len() + table.free.len());
+            for (clone, then) in clones {
+                let expected: Vec<(String, u64)> = then.into_iter().collect();
+                prop_assert_eq!(contents(&clone), expected);
             }
         }
     }
