@@ -336,3 +336,73 @@ fn a_placement_listed_twice_in_a_plan_is_stored_once() {
     assert_eq!(view.allocs().count(), 1);
     assert_eq!(view.node_usage(&node).disk, MiB(500));
 }
+
+#[test]
+fn a_plan_in_flight_counts_as_held_for_the_next_evaluation() {
+    use scheduler_core::state::{PendingUsage, WithPending};
+
+    let mut sim = simulate(nodes(4, "n"), 3);
+    // One busy node: binpack's best fit heads there first.
+    register(&mut sim, &sized_job("seed", 2000));
+    let busy = placements(&sim, "seed")
+        .into_keys()
+        .next()
+        .expect("seed placed");
+    let first = job(&sized_job("first", 5000));
+    let second = job(&sized_job("second", 5000));
+    let state = sim.state_mut();
+    state.upsert_job(10, first.clone()).expect("job");
+    state.upsert_job(10, second.clone()).expect("job");
+    let snapshot = state.snapshot();
+    let env = scheduler_core::scheduler::SchedulerEnv { now: NOW, seed: 1 };
+    let eval = |i: usize, job: &Job| scheduler_core::model::Evaluation {
+        id: format!("00000000-0000-4000-8000-00000000001{i}")
+            .as_str()
+            .into(),
+        namespace: "default".into(),
+        job_id: job.id.clone(),
+        eval_type: "service".into(),
+        ..Default::default()
+    };
+    let node_name = |plan: &scheduler_core::scheduler::Plan| -> String {
+        let node = plan.node_allocation.keys().next().expect("placed");
+        snapshot.node(node).expect("node").name.clone()
+    };
+    let first_result = scheduler_core::scheduler::schedule(&snapshot, &eval(0, &first), &env);
+    assert_eq!(node_name(&first_result.plan), busy);
+    // Scheduled on the same snapshot, the second evaluation wants the same
+    // node: the two plans collide ...
+    let blind = scheduler_core::scheduler::schedule(&snapshot, &eval(1, &second), &env);
+    assert_eq!(node_name(&blind.plan), busy);
+    // ... unless the first plan's placements count as held.
+    let pending = PendingUsage::of_plan(&first_result.plan);
+    let seeing = scheduler_core::scheduler::schedule(
+        &WithPending::new(&snapshot, &pending),
+        &eval(1, &second),
+        &env,
+    );
+    assert!(seeing.failures.is_empty());
+    assert_ne!(node_name(&seeing.plan), busy);
+    let accepted = scheduler_core::plan::check_plan(state.view(), &first_result.plan);
+    assert!(accepted.is_full_commit());
+    scheduler_core::plan::apply_plan(state, 11, &accepted).expect("apply");
+    assert!(!scheduler_core::plan::check_plan(state.view(), &blind.plan).is_full_commit());
+    assert!(scheduler_core::plan::check_plan(state.view(), &seeing.plan).is_full_commit());
+}
+
+/// A service job of one allocation holding `memory` MiB.
+fn sized_job(name: &str, memory: u32) -> String {
+    format!(
+        r#"
+job "{name}" {{
+  datacenters = ["dc1"]
+  group "g" {{
+    task "t" {{
+      driver = "exec"
+      resources {{ memory = {memory} }}
+    }}
+  }}
+}}
+"#
+    )
+}

@@ -93,6 +93,10 @@ struct C1mArgs {
     /// Scheduler workers on the leader.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// How many of the workers may run the scheduler at once (the control
+    /// plane's `parallel_schedules`).
+    #[arg(long, default_value_t = ControlConfig::default().parallel_schedules)]
+    parallel_schedules: usize,
 }
 
 fn main() {
@@ -395,6 +399,7 @@ async fn c1m(args: C1mArgs) -> serde_json::Value {
     let servers = start_cluster(&dirs, RaftTuning::default()).await;
     let config = ControlConfig {
         workers: args.workers,
+        parallel_schedules: args.parallel_schedules,
         // Nodes are registered once and never heartbeat in this run.
         heartbeat_ttl: Duration::from_secs(24 * 3600),
         failover_heartbeat_ttl: Duration::from_secs(24 * 3600),
@@ -529,6 +534,7 @@ async fn c1m(args: C1mArgs) -> serde_json::Value {
         "workload": "c1m-raft",
         "servers": 3,
         "workers": args.workers,
+        "parallel_schedules": args.parallel_schedules,
         "jobs": args.jobs,
         "tasks_per_job": args.tasks,
         "nodes": args.nodes,

@@ -43,10 +43,12 @@
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 mod memory;
+mod pending;
 
 pub use memory::{
     DumpedAlloc, JOB_TRACKED_VERSIONS, JobChange, MemorySnapshot, MemoryState, StateDump,
 };
+pub use pending::{PendingUsage, WithPending};
 
 use crate::feasibility::fit::NodeUsage;
 use crate::model::{

@@ -76,6 +76,13 @@ pub struct ControlConfig {
     pub job_gc_threshold: Duration,
     /// Terminal deployments older than this are collected.
     pub deployment_gc_threshold: Duration,
+    /// How many workers run the scheduler at the same moment; the rest of
+    /// a worker's cycle (waiting for its plan to commit) overlaps freely.
+    /// Each worker schedules with the placements of plans still in flight
+    /// counted as held, but two that schedule at once cannot see each
+    /// other's: under binpack both pick the same tightest nodes and the
+    /// applier refuses one of the plans there.
+    pub parallel_schedules: usize,
     /// How many times a worker re-plans after a partial commit.
     pub plan_attempts: u32,
     /// The most plans the applier commits in one Raft entry.
@@ -102,6 +109,7 @@ impl Default for ControlConfig {
             eval_gc_threshold: Duration::from_secs(3600),
             job_gc_threshold: Duration::from_secs(4 * 3600),
             deployment_gc_threshold: Duration::from_secs(3600),
+            parallel_schedules: 1,
             plan_attempts: 5,
             plans_per_entry: 64,
             allocs_per_entry: 1_000,
@@ -146,6 +154,10 @@ pub(crate) struct Leader {
     /// Held by a dispatch from its idempotency check to its write, so two
     /// dispatches with one token cannot both create a child.
     pub(crate) dispatching: tokio::sync::Mutex<()>,
+    /// What plans in flight will place, laid over the workers' snapshots.
+    pub(crate) pending_plans: worker::PendingPlans,
+    /// Permits to run the scheduler ([`ControlConfig::parallel_schedules`]).
+    pub(crate) scheduling: tokio::sync::Semaphore,
 }
 
 impl Leader {
@@ -480,6 +492,8 @@ async fn establish(
         plans,
         heartbeats: Mutex::default(),
         dispatching: tokio::sync::Mutex::new(()),
+        pending_plans: worker::PendingPlans::default(),
+        scheduling: tokio::sync::Semaphore::new(config.parallel_schedules.max(1)),
         config,
     });
     let mut tasks = vec![

@@ -9,10 +9,11 @@ use tokio::sync::oneshot;
 
 use scheduler_core::model::Evaluation;
 use scheduler_core::scheduler::{Plan, SchedulerEnv, schedule};
-use scheduler_core::state::StateSnapshot;
+use scheduler_core::state::{MemorySnapshot, PendingUsage, StateSnapshot, WithPending};
 
 use super::plan_applier::PlanSubmission;
 use super::{ControlError, Leader, intake::cancel_evals};
+use crate::Server;
 use crate::command::Command;
 
 /// How long the follow-up of an evaluation that gave up after partial
@@ -77,16 +78,27 @@ async fn process(leader: &Leader, eval: Evaluation) -> Result<(), ControlError> 
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let snapshot = server.read_stale();
+        let turn = leader
+            .scheduling
+            .acquire()
+            .await
+            .map_err(|_| ControlError::NotLeader)?;
+        let (snapshot, pending) = leader.pending_plans.snapshot_with_pending(server);
         let env = SchedulerEnv {
             now: leader.now(),
             seed: leader.config.seed,
         };
         let scheduled = eval.clone();
         // Scheduling is CPU work: off the async threads that run Raft.
-        let result = tokio::task::spawn_blocking(move || schedule(&snapshot, &scheduled, &env))
-            .await
-            .map_err(|err| ControlError::Invalid(format!("scheduler panicked: {err}")))?;
+        let result = tokio::task::spawn_blocking(move || {
+            schedule(&WithPending::new(&snapshot, &pending), &scheduled, &env)
+        })
+        .await
+        .map_err(|err| ControlError::Invalid(format!("scheduler panicked: {err}")))?;
+        // Until its outcome is known, the plan's placements count as held
+        // for the workers scheduling after this one.
+        let _reservation = leader.pending_plans.reserve(&result.plan);
+        drop(turn);
         let mut evals = vec![result.eval_update];
         evals.extend(result.created_evals);
         if plan_is_empty(&result.plan) {
@@ -154,5 +166,100 @@ async fn process(leader: &Leader, eval: Evaluation) -> Result<(), ControlError> 
                 Duration::from_secs(10),
             )
             .await?;
+    }
+}
+
+/// What the plans workers submitted and whose outcome they still await
+/// will place (see [`scheduler_core::state::WithPending`]), by ticket.
+#[derive(Debug, Default)]
+pub(crate) struct PendingPlans {
+    plans: std::sync::Mutex<(u64, std::collections::BTreeMap<u64, PendingUsage>)>,
+}
+
+impl PendingPlans {
+    /// The server's state and what pending plans add to it, read together:
+    /// a plan's reservation is released only after its entry is applied,
+    /// so a plan is never missing from both (it may be in both, which only
+    /// makes its nodes look fuller for a moment).
+    fn snapshot_with_pending(&self, server: &Server) -> (MemorySnapshot, PendingUsage) {
+        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = server.read_stale();
+        (snapshot, combined(&plans.1))
+    }
+
+    /// What every pending plan adds, together.
+    #[cfg(test)]
+    fn pending(&self) -> PendingUsage {
+        combined(&self.plans.lock().unwrap_or_else(|e| e.into_inner()).1)
+    }
+
+    /// Holds `plan`'s placements as pending until the reservation drops.
+    fn reserve(&self, plan: &Plan) -> Reservation<'_> {
+        let usage = PendingUsage::of_plan(plan);
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = plans.0;
+        plans.0 += 1;
+        if !usage.is_empty() {
+            plans.1.insert(ticket, usage);
+        }
+        Reservation {
+            plans: self,
+            ticket,
+        }
+    }
+}
+
+fn combined(plans: &std::collections::BTreeMap<u64, PendingUsage>) -> PendingUsage {
+    let mut pending = PendingUsage::new();
+    for usage in plans.values() {
+        pending.absorb(usage);
+    }
+    pending
+}
+
+/// A plan's placements held as pending; released when dropped (the plan's
+/// outcome is known, or the worker gave up on it).
+struct Reservation<'a> {
+    plans: &'a PendingPlans,
+    ticket: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut plans = self.plans.plans.lock().unwrap_or_else(|e| e.into_inner());
+        plans.1.remove(&self.ticket);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use scheduler_core::model::{Allocation, NodeId};
+
+    use super::*;
+
+    fn plan_on(node: &str) -> Plan {
+        let mut plan = Plan::default();
+        plan.node_allocation
+            .insert(NodeId::new(node), vec![Allocation::default()]);
+        plan
+    }
+
+    #[test]
+    fn a_reservation_holds_its_plan_until_dropped() {
+        let plans = PendingPlans::default();
+        let (a, b) = (plan_on("node-a"), plan_on("node-b"));
+        let first = plans.reserve(&a);
+        let second = plans.reserve(&b);
+        let mut both = PendingUsage::of_plan(&a);
+        both.absorb(&PendingUsage::of_plan(&b));
+        assert_eq!(plans.pending(), both);
+        drop(first);
+        assert_eq!(plans.pending(), PendingUsage::of_plan(&b));
+        assert!(plans.pending().on(&NodeId::new("node-a")).is_none());
+        drop(second);
+        assert!(plans.pending().is_empty());
+        // A plan that places nothing holds nothing.
+        let _empty = plans.reserve(&Plan::default());
+        assert!(plans.pending().is_empty());
     }
 }
