@@ -363,6 +363,9 @@ impl MemoryState {
     ) -> Result<Vec<Arc<Allocation>>, StateError> {
         self.advance(index)?;
         let mut new_allocs = Vec::with_capacity(allocs.len());
+        // New allocations are indexed together at the end; `indexed` of
+        // them already are.
+        let mut indexed = 0;
         for mut alloc in allocs {
             alloc.create_index = index;
             alloc.modify_index = index;
@@ -375,12 +378,16 @@ impl MemoryState {
             let alloc = Arc::new(alloc);
             if let Err(returned) = state.allocs.insert_new(alloc.clone()) {
                 drop(returned);
+                // The update may replace one of this batch's allocations,
+                // which must be in the indexes to be taken out of them.
+                index_new_allocs(state, &new_allocs[indexed..]);
+                indexed = new_allocs.len();
                 self.upsert_alloc(index, Arc::unwrap_or_clone(alloc));
                 continue;
             }
-            index_new_alloc(state, &alloc);
             new_allocs.push(alloc);
         }
+        index_new_allocs(&mut self.current, &new_allocs[indexed..]);
         Ok(new_allocs)
     }
 
@@ -590,6 +597,48 @@ fn index_new_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
             .or_default();
         Arc::make_mut(usage).add(alloc);
         refresh_free_indexes(state, &alloc.node_id);
+    }
+}
+
+/// [`index_new_alloc`] for a batch: each run of allocations on one node
+/// or of one job is looked up once, and each node's free-resource indexes
+/// and each job's change mark are updated once per run. A plan's
+/// placements come grouped by node and all belong to one job: per
+/// placement, this left a sorted-set insert and a B-tree lookup each of
+/// every server's, and a profile of C1M through Raft had those refreshes
+/// and lookups at about 5 % of samples.
+fn index_new_allocs(state: &mut MemorySnapshot, allocs: &[Arc<Allocation>]) {
+    for run in allocs.chunk_by(|a, b| a.node_id == b.node_id) {
+        let node = &run[0].node_id;
+        let by_node = Arc::make_mut(&mut state.allocs_by_node)
+            .entry(node.clone())
+            .or_default();
+        let by_node = Arc::make_mut(by_node);
+        for alloc in run {
+            by_node.insert(alloc.clone());
+        }
+        let mut live = run.iter().filter(|alloc| !alloc.is_terminal()).peekable();
+        if live.peek().is_some() {
+            let usage = Arc::make_mut(&mut state.usage_by_node)
+                .entry(node.clone())
+                .or_default();
+            let usage = Arc::make_mut(usage);
+            for alloc in live {
+                usage.add(alloc);
+            }
+            refresh_free_indexes(state, node);
+        }
+    }
+    for run in allocs.chunk_by(|a, b| a.job_id == b.job_id && a.namespace == b.namespace) {
+        let job_key = (run[0].namespace.as_str().to_owned(), run[0].job_id.clone());
+        let by_job = Arc::make_mut(&mut state.allocs_by_job)
+            .entry(job_key.clone())
+            .or_default();
+        let by_job = Arc::make_mut(by_job);
+        for alloc in run {
+            by_job.insert(alloc.clone());
+        }
+        mark_job_allocs_changed(state, job_key);
     }
 }
 
