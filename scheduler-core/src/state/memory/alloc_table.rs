@@ -13,7 +13,11 @@
 //! - `by_key`: each id's first eight bytes as a number
 //!   ([`AllocId::order_key`], which orders ids as their text does) to the
 //!   slot of its allocation. Its leaves hold plain numbers: copying one
-//!   is a copy of a kilobyte, with no pointer followed.
+//!   is a copy of a kilobyte, with no pointer followed. It is cut into
+//!   4,096 maps by the key's top bits ([`Keys`]): one big tree's branches
+//!   were all copied by a plan's thousand random keys, each copy touching
+//!   the reference counts of its 64 children, so a plan under a snapshot
+//!   touched every leaf of the tree; a cut map's root has a handful.
 //! - `slots`: the allocations themselves in a persistent vector, a new one
 //!   appended at the end (or in a slot a removal freed). A plan's
 //!   placements land side by side at the tail: one leaf copied per
@@ -30,10 +34,56 @@ use crate::model::{AllocId, Allocation};
 /// The allocations by id; cheap to clone, iterated in id order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AllocTable {
-    by_key: imbl::OrdMap<u64, Bucket>,
+    by_key: Keys,
     slots: imbl::Vector<Option<Arc<Allocation>>>,
     /// Slots emptied by removals, taken again before the vector grows.
     free: imbl::Vector<u32>,
+}
+
+/// How many maps [`Keys`] cuts the keys into (by their top bits).
+const SHARD_BITS: u32 = 12;
+
+/// Order keys to buckets: one persistent map per value of the key's top
+/// [`SHARD_BITS`] bits, so iterating the maps in turn stays in key order.
+/// UUIDs spread evenly over the maps; ids that do not (any text callers
+/// choose) gather in a few, which then behave as one big map would.
+#[derive(Debug, Clone, Default)]
+struct Keys {
+    /// Empty until the first insert; then one map per shard.
+    shards: Arc<Vec<imbl::OrdMap<u64, Bucket>>>,
+}
+
+impl Keys {
+    fn shard_of(key: u64) -> usize {
+        // The top bits of a u64 always fit a usize of 32 bits or more.
+        usize::try_from(key >> (64 - SHARD_BITS)).unwrap_or(0)
+    }
+
+    fn get(&self, key: u64) -> Option<&Bucket> {
+        self.shards.get(Self::shard_of(key))?.get(&key)
+    }
+
+    fn insert(&mut self, key: u64, bucket: Bucket) -> Option<Bucket> {
+        self.shard_mut(key).insert(key, bucket)
+    }
+
+    fn remove(&mut self, key: u64) -> Option<Bucket> {
+        // A miss copies nothing a snapshot shares.
+        self.get(key)?;
+        self.shard_mut(key).remove(&key)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Bucket> + '_ {
+        self.shards.iter().flat_map(imbl::OrdMap::values)
+    }
+
+    fn shard_mut(&mut self, key: u64) -> &mut imbl::OrdMap<u64, Bucket> {
+        let shards = Arc::make_mut(&mut self.shards);
+        if shards.is_empty() {
+            shards.resize(1 << SHARD_BITS, imbl::OrdMap::new());
+        }
+        &mut shards[Self::shard_of(key)]
+    }
 }
 
 /// The slots of the allocations whose ids share a key.
@@ -56,7 +106,7 @@ impl Bucket {
 impl AllocTable {
     /// The allocation with this id.
     pub(crate) fn get(&self, id: &AllocId) -> Option<&Arc<Allocation>> {
-        let bucket = self.by_key.get(&id.order_key())?;
+        let bucket = self.by_key.get(id.order_key())?;
         let slots = bucket.slots();
         let at = self.position(slots, id).ok()?;
         self.at(slots[at])
@@ -96,7 +146,7 @@ impl AllocTable {
     /// Stores `alloc` under its id; returns the allocation it replaces.
     pub(crate) fn insert(&mut self, alloc: Arc<Allocation>) -> Option<Arc<Allocation>> {
         let key = alloc.id.order_key();
-        if let Some(bucket) = self.by_key.get(&key) {
+        if let Some(bucket) = self.by_key.get(key) {
             let slots = bucket.slots();
             if let Ok(at) = self.position(slots, &alloc.id) {
                 let slot = slots[at];
@@ -110,13 +160,13 @@ impl AllocTable {
     /// Removes the allocation with this id and returns it.
     pub(crate) fn remove(&mut self, id: &AllocId) -> Option<Arc<Allocation>> {
         let key = id.order_key();
-        let bucket = self.by_key.get(&key)?;
+        let bucket = self.by_key.get(key)?;
         let mut slots = bucket.slots().to_vec();
         let at = self.position(&slots, id).ok()?;
         let slot = slots.remove(at);
         match slots.len() {
             0 => {
-                self.by_key.remove(&key);
+                self.by_key.remove(key);
             }
             1 => {
                 self.by_key.insert(key, Bucket::One(slots[0]));
@@ -274,9 +324,10 @@ mod tests {
     }
 
     /// Ids from a small alphabet and lengths around eight bytes, so that
-    /// many share their first eight bytes and buckets fill and empty.
+    /// many share their first eight bytes and buckets fill and empty; the
+    /// first letters spread them over several shards of the key map.
     fn id() -> impl Strategy<Value = String> {
-        "[ab]{6,10}"
+        "[0abz][ab]{5,9}"
     }
 
     #[derive(Debug, Clone)]
