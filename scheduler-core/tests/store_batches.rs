@@ -45,10 +45,10 @@ fn alloc((id, node, job, cpu, live): (u8, usize, u8, i64, bool)) -> Allocation {
         ..AllocatedTaskResources::default()
     };
     Allocation {
-        id: AllocId::new(&format!("{id:08}-0000-4000-8000-000000000000")),
+        id: AllocId::new(format!("{id:08}-0000-4000-8000-000000000000")),
         namespace: Namespace::new(if job == 2 { "other" } else { "default" }),
         node_id: node_id(node),
-        job_id: JobId::new(&format!("job-{}", job % 2)),
+        job_id: JobId::new(format!("job-{}", job % 2)),
         task_group: "web".to_owned(),
         allocated_resources: AllocatedResources {
             tasks: VecMap::from([("server".to_owned(), task)]),
