@@ -1,8 +1,8 @@
 //! [`AllocTable`]: the store's allocations by id, in persistent structures
 //! that a snapshot shares and a write copies only where it lands.
 //!
-//! The leader's workers always hold a snapshot, so every placement the
-//! state machine stores copies the tree nodes it lands in, and placements'
+//! A leader's worker holds a snapshot while it schedules, so a placement
+//! the state machine stores meanwhile copies the tree nodes it lands in, and placements'
 //! random UUIDs put nearly every one in a different leaf of the id order.
 //! Copying a leaf of allocations means touching each of its 64
 //! allocations' reference counts (64 cache misses, and as many again when
@@ -21,7 +21,9 @@
 //! - `slots`: the allocations themselves in a persistent vector, a new one
 //!   appended at the end (or in a slot a removal freed). A plan's
 //!   placements land side by side at the tail: one leaf copied per
-//!   64 placements, holding allocations just written.
+//!   64 placements, holding allocations just written. (A placement that
+//!   takes a freed slot, or an update of a stored allocation, copies that
+//!   slot's leaf as a write to the single tree did.)
 //!
 //! Ids that share their first eight bytes (never two UUIDs in practice,
 //! but any ids callers choose) share a bucket of slots sorted by id, so
