@@ -344,7 +344,7 @@ impl MemoryState {
             None => {
                 let alloc = Arc::new(alloc);
                 state.allocs.insert(alloc.clone());
-                index_new_alloc(state, &alloc);
+                index_new_allocs(state, std::slice::from_ref(&alloc));
             }
         }
     }
@@ -585,28 +585,15 @@ fn store_alloc(state: &mut MemorySnapshot, alloc: Arc<Allocation>) {
     refresh_usage(state, &node);
 }
 
-/// Indexes an allocation just added to the table, and adds it to its
-/// node's usage: a new allocation only adds, so the node's other
+/// Indexes allocations just added to the table and adds the live ones to
+/// their nodes' usage: a new allocation only adds, so a node's other
 /// allocations need not be summed again (which made filling a node
-/// quadratic in its allocation count).
-fn index_new_alloc(state: &mut MemorySnapshot, alloc: &Arc<Allocation>) {
-    index_alloc(state, alloc);
-    if !alloc.is_terminal() {
-        let usage = Arc::make_mut(&mut state.usage_by_node)
-            .entry(alloc.node_id.clone())
-            .or_default();
-        Arc::make_mut(usage).add(alloc);
-        refresh_free_indexes(state, &alloc.node_id);
-    }
-}
-
-/// [`index_new_alloc`] for a batch: each run of allocations on one node
-/// or of one job is looked up once, and each node's free-resource indexes
-/// and each job's change mark are updated once per run. A plan's
-/// placements come grouped by node and all belong to one job. One by one,
-/// every server looked up the node's set, usage and job set and updated
-/// the node's free-index entries for each placement: about 5 % of a
-/// profile of C1M through Raft.
+/// quadratic in its allocation count). Each run of allocations on one
+/// node or of one job is looked up once, and each node's free-resource
+/// indexes and each job's change mark are updated once per run: a plan's
+/// placements come grouped by node and all belong to one job, and done
+/// one by one those lookups and updates on every server were about 5 % of
+/// a profile of C1M through Raft.
 fn index_new_allocs(state: &mut MemorySnapshot, allocs: &[Arc<Allocation>]) {
     for run in allocs.chunk_by(|a, b| a.node_id == b.node_id) {
         let node = &run[0].node_id;
